@@ -1,0 +1,45 @@
+"""Keywords a person can send at any point, in each language we support.
+
+A keyword counts only when it is the whole message ("stop", "STOP!", " Stop "), so a free
+text answer such as "please don't stop visiting" is never mistaken for one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from surveys.parsing import normalise
+
+
+class Keyword(StrEnum):
+    HELP = "HELP"
+    SKIP = "SKIP"
+    BACK = "BACK"
+    REPEAT = "REPEAT"
+    PAUSE = "PAUSE"
+    STOP = "STOP"
+    START = "START"
+
+
+#: Every word that means a keyword. SMS carriers' opt-out words all mean STOP, so someone
+#: who learned "UNSUBSCRIBE" elsewhere is still respected. Welsh words are real Welsh
+#: equivalents (CYMORTH = help, STOPIO = stop), documented in the README.
+WORDS: dict[str, Keyword] = {
+    "help": Keyword.HELP, "cymorth": Keyword.HELP, "?": Keyword.HELP, "info": Keyword.HELP,
+    "skip": Keyword.SKIP, "pass": Keyword.SKIP, "hepgor": Keyword.SKIP, "sgipio": Keyword.SKIP,
+    "back": Keyword.BACK, "previous": Keyword.BACK, "nol": Keyword.BACK, "yn ôl": Keyword.BACK,
+    "yn ol": Keyword.BACK,
+    "repeat": Keyword.REPEAT, "again": Keyword.REPEAT, "ailadrodd": Keyword.REPEAT,
+    "pause": Keyword.PAUSE, "wait": Keyword.PAUSE, "saib": Keyword.PAUSE,
+    "stop": Keyword.STOP, "stopall": Keyword.STOP, "unsubscribe": Keyword.STOP,
+    "end": Keyword.STOP, "quit": Keyword.STOP, "cancel": Keyword.STOP, "optout": Keyword.STOP,
+    "revoke": Keyword.STOP, "stopio": Keyword.STOP, "dad-danysgrifio": Keyword.STOP,
+    "start": Keyword.START, "unstop": Keyword.START, "restart": Keyword.START,
+    "resume": Keyword.START, "dechrau": Keyword.START, "ailddechrau": Keyword.START,
+}
+
+
+def keyword(text: str) -> Keyword | None:
+    """The keyword `text` means, if the whole message is one."""
+    said = normalise(text).lstrip("/")
+    return WORDS.get(said)

@@ -1,0 +1,99 @@
+"""Run a scripted conversation through the pure engine and render it as reviewable text.
+
+Used by the golden-file tests: each scenario in tests/golden/*.yaml lists what the person
+sends; the rendered transcript (replies, and what would be stored) sits beside it, so
+anyone in the coproduction group can read how the bot behaves.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from surveys.engine import (
+    AnswerGiven,
+    Catalog,
+    Completed,
+    ConsentDecision,
+    Event,
+    OptedIn,
+    OptedOut,
+    Record,
+    Reply,
+    Started,
+    converse,
+)
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+_WAIT = re.compile(r"^(\d+)([mhd])$")
+
+
+def parse_event(raw: Any) -> Event | timedelta:
+    if isinstance(raw, str | int | float):
+        return Event("text", text=str(raw))
+    assert isinstance(raw, dict) and len(raw) == 1, f"bad event {raw!r}"
+    (kind, value), = raw.items()
+    if kind == "wait":
+        match = _WAIT.match(str(value))
+        assert match, f"wait takes e.g. 30m, 2h or 3d, not {value!r}"
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        return timedelta(**{unit: int(match.group(1))})
+    if kind == "start":
+        return Event("start", survey_id=str(value or ""))
+    if kind == "button":
+        return Event("button", payload=str(value))
+    if kind == "media":
+        return Event("media", media_type=str(value))
+    if kind == "timeout":
+        return Event("timeout")
+    if kind == "text":
+        return Event("text", text=str(value))
+    raise AssertionError(f"unknown event kind {kind!r}")
+
+
+def render_reply(reply: Reply) -> str:
+    text = reply.text
+    if reply.choices:
+        marker = " (pick any)" if reply.multiple else ""
+        text += "\n  [" + " | ".join(c.label for c in reply.choices) + "]" + marker
+    return text
+
+
+def render_record(record: Record) -> str:
+    if isinstance(record, Started):
+        return f"started {record.survey_id} v{record.version} ({record.language})"
+    if isinstance(record, ConsentDecision):
+        return f"consent {'given' if record.given else 'declined'} (v{record.consent_version})"
+    if isinstance(record, AnswerGiven):
+        if record.kind == "skipped":
+            return f"skipped {record.question_id}"
+        if record.kind == "media":
+            return f"media for {record.question_id}: {record.value}"
+        label = f" ({record.label})" if record.label else ""
+        return f"answer {record.question_id} = {record.value!r}{label}"
+    if isinstance(record, Completed):
+        return f"completed {record.survey_id}"
+    if isinstance(record, OptedOut):
+        return "opted out"
+    if isinstance(record, OptedIn):
+        return "opted in"
+    raise AssertionError(record)
+
+
+def run(catalog: Catalog, events: list[Any]) -> list[dict[str, Any]]:
+    """Play `events`; return one entry per event with the replies and records."""
+    now, state = START, None
+    transcript: list[dict[str, Any]] = []
+    for raw in events:
+        event = parse_event(raw)
+        if isinstance(event, timedelta):
+            now += event
+            continue
+        result = converse(catalog, state, event, now)
+        state = result.state
+        entry: dict[str, Any] = {"in": raw, "out": [render_reply(r) for r in result.replies]}
+        if result.records:
+            entry["stored"] = [render_record(r) for r in result.records]
+        transcript.append(entry)
+    return transcript

@@ -1,0 +1,151 @@
+"""Engine behaviour stated as plain assertions (the golden files show whole conversations)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from surveys.engine import (
+    AnswerGiven,
+    Catalog,
+    Completed,
+    ConsentDecision,
+    Event,
+    Started,
+    begin,
+    converse,
+    step,
+)
+from surveys.loader import library_path, load_file, load_folder
+from surveys.model import Survey
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+EVERYTHING = load_file(Path(__file__).parent / "data" / "surveys" / "all_types.yaml")
+LIBRARY = {s.id: s for s in load_folder(library_path())}
+
+
+def text(t: str) -> Event:
+    return Event("text", text=t)
+
+
+def play(survey: Survey, *messages: str, now: datetime = NOW) -> tuple[dict, list]:
+    result = begin(survey, None, now)
+    state, records = result.state, list(result.records)
+    for message in messages:
+        result = step(survey, state, text(message), now)
+        state = result.state
+        records += result.records
+    return state, records
+
+
+def test_no_answer_is_recorded_before_consent() -> None:
+    state, records = play(EVERYTHING, "1", "2", "3")  # "1" is consent; none of it answers yet
+    kinds = [type(r) for r in records]
+    assert kinds.index(ConsentDecision) < kinds.index(AnswerGiven)
+    _, declined = play(EVERYTHING, "no", "1", "2")
+    assert not any(isinstance(r, AnswerGiven) for r in declined)
+    assert [r.given for r in declined if isinstance(r, ConsentDecision)] == [False]
+
+
+def test_answers_carry_the_survey_version_they_were_given_under() -> None:
+    _, records = play(EVERYTHING, "yes", "1")
+    answer = next(r for r in records if isinstance(r, AnswerGiven))
+    assert answer.version == EVERYTHING.version == 3
+
+
+def test_state_is_json_and_callers_state_is_never_mutated() -> None:
+    state, _ = play(EVERYTHING, "yes", "2", "Park Road day centre")
+    frozen = json.dumps(state, sort_keys=True)
+    result = step(EVERYTHING, state, text("1 3"), NOW)
+    assert json.dumps(state, sort_keys=True) == frozen
+    assert json.loads(json.dumps(result.state)) == result.state
+
+
+def test_free_text_never_stays_in_the_state() -> None:
+    state, records = play(EVERYTHING, "yes", "2", "Flat 3, 22 Mill Lane")
+    assert any(isinstance(r, AnswerGiven) and r.free_text for r in records)
+    assert "Mill Lane" not in json.dumps(state)
+
+
+def test_pause_survives_days_and_resumes_on_any_message() -> None:
+    state, _ = play(EVERYTHING, "yes", "pause")
+    assert state["paused"] is True
+    catalog = Catalog({EVERYTHING.id: EVERYTHING})
+    later = converse(catalog, json.loads(json.dumps(state)), text("hi again"),
+                     NOW + timedelta(days=5))
+    assert later.state["paused"] is False
+    assert "How did you last contact the service?" in later.replies[-1].text
+    assert later.records == []
+
+
+def test_stop_silences_everything_until_start() -> None:
+    catalog = Catalog(LIBRARY, "fft")
+    state = converse(catalog, None, text("hello"), NOW).state
+    stopped = converse(catalog, state, text("STOP"), NOW)
+    assert stopped.state["stopped"]
+    for event in (text("1"), text("help"), Event("timeout"), text("fft")):
+        silent = converse(catalog, stopped.state, event, NOW)
+        assert silent.replies == [] and silent.records == []
+    back = converse(catalog, stopped.state, text("start"), NOW)
+    assert not back.state["stopped"] and back.replies
+
+
+@pytest.mark.parametrize("said", ["FFT", "fft", " Fft "])
+def test_a_survey_id_starts_that_survey(said: str) -> None:
+    result = converse(Catalog(LIBRARY), None, text(said), NOW)
+    assert isinstance(result.records[0], Started) and result.records[0].survey_id == "fft"
+
+
+def test_unmatched_first_message_gets_default_survey_or_numbered_menu() -> None:
+    with_default = converse(Catalog(LIBRARY, "carers"), None, text("hi"), NOW)
+    assert with_default.state["survey"] == "carers"
+    menu = converse(Catalog(LIBRARY), None, text("hi"), NOW)
+    assert menu.state["stage"] == "menu"
+    assert [c.label for c in menu.replies[0].choices] == [
+        s.title.get() for s in LIBRARY.values()
+    ]
+    chosen = converse(Catalog(LIBRARY), menu.state, text("3"), NOW)
+    assert chosen.state["survey"] == list(LIBRARY)[2]
+
+
+def test_a_closed_survey_says_so_and_an_unopened_one_says_when() -> None:
+    closed = Survey(**{**vars(LIBRARY["fft"]), "closes_at": NOW - timedelta(days=1)})
+    result = converse(Catalog({"fft": closed}), None, text("fft"), NOW)
+    assert "has now closed" in result.replies[0].text and not result.records
+    later = Survey(**{**vars(LIBRARY["fft"]), "opens_at": NOW + timedelta(days=3)})
+    result = converse(Catalog({"fft": later}), None, text("fft"), NOW)
+    assert "opens on 26 November 2026" in result.replies[0].text
+
+
+def test_every_example_survey_can_be_completed() -> None:
+    answers = {"single_choice": "1", "multiple_choice": "1 2", "scale": "3", "yes_no": "yes",
+               "number": "12", "free_text": "It was fine."}
+    for survey in LIBRARY.values():
+        result = begin(survey, None, NOW)
+        state, records = result.state, list(result.records)
+        result = step(survey, state, text("yes"), NOW)
+        for _ in range(len(survey.questions) + 1):
+            state, records = result.state, records + result.records
+            if state["stage"] == "done":
+                break
+            question = survey.question(state["q"])
+            assert question is not None
+            result = step(survey, state, text(answers[question.type.value]), NOW)
+        assert any(isinstance(r, Completed) for r in records), survey.id
+
+
+def test_the_core_never_reads_the_clock_or_randomness() -> None:
+    forbidden = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"),
+                 ("time", "time"), ("time", "monotonic")}
+    for path in Path(library_path()).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                assert (node.value.id, node.attr) not in forbidden, f"{path.name} reads the clock"
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
+                assert not {"random", "time", "secrets"} & set(names), path.name

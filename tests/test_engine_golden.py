@@ -1,0 +1,66 @@
+"""Golden transcripts: scripted conversations whose replies and stored records are checked in.
+
+Run `pytest tests/test_engine_golden.py --update-golden` after an intended change, then
+read the diff: it shows exactly what participants will see differently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from surveys.engine import Catalog
+from surveys.loader import library_path, load_file
+from tests.engine_transcript import run
+
+GOLDEN = Path(__file__).with_name("golden")
+SURVEY_FOLDERS = (library_path(), Path(__file__).parent / "data" / "surveys")
+
+
+def _survey_file(survey_id: str) -> Path:
+    for folder in SURVEY_FOLDERS:
+        for candidate in folder.glob("*.yaml"):
+            if load_file(candidate).id == survey_id:
+                return candidate
+    raise AssertionError(f"no survey file with id {survey_id}")
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a transcript must read top to bottom, without &anchors
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _catalog(spec: dict[str, Any]) -> Catalog:
+    surveys = {sid: load_file(_survey_file(sid)) for sid in spec["surveys"]}
+    return Catalog(surveys, spec.get("default_survey"))
+
+
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.yaml")), ids=lambda p: p.stem)
+def test_transcript_matches_golden(path: Path, request: pytest.FixtureRequest) -> None:
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    transcript = run(_catalog(spec), spec["events"])
+    if request.config.getoption("--update-golden"):
+        spec["transcript"] = transcript
+        path.write_text(yaml.dump(spec, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                                  width=100), encoding="utf-8")
+        return
+    assert "transcript" in spec, f"{path.name} has no transcript: run with --update-golden"
+    assert transcript == spec["transcript"]
+
+
+def test_every_golden_file_has_a_description() -> None:
+    files = sorted(GOLDEN.glob("*.yaml"))
+    assert len(files) >= 8
+    for path in files:
+        assert yaml.safe_load(path.read_text(encoding="utf-8")).get("description"), path.name
