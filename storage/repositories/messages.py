@@ -1,0 +1,254 @@
+"""Messages in and out: webhook de-duplication and the transactional outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import InboundMessage, OutboxMessage, OutboxProviderId
+from storage.repositories._sql import check_one_of, insert, rowcount, safe_error
+
+
+class InboundRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def claim(
+        self, channel: str, provider_message_id: str, pid: str | None, now: datetime
+    ) -> int | None:
+        """Record a provider message; its new id, or None if it was seen before.
+
+        Two transactions claiming the same message: on PostgreSQL the second INSERT waits
+        for the first to commit and then does nothing; on SQLite the second cannot begin
+        until the first commits. Either way exactly one gets an id and neither raises.
+        """
+        stmt = insert(self._session, InboundMessage).values(
+            channel=channel,
+            provider_message_id=provider_message_id,
+            participant_id=pid,
+            received_at=now,
+        )
+        stmt = stmt.on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+        return self._session.execute(stmt.returning(InboundMessage.id)).scalar_one_or_none()
+
+    def prune(self, received_before: datetime) -> int:
+        """Forget ids older than any redelivery could be; returns how many."""
+        result = self._session.execute(
+            delete(InboundMessage).where(InboundMessage.received_at < received_before)
+        )
+        return rowcount(result)
+
+
+class OutboxRepository:
+    #: Which statuses a provider status callback may move a message from. Callbacks can
+    #: arrive out of order; a late "sent" must not undo "delivered".
+    _CALLBACK_FROM: Mapping[str, tuple[str, ...]] = {
+        "sent": ("sending",),
+        "delivered": ("sending", "sent"),
+        "failed": ("sending", "sent", "delivered"),
+    }
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        pid: str,
+        channel: str,
+        payload: Mapping[str, Any],
+        now: datetime,
+        in_reply_to: int | None = None,
+        status: str = "pending",
+        not_before: datetime | None = None,
+    ) -> int:
+        """Queue a message ('pending', or 'held' until released); its outbox id."""
+        check_one_of(status, ("pending", "held"), "initial outbox status")
+        message = OutboxMessage(
+            participant_id=pid,
+            channel=channel,
+            payload=dict(payload),
+            status=status,
+            attempts=0,
+            next_attempt_at=max(now, not_before) if not_before else now,
+            provider_message_ids=[],
+            created_at=now,
+            in_reply_to=in_reply_to,
+        )
+        self._session.add(message)
+        self._session.flush()
+        return message.id
+
+    def claim_due(
+        self, now: datetime, limit: int, channel: str | None = None
+    ) -> list[OutboxMessage]:
+        """Take up to `limit` due messages, oldest first, and mark them 'sending'.
+
+        SKIP LOCKED lets concurrent senders on PostgreSQL take different rows instead of
+        the same ones; on SQLite the senders' transactions run one after the other.
+        """
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if channel is not None:
+            stmt = stmt.where(OutboxMessage.channel == channel)
+        messages = list(self._session.scalars(stmt))
+        for message in messages:
+            message.status = "sending"
+            message.next_attempt_at = now  # while sending: when it was claimed
+        self._session.flush()
+        return messages
+
+    def claim_ids(self, ids: Sequence[int], now: datetime | None = None) -> list[OutboxMessage]:
+        """Take these messages now, due or not, if still 'pending'; mark them 'sending'.
+
+        For replies that must go out immediately (console, web simulator). Rows another
+        sender holds, or that are no longer pending, are left out. `now`, if given, is
+        recorded as the claim time (see `requeue_stuck`).
+        """
+        if not ids:
+            return []
+        messages = list(
+            self._session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "pending")
+                .order_by(OutboxMessage.id)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            )
+        )
+        for message in messages:
+            message.status = "sending"
+            if now is not None:
+                message.next_attempt_at = now
+        self._session.flush()
+        return messages
+
+    def requeue_stuck(self, claimed_before: datetime) -> int:
+        """Put back messages claimed before `claimed_before` whose sender never reported.
+
+        A sender that crashes between claiming and marking leaves rows in 'sending'. Requeuing
+        them risks sending twice, so pick a cut-off well beyond any real send.
+        """
+        result = self._session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == "sending",
+                OutboxMessage.next_attempt_at < claimed_before,
+            )
+            .values(status="pending")
+        )
+        return rowcount(result)
+
+    def mark_sent(self, id: int, provider_ids: Sequence[str], now: datetime) -> None:
+        """Record a handover to the provider, indexing its ids for delivery reports."""
+        self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == id)
+            .values(status="sent", sent_at=now, provider_message_ids=list(provider_ids))
+        )
+        if provider_ids:
+            stmt = insert(self._session, OutboxProviderId).values(
+                [{"outbox_id": id, "provider_message_id": pmid} for pmid in provider_ids]
+            )
+            self._session.execute(stmt.on_conflict_do_nothing())
+
+    def mark_retry(self, id: int, error: str, next_attempt_at: datetime) -> None:
+        """Count a failed attempt and queue the message again for `next_attempt_at`.
+
+        Error texts are stored with phone-number-like digits removed (see safe_error).
+        """
+        self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == id)
+            .values(
+                status="pending",
+                attempts=OutboxMessage.attempts + 1,
+                last_error=safe_error(error),
+                next_attempt_at=next_attempt_at,
+            )
+        )
+
+    def mark_dead(self, id: int, error: str) -> None:
+        self._set_status(id, "dead", error)
+
+    def mark_held(self, id: int, reason: str) -> None:
+        self._set_status(id, "held", reason)
+
+    def _set_status(self, id: int, status: str, error: str) -> None:
+        self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == id)
+            .values(status=status, last_error=safe_error(error))
+        )
+
+    def release_held(self, pid: str, now: datetime) -> int:
+        """Make a participant's held messages sendable (e.g. they wrote in); how many."""
+        result = self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.participant_id == pid, OutboxMessage.status == "held")
+            .values(
+                status="pending",
+                # Keep a later not-before time; otherwise record when it became sendable.
+                next_attempt_at=case(
+                    (OutboxMessage.next_attempt_at < now, now),
+                    else_=OutboxMessage.next_attempt_at,
+                ),
+            )
+        )
+        return rowcount(result)
+
+    def mark_status_by_provider_id(
+        self, provider_id: str, status: str, error_code: int | None
+    ) -> int | None:
+        """Apply a delivery report ('sent', 'delivered' or 'failed'); the outbox id or None.
+
+        Returns None when no message has that provider id. Reports that would move a
+        message backwards (a late 'sent' after 'delivered') are ignored but still return
+        the id, since the message is known.
+        """
+        check_one_of(status, tuple(self._CALLBACK_FROM), "delivery status")
+        outbox_id = self._session.scalar(
+            select(OutboxProviderId.outbox_id)
+            .where(OutboxProviderId.provider_message_id == provider_id)
+            .order_by(OutboxProviderId.outbox_id.desc())
+            .limit(1)
+        )
+        if outbox_id is None:
+            return None
+        values: dict[str, Any] = {"status": status}
+        if error_code is not None:
+            values["last_error"] = f"provider error {int(error_code)}"
+        self._session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == outbox_id,
+                OutboxMessage.status.in_(self._CALLBACK_FROM[status]),
+            )
+            .values(values)
+        )
+        return outbox_id
+
+    def get(self, id: int) -> OutboxMessage | None:
+        return self._session.get(OutboxMessage, id)
+
+    def pending_for(self, pid: str) -> list[OutboxMessage]:
+        """The participant's messages not yet handed to a provider ('pending' or 'held')."""
+        return list(
+            self._session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.participant_id == pid,
+                    OutboxMessage.status.in_(("pending", "held")),
+                )
+                .order_by(OutboxMessage.id)
+            )
+        )

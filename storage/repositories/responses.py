@@ -1,0 +1,243 @@
+"""What someone said: survey definitions, responses, answers and consent decisions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from storage.errors import SurveyVersionConflict
+from storage.models import (
+    ANSWER_KINDS,
+    CONSENT_DECISIONS,
+    RESPONSE_STATUSES,
+    Answer,
+    Consent,
+    Response,
+    SurveyDefinition,
+)
+from storage.repositories._sql import check_one_of, insert, run_upsert
+
+
+class SurveyRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def store(
+        self,
+        survey_id: str,
+        version: int,
+        title: str,
+        source: str,
+        sha256: str,
+        now: datetime,
+    ) -> bool:
+        """Keep a survey version's source; True if new, False if already stored as is.
+
+        Raises SurveyVersionConflict if the version is stored with different content.
+        """
+        stmt = insert(self._session, SurveyDefinition).values(
+            survey_id=survey_id,
+            version=version,
+            title=title,
+            source=source,
+            sha256=sha256,
+            loaded_at=now,
+        )
+        # ON CONFLICT rather than check-then-insert: several workers load surveys at start.
+        inserted = self._session.execute(
+            stmt.on_conflict_do_nothing(index_elements=["survey_id", "version"]).returning(
+                SurveyDefinition.version
+            )
+        ).first()
+        if inserted is not None:
+            return True
+        stored = self._session.scalar(
+            select(SurveyDefinition.sha256).where(
+                SurveyDefinition.survey_id == survey_id, SurveyDefinition.version == version
+            )
+        )
+        if stored != sha256:
+            raise SurveyVersionConflict(survey_id, version)
+        return False
+
+    def latest_all(self) -> list[SurveyDefinition]:
+        """The newest stored version of each survey, by survey id."""
+        newest = (
+            select(SurveyDefinition.survey_id, func.max(SurveyDefinition.version).label("version"))
+            .group_by(SurveyDefinition.survey_id)
+            .subquery()
+        )
+        return list(
+            self._session.scalars(
+                select(SurveyDefinition)
+                .join(
+                    newest,
+                    (SurveyDefinition.survey_id == newest.c.survey_id)
+                    & (SurveyDefinition.version == newest.c.version),
+                )
+                .order_by(SurveyDefinition.survey_id)
+            )
+        )
+
+    def get(self, survey_id: str, version: int | None = None) -> SurveyDefinition | None:
+        """A stored version, or the newest one when `version` is None."""
+        if version is not None:
+            return self._session.get(SurveyDefinition, (survey_id, version))
+        return self._session.scalars(
+            select(SurveyDefinition)
+            .where(SurveyDefinition.survey_id == survey_id)
+            .order_by(SurveyDefinition.version.desc())
+            .limit(1)
+        ).first()
+
+
+class ResponseRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def start(
+        self,
+        pid: str,
+        survey_id: str,
+        survey_version: int,
+        channel: str,
+        language: str,
+        now: datetime,
+    ) -> int:
+        response = Response(
+            participant_id=pid,
+            survey_id=survey_id,
+            survey_version=survey_version,
+            channel=channel,
+            language=language,
+            status="started",
+            started_at=now,
+            updated_at=now,
+        )
+        self._session.add(response)
+        self._session.flush()
+        return response.id
+
+    def get(self, response_id: int) -> Response | None:
+        return self._session.get(Response, response_id)
+
+    def set_status(self, response_id: int, status: str, now: datetime) -> None:
+        check_one_of(status, RESPONSE_STATUSES, "response status")
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if status == "consented":
+            values["consented_at"] = now
+        elif status == "completed":
+            values["completed_at"] = now
+        self._session.execute(update(Response).where(Response.id == response_id).values(values))
+
+    def count_completed(self, survey_id: str) -> int:
+        count = self._session.scalar(
+            select(func.count())
+            .select_from(Response)
+            .where(Response.survey_id == survey_id, Response.status == "completed")
+        )
+        return count or 0
+
+    def counts_by_survey(self) -> dict[str, int]:
+        """Completed responses per survey id (surveys with none are absent)."""
+        rows = self._session.execute(
+            select(Response.survey_id, func.count())
+            .where(Response.status == "completed")
+            .group_by(Response.survey_id)
+        )
+        return {survey_id: count for survey_id, count in rows}
+
+
+class AnswerRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def record(
+        self,
+        response_id: int,
+        pid: str,
+        survey_id: str,
+        question_id: str,
+        kind: str,
+        value: Any,
+        label: str | None,
+        survey_version: int,
+        now: datetime,
+    ) -> None:
+        """Store an answer, replacing an earlier one to the same question (after BACK).
+
+        A value and a skip for one question exclude each other, so recording one removes
+        the other; media answers are kept alongside either.
+        """
+        check_one_of(kind, ANSWER_KINDS, "answer kind")
+        if kind in ("value", "skipped"):
+            other = "skipped" if kind == "value" else "value"
+            self._session.execute(
+                delete(Answer).where(
+                    Answer.response_id == response_id,
+                    Answer.question_id == question_id,
+                    Answer.kind == other,
+                )
+            )
+        stmt = insert(self._session, Answer).values(
+            response_id=response_id,
+            participant_id=pid,
+            survey_id=survey_id,
+            question_id=question_id,
+            kind=kind,
+            value=value,
+            label=label,
+            survey_version=survey_version,
+            answered_at=now,
+        )
+        statement = stmt.on_conflict_do_update(
+            index_elements=["response_id", "question_id", "kind"],
+            set_={
+                "value": stmt.excluded.value,
+                "label": stmt.excluded.label,
+                "survey_version": stmt.excluded.survey_version,
+                "answered_at": stmt.excluded.answered_at,
+            },
+        )
+        run_upsert(self._session, statement, Answer)
+
+    def for_response(self, response_id: int) -> list[Answer]:
+        """The response's answers in the order questions were first answered."""
+        return list(
+            self._session.scalars(
+                select(Answer)
+                .where(Answer.response_id == response_id)
+                .order_by(Answer.id)
+                .execution_options(populate_existing=True)
+            )
+        )
+
+
+class ConsentRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def record(
+        self,
+        pid: str,
+        survey_id: str,
+        consent_version: int,
+        decision: str,
+        channel: str,
+        now: datetime,
+    ) -> None:
+        check_one_of(decision, CONSENT_DECISIONS, "consent decision")
+        self._session.add(
+            Consent(
+                participant_id=pid,
+                survey_id=survey_id,
+                consent_version=consent_version,
+                decision=decision,
+                channel=channel,
+                decided_at=now,
+            )
+        )
+        self._session.flush()
