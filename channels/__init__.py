@@ -1,0 +1,1 @@
+"""Messaging channels: Telegram, SMS and WhatsApp behind one small interface (base.py)."""

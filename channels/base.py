@@ -1,0 +1,160 @@
+"""The one small interface every messaging channel implements.
+
+A channel turns a provider's webhook request into plain `InboundMessage`s, checks that the
+request really came from the provider, and delivers an `OutboundMessage`. Channels never
+import Flask or the database: the web layer hands them a `WebRequest`, a plain snapshot of
+the HTTP request, and the service layer decides what to say.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+EventKind = Literal["start", "text", "button", "media"]
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    """What a channel may know about an HTTP request, without Flask."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]  # case-insensitive lookups: use `header()`
+    body: bytes
+    form: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One thing a person did: sent text, pressed a button, sent media, or started via a link.
+
+    `address` is the person's phone number (E.164), WhatsApp number or chat id. It is
+    personal data: the service layer turns it into a pseudonym and keeps it only in the
+    encrypted contact vault. Never log it.
+    """
+
+    channel: str
+    address: str
+    provider_message_id: str
+    kind: EventKind
+    text: str = ""
+    payload: str = ""
+    media_type: str = ""
+    start_param: str = ""
+    #: Provider-specific data needed to acknowledge the event (e.g. a Telegram callback id).
+    ack: str = ""
+
+    def __repr__(self) -> str:  # keep addresses and text out of tracebacks and logs
+        return (
+            f"InboundMessage(channel={self.channel!r}, kind={self.kind!r}, "
+            f"provider_message_id={self.provider_message_id!r})"
+        )
+
+
+@dataclass(frozen=True)
+class Choice:
+    payload: str
+    label: str
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to one person, channel-neutral: text plus optional choices.
+
+    Channels without buttons render the choices as numbered lines ("Reply 1, 2 or 3").
+    """
+
+    text: str
+    choices: Sequence[Choice] = ()
+    #: Choices may be picked several at once (multiple choice): never render as buttons
+    #: that submit one value.
+    multiple: bool = False
+    #: The message starts a conversation rather than answering one (invitations, reminders):
+    #: on WhatsApp it must go as an approved template outside the 24-hour window.
+    business_initiated: bool = False
+
+    def __repr__(self) -> str:
+        return f"OutboundMessage(chars={len(self.text)}, choices={len(self.choices)})"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+
+
+class SendError(Exception):
+    """A delivery failed. `retry_after` set means try again later; `permanent` means don't."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        opted_out: bool = False,
+        window_closed: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.permanent = permanent
+        self.opted_out = opted_out
+        self.window_closed = window_closed
+
+
+class Channel(ABC):
+    """A provider behind the same three verbs."""
+
+    #: Name stored with messages, used in pseudonyms and URLs: "sms", "whatsapp", "telegram".
+    name: str = ""
+    #: How many buttons a message may carry; 0 means render choices as numbered text.
+    max_buttons: int = 0
+    #: Longest text in one message; longer texts are split at sentence boundaries.
+    max_length: int = 4096
+
+    @abstractmethod
+    def verify(self, request: WebRequest) -> bool:
+        """True when the request provably came from the provider."""
+
+    @abstractmethod
+    def parse(self, request: WebRequest) -> list[InboundMessage]:
+        """Turn a verified request into messages; raise `BadRequest` when malformed."""
+
+    @abstractmethod
+    def send(self, address: str, message: OutboundMessage) -> list[SendResult]:
+        """Deliver one message (maybe as several parts); raise `SendError` on failure."""
+
+    def normalise_address(self, address: str) -> str:
+        """The canonical form used for the pseudonym, so one person maps to one id."""
+        return address.strip()
+
+
+class BadRequest(ValueError):
+    """The request is malformed: answer 4xx, store nothing."""
+
+
+def numbered(message: OutboundMessage) -> str:
+    """Render choices as numbered lines for channels without buttons (SMS, console)."""
+    if not message.choices:
+        return message.text
+    lines = [message.text, ""]
+    lines += [f"{i} {choice.label}" for i, choice in enumerate(message.choices, start=1)]
+    count = len(message.choices)
+    if message.multiple:
+        lines += ["", "Reply with all the numbers that apply, e.g. 1 3"]
+    elif count == 2:
+        lines += ["", "Reply 1 or 2"]
+    else:
+        lines += ["", f"Reply with a number from 1 to {count}"]
+    return "\n".join(lines)

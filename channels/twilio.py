@@ -1,0 +1,365 @@
+"""SMS and WhatsApp through Twilio: one module, because they share a client, a webhook
+format, a signature scheme and error codes, and differ only in the details below.
+
+* SMS has no buttons: choices go as numbered lines, and the text is made GSM-7 where that
+  costs no meaning (`to_gsm`), so pasted curly quotes don't triple the price of every send.
+  Twilio itself answers STOP on SMS, so the app must not send a second confirmation.
+* WhatsApp has up to three quick-reply buttons (a Twilio Content API "twilio/quick-reply"
+  created on the fly and cached), and a 24-hour window: a conversation we start must use
+  an approved template, so without one a business-initiated send waits (`window_closed`).
+
+Signatures are checked against the configured public URL, not the Host header, so it works
+behind a TLS-terminating proxy. Phone numbers are personal data: errors carry Twilio's
+error code only, never its message (which can quote the number).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import phonenumbers
+from requests import RequestException
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.rest.content.v1.content import ContentList
+
+from channels.base import (
+    BadRequest,
+    Channel,
+    InboundMessage,
+    OutboundMessage,
+    SendError,
+    SendResult,
+    WebRequest,
+    numbered,
+)
+from channels.smstext import to_gsm
+from channels.text import split_text
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+#: Where Twilio posts delivery receipts; passed as StatusCallback on every send.
+STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
+WHATSAPP_PREFIX = "whatsapp:"
+
+# Twilio's own SMS keywords, matched as Twilio does: the whole body, any case, trimmed.
+OPT_OUT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"}
+)
+OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
+
+# WhatsApp quick-reply limits: 3 buttons, 20-character titles, 200-character ids and a
+# 1024-character body.
+_QUICK_REPLY_TITLE, _QUICK_REPLY_ID, _QUICK_REPLY_BODY = 20, 200, 1024
+_DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 names no Retry-After
+_UNSUBSCRIBED, _OUTSIDE_WINDOW, _TOO_MANY_REQUESTS = 21610, 63016, 20429
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A delivery receipt: queued, sent, delivered, read, undelivered or failed."""
+
+    provider_message_id: str
+    status: str
+    error_code: int | None = None
+
+
+def opt_out_keyword(body: str) -> bool:
+    """True when Twilio treats this SMS as an opt-out (and has already confirmed it)."""
+    return body.strip().upper() in OPT_OUT_KEYWORDS
+
+
+def opt_in_keyword(body: str) -> bool:
+    """True when Twilio treats this SMS as opting back in. "YES" is one: only act on it for
+    someone who had opted out, or it is just an answer."""
+    return body.strip().upper() in OPT_IN_KEYWORDS
+
+
+class TwilioChannel(Channel):
+    def __init__(
+        self,
+        name: Literal["sms", "whatsapp"],
+        account_sid: str,
+        auth_token: str,
+        public_url: str,
+        from_number: str = "",
+        messaging_service_sid: str = "",
+        api_base_url: str = "",
+        template_content_sid: str = "",
+        default_region: str = "GB",
+    ) -> None:
+        if name not in ("sms", "whatsapp"):
+            raise ValueError("a Twilio channel is 'sms' or 'whatsapp'")
+        if not from_number and not messaging_service_sid:
+            raise ValueError("set a from number or a messaging service sid")
+        self.name = name
+        self.max_buttons = 3 if name == "whatsapp" else 0
+        self.max_length = 1600
+        #: Twilio confirms SMS opt-outs itself; on WhatsApp the app must do it.
+        self.provider_confirms_opt_out = name == "sms"
+        self._validator = RequestValidator(auth_token)
+        self._public_url = public_url.rstrip("/")
+        self._from = from_number
+        self._service_sid = messaging_service_sid
+        self._template_sid = template_content_sid
+        self._region = default_region
+        self._http = RebasedHttpClient(api_base_url)
+        self._client = Client(account_sid, auth_token, http_client=self._http)
+        self._content_sids: dict[str, str] = {}  # quick-reply content, by hash of its content
+        self._content_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"TwilioChannel({self.name!r})"
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    def verify(self, request: WebRequest) -> bool:
+        signature = request.header(SIGNATURE_HEADER)
+        if not signature:
+            return False
+        url = self._public_url + request.path
+        if request.query:  # as received; Twilio signs the URL it called, query included
+            url += "?" + urlencode(request.query)
+        return bool(self._validator.validate(url, dict(request.form), signature))
+
+    def parse(self, request: WebRequest) -> list[InboundMessage]:
+        form = request.form
+        sid, sender = form.get("MessageSid", ""), form.get("From", "")
+        if not sid or not sender:
+            raise BadRequest("MessageSid and From are required")
+        if sender.startswith(WHATSAPP_PREFIX) != (self.name == "whatsapp"):
+            raise BadRequest(f"message for the wrong channel on the {self.name} webhook")
+        common: dict[str, Any] = {
+            "channel": self.name,
+            "address": self.normalise_address(sender),
+            "provider_message_id": sid,
+        }
+        body = form.get("Body", "")
+        media = _media_type(form)
+        if form.get("ButtonPayload"):
+            return [
+                InboundMessage(kind="button", payload=form["ButtonPayload"], text=body, **common)
+            ]
+        if media and not body.strip():
+            return [InboundMessage(kind="media", media_type=media, **common)]
+        # ProfileName, WaId and media URLs are deliberately never read.
+        return [InboundMessage(kind="text", text=body, media_type=media, **common)]
+
+    def parse_status(self, request: WebRequest) -> StatusUpdate:
+        """Read a StatusCallback (POST /webhooks/twilio/status)."""
+        form = request.form
+        sid = form.get("MessageSid", "")
+        status = form.get("MessageStatus") or form.get("SmsStatus", "")
+        if not sid or not status:
+            raise BadRequest("MessageSid and MessageStatus are required")
+        code = form.get("ErrorCode", "")
+        return StatusUpdate(sid, status, int(code) if code.isdigit() else None)
+
+    def normalise_address(self, address: str) -> str:
+        """E.164 for phone numbers (07700 900123 -> +447700900123); short codes and
+        alphanumeric senders, which aren't phone numbers, as they are."""
+        address = address.strip().removeprefix(WHATSAPP_PREFIX)
+        if not address.startswith("+") and sum(c.isdigit() for c in address) <= 6:
+            return address  # a short code (phonenumbers would call 72404 a possible number)
+        try:
+            number = phonenumbers.parse(address, self._region)
+        except phonenumbers.NumberParseException:
+            return address
+        if not phonenumbers.is_possible_number(number):
+            return address
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    # -- outbound --------------------------------------------------------------------------
+
+    def send(self, address: str, message: OutboundMessage) -> list[SendResult]:
+        try:
+            return self._send(self._address(address), message)
+        except TwilioException as exc:
+            error = _send_error(exc, self._http.retry_after())
+        except RequestException:
+            error = SendError("twilio connection error")
+        # Raised outside the handler so the original (which may quote the number) isn't
+        # even attached as __context__ for a logger or error tracker to print.
+        raise error
+
+    def _send(self, to: str, message: OutboundMessage) -> list[SendResult]:
+        if self.name == "whatsapp" and message.business_initiated:
+            return [self._create(to, **self._template(message))]
+        if self.name == "whatsapp" and (content_sid := self._quick_reply(message)):
+            return [self._create(to, content_sid=content_sid)]
+        text = numbered(message)
+        if self.name == "sms":
+            text = to_gsm(text)
+        return [self._create(to, body=part) for part in split_text(text, self.max_length)]
+
+    def _create(self, to: str, **fields: str) -> SendResult:
+        # A from number wins; otherwise the Messaging Service picks the sender.
+        if self._from:
+            sender = {"from_": self._address(self._from)}
+        else:
+            sender = {"messaging_service_sid": self._service_sid}
+        if self._public_url:
+            sender["status_callback"] = self._public_url + STATUS_CALLBACK_PATH
+        created = self._client.messages.create(to=to, **sender, **fields)
+        return SendResult(str(created.sid))
+
+    def _address(self, number: str) -> str:
+        if self.name == "whatsapp" and not number.startswith(WHATSAPP_PREFIX):
+            return WHATSAPP_PREFIX + number
+        return number
+
+    def _template(self, message: OutboundMessage) -> dict[str, str]:
+        """Outside the 24-hour window only an approved template may open a conversation."""
+        if not self._template_sid:
+            raise SendError("no whatsapp template configured", window_closed=True)
+        # Template variables may not contain newlines or long runs of spaces.
+        text = " ".join(numbered(message).split())
+        return {"content_sid": self._template_sid, "content_variables": json.dumps({"1": text})}
+
+    def _quick_reply(self, message: OutboundMessage) -> str | None:
+        """The content sid of a quick-reply for this message, or None to send plain text."""
+        choices = message.choices
+        if message.multiple or not 1 <= len(choices) <= self.max_buttons:
+            return None
+        if not 0 < len(message.text) <= _QUICK_REPLY_BODY or any(
+            not 0 < len(c.label) <= _QUICK_REPLY_TITLE or not 0 < len(c.payload) <= _QUICK_REPLY_ID
+            for c in choices
+        ):
+            return None  # WhatsApp would reject it; numbered text always works
+        spec = {
+            "body": message.text,
+            "actions": [{"title": c.label, "id": c.payload} for c in choices],
+        }
+        key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+        request = _ContentRequest(
+            {
+                "friendly_name": f"withus_quick_reply_{key[:16]}",
+                "language": "en",
+                "types": {"twilio/quick-reply": spec},
+            }
+        )
+        with self._content_lock:
+            if key not in self._content_sids:
+                try:
+                    created = self._client.content.v1.contents.create(request)
+                except TwilioException as exc:
+                    if _send_error(exc, 0).permanent:  # Twilio refused this content for good
+                        log.warning("quick reply refused (%s): sending numbered text", _code(exc))
+                        return None
+                    raise
+                self._content_sids[key] = str(created.sid)
+            return self._content_sids[key]
+
+
+def _send_error(exc: TwilioException, retry_after: float) -> SendError:
+    """Map a Twilio error to what the outbox should do, by code and status only."""
+    code, status = _code(exc), getattr(exc, "status", 0) or 0
+    reason = f"twilio error {code}" if code else f"twilio http {status or 'error'}"
+    if code == _UNSUBSCRIBED:
+        return SendError(reason, permanent=True, opted_out=True)
+    if code == _OUTSIDE_WINDOW:
+        return SendError(reason, window_closed=True)
+    if status == 429 or code == _TOO_MANY_REQUESTS:
+        return SendError(reason, retry_after=retry_after)
+    if status == 401:  # our credentials, not the person: keep the message and retry
+        return SendError(reason)
+    return SendError(reason, permanent=400 <= status < 500)
+
+
+def _code(exc: TwilioException) -> int | None:
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, int) else None
+
+
+class RebasedHttpClient(TwilioHttpClient):
+    """Twilio's HTTP client, sending every request to `base_url` (same path) when set.
+
+    That points the real `Client` at a local fake in tests, or at a proxy. It also keeps
+    the Retry-After header of the last 429 seen by this thread, which `TwilioRestException`
+    drops.
+    """
+
+    def __init__(self, base_url: str = "", timeout: float = 30.0) -> None:
+        super().__init__(timeout=timeout)
+        self._base = urlsplit(base_url.rstrip("/")) if base_url else None
+        self._local = threading.local()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        if self._base is not None:
+            parts = urlsplit(url)
+            url = urlunsplit(
+                (
+                    self._base.scheme,
+                    self._base.netloc,
+                    self._base.path + parts.path,
+                    parts.query,
+                    "",
+                )
+            )
+        response = super().request(
+            method, url, params, data, headers, auth, timeout, allow_redirects
+        )
+        if response.status_code == 429:
+            self._local.retry_after = _seconds(response.headers.get("Retry-After"))
+        return response
+
+    def retry_after(self) -> float:
+        """Seconds to wait after this thread's last 429 (a default when Twilio gave none)."""
+        return getattr(self._local, "retry_after", None) or _DEFAULT_RETRY_AFTER
+
+
+class _ContentRequest(ContentList.ContentCreateRequest):
+    """The SDK's request, minus the `null` it sends for every content type not used."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _without_nulls(super().to_dict())
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _seconds(value: object) -> float | None:
+    try:
+        return float(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _media_type(form: Any) -> str:
+    """The kind of the first attachment ("image", "audio", ...), or "" for none. The media
+    URL itself is never read: we neither store nor fetch what people send."""
+    count = form.get("NumMedia", "0")
+    if count.isdigit() and int(count) > 0:
+        content_type = form.get("MediaContentType0", "").lower()
+        if content_type in ("text/vcard", "text/x-vcard"):
+            return "contact"
+        major = content_type.split("/", 1)[0]
+        return major if major in ("image", "audio", "video") else "document"
+    if form.get("Latitude") and form.get("Longitude"):
+        return "location"  # a WhatsApp location share
+    return ""
