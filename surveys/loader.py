@@ -238,7 +238,7 @@ def _question(
     if unknown:
         raise reader.fail(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
     try:
-        qtype = QuestionType(raw.get("type"))
+        qtype = QuestionType(str(raw.get("type")))
     except ValueError:
         allowed = ", ".join(t.value for t in QuestionType)
         raise reader.fail(f"'type' must be one of: {allowed}") from None

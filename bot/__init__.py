@@ -1,0 +1,1 @@
+"""The WithUs application: configuration, web app, service layer, scheduler and CLI."""

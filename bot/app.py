@@ -1,0 +1,63 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, current_app, jsonify
+
+from bot.config import Settings
+from bot.runtime import Runtime, build
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # no provider sends more; bigger bodies are refused with 413
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """Create the web app. Pass `runtime` to share one (tests, `withus serve`)."""
+    if runtime is None:
+        runtime = build(settings or Settings.from_env())
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=runtime.settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=runtime.settings.production,
+    )
+    app.extensions["withus"] = runtime
+
+    from bot.web.health import bp as health
+    from bot.web.simulator import bp as simulator
+    from bot.web.webhooks import bp as webhooks
+
+    app.register_blueprint(health)
+    app.register_blueprint(simulator)
+    app.register_blueprint(webhooks)
+
+    @app.errorhandler(413)
+    def too_large(_error: Exception) -> tuple[Response, int]:
+        return jsonify(error="request body too large"), 413
+
+    @app.errorhandler(Exception)
+    def crashed(error: Exception) -> tuple[Response, int]:
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(error, HTTPException):
+            return jsonify(error=error.description), error.code or 500
+        log.exception("unhandled error")
+        return jsonify(error="internal error"), 500
+
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    runtime: Runtime = app.extensions["withus"]
+    return runtime
+
+
+def current_runtime() -> Runtime:
+    """The runtime of the app handling the current request."""
+    runtime: Runtime = current_app.extensions["withus"]
+    return runtime

@@ -1,0 +1,38 @@
+"""Run the web app under gunicorn from inside `withus web`, without a separate config file.
+
+Each worker builds its own app (and database pool) after the fork: connections must never
+be shared across processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class WebApplication(BaseApplication):
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from bot.app import create_app
+
+        return create_app()
+
+
+def run(workers: int, bind: str, timeout: int = 30) -> None:
+    WebApplication({
+        "workers": workers,
+        "bind": bind,
+        "timeout": timeout,
+        "preload_app": False,
+        "accesslog": None,  # request lines would carry nothing useful and cost time
+        "forwarded_allow_ips": "*",
+        "proxy_allow_ips": "*",
+    }).run()

@@ -1,0 +1,195 @@
+"""Deliver the outbox: paced per channel, retried with backoff, never lost.
+
+Replies are written to the outbox in the same transaction as the answer they follow, so
+the sender only ever delivers what was committed. Each row is claimed (SKIP LOCKED on
+PostgreSQL) before sending, so two senders never deliver the same message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.base import Channel, Choice, OutboundMessage, SendError
+from storage.uow import UnitOfWork
+from storage.vault import ContactVault
+
+log = logging.getLogger(__name__)
+
+BASE_BACKOFF = 2.0  # seconds; doubled per attempt, with jitter
+MAX_BACKOFF = 15 * 60.0
+
+
+class Pacer:
+    """A token bucket per key: at most `rate` sends per second, no bursts beyond `burst`.
+
+    The clock and sleep are injected so tests can run hours of sending in simulated time.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float],
+                 sleep: Callable[[float], None], burst: float = 1.0) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.sleep = sleep
+        self._tokens: dict[str, float] = {}
+        self._stamp: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str = "") -> None:
+        while True:
+            with self._lock:
+                now = self.clock()
+                tokens = self._tokens.get(key, self.burst)
+                tokens = min(self.burst, tokens + (now - self._stamp.get(key, now)) * self.rate)
+                self._stamp[key] = now
+                if tokens >= 1.0:
+                    self._tokens[key] = tokens - 1.0
+                    return
+                self._tokens[key] = tokens
+                delay = (1.0 - tokens) / self.rate
+            self.sleep(delay)
+
+
+def backoff(attempt: int, rng: random.Random) -> float:
+    """Exponential backoff with full jitter, so a provider outage doesn't cause a stampede."""
+    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(0, attempt - 1)))
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
+def to_outbound(payload: Mapping[str, object]) -> OutboundMessage:
+    choices = payload.get("choices") or []
+    assert isinstance(choices, list)
+    return OutboundMessage(
+        text=str(payload.get("text", "")),
+        choices=tuple(Choice(str(p), str(label)) for p, label in choices),
+        multiple=bool(payload.get("multiple")),
+        business_initiated=bool(payload.get("business_initiated")),
+    )
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    held: int = 0
+
+
+class Sender:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        vault: ContactVault,
+        channels: Mapping[str, Channel],
+        clock: Callable[[], datetime],
+        pacers: Mapping[str, Pacer] | None = None,
+        max_attempts: int = 8,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.vault = vault
+        self.channels = dict(channels)
+        self.clock = clock
+        self.pacers = dict(pacers or {})
+        self.max_attempts = max_attempts
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+
+    def run_once(self, limit: int = 100, channel: str | None = None) -> SendReport:
+        """Claim up to `limit` due messages and try to deliver each once."""
+        report = SendReport()
+        with UnitOfWork(self.sessions, self.vault) as uow:
+            claimed = [
+                (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
+                for m in uow.outbox.claim_due(self.clock(), limit, channel)
+            ]
+            uow.commit()
+        for row in claimed:
+            self._deliver(*row, report=report)
+        return report
+
+    def deliver(self, ids: list[int]) -> SendReport:
+        """Deliver specific rows now (console and web simulator replies)."""
+        report = SendReport()
+        with UnitOfWork(self.sessions, self.vault) as uow:
+            claimed = [
+                (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
+                for m in uow.outbox.claim_ids(ids)
+            ]
+            uow.commit()
+        for row in claimed:
+            self._deliver(*row, report=report)
+        return report
+
+    def _deliver(self, outbox_id: int, pid: str, channel_name: str,
+                 payload: dict[str, object], attempts: int, report: SendReport) -> None:
+        channel = self.channels.get(channel_name)
+        with UnitOfWork(self.sessions, self.vault) as uow:
+            address = uow.vault.address(pid)
+            participant = uow.participants.get(pid)
+            if channel is None:
+                uow.outbox.mark_held(outbox_id, "channel not configured")
+                report.held += 1
+            elif address is None:
+                uow.outbox.mark_dead(outbox_id, "no contact address (erased or expired)")
+                report.dead += 1
+            elif participant is not None and participant.opted_out_at is not None and not (
+                payload.get("allow_opted_out")
+            ):
+                uow.outbox.mark_dead(outbox_id, "participant opted out")
+                report.dead += 1
+            else:
+                pacer = self.pacers.get(channel_name)
+                if pacer:
+                    pacer.wait()
+                    if channel_name == "telegram":
+                        pacer_chat = self.pacers.get("telegram-chat")
+                        if pacer_chat:
+                            pacer_chat.wait(pid)
+                self._attempt(uow, channel, outbox_id, pid, address, payload, attempts, report)
+            uow.commit()
+
+    def _attempt(self, uow: UnitOfWork, channel: Channel, outbox_id: int, pid: str,
+                 address: str, payload: dict[str, object], attempts: int,
+                 report: SendReport) -> None:
+        now = self.clock()
+        try:
+            results = channel.send(address, to_outbound(payload))
+        except SendError as exc:
+            self._failed(uow, exc, outbox_id, pid, attempts, now, report)
+            return
+        except Exception as exc:  # a bug or library surprise: retry, never lose the message
+            log.exception("send crashed", extra={"outbox_id": outbox_id})
+            self._failed(uow, SendError(type(exc).__name__), outbox_id, pid, attempts, now,
+                         report)
+            return
+        uow.outbox.mark_sent(outbox_id, [r.provider_message_id for r in results], now)
+        report.sent += 1
+        log.info("outbound sent", extra={"outbox_id": outbox_id, "channel": channel.name,
+                                         "participant": pid, "parts": len(results)})
+
+    def _failed(self, uow: UnitOfWork, exc: SendError, outbox_id: int, pid: str,
+                attempts: int, now: datetime, report: SendReport) -> None:
+        reason = exc.reason[:200]
+        if exc.opted_out:
+            uow.participants.set_opted_out(pid, now)
+            uow.outbox.mark_dead(outbox_id, reason)
+            report.dead += 1
+        elif exc.window_closed:
+            uow.outbox.mark_held(outbox_id, reason)  # released when they next write
+            report.held += 1
+        elif exc.permanent or attempts + 1 >= self.max_attempts:
+            uow.outbox.mark_dead(outbox_id, reason)
+            report.dead += 1
+        else:
+            delay = exc.retry_after if exc.retry_after else backoff(attempts + 1, self.rng)
+            uow.outbox.mark_retry(outbox_id, reason, now + timedelta(seconds=delay))
+            report.retried += 1
+        log.warning("outbound failed", extra={"outbox_id": outbox_id, "reason": reason,
+                                              "participant": pid})

@@ -1,0 +1,1 @@
+"""Blueprints: health, the web simulator, provider webhooks (and later the dashboard)."""

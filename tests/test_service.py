@@ -1,0 +1,196 @@
+"""The service path end to end on both databases: idempotent, transactional, private."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.logs import JsonFormatter
+from bot.runtime import Runtime
+from channels.base import Channel, InboundMessage, OutboundMessage, SendResult, WebRequest
+from channels.local import ConsoleChannel, normalise_phone_like
+from storage.models import Answer, Consent, OutboxMessage, Response
+from storage.models import InboundMessage as InboundRow
+from tests.helpers import FakeClock, make_runtime
+from tests.privacy import scan_database, scan_text
+
+PHONE = "07700 900123"  # Ofcom's drama range: never a real person
+
+
+class RecordingChannel(Channel):
+    """A fake provider channel: remembers what it was asked to send."""
+
+    name = "fake"
+
+    def __init__(self, confirms_opt_out: bool = False) -> None:
+        self.sent: list[tuple[str, OutboundMessage]] = []
+        self.provider_confirms_opt_out = confirms_opt_out
+
+    def verify(self, request: WebRequest) -> bool:
+        return True
+
+    def parse(self, request: WebRequest) -> list[InboundMessage]:
+        return []
+
+    def normalise_address(self, address: str) -> str:
+        return normalise_phone_like(address)
+
+    def send(self, address: str, message: OutboundMessage) -> list[SendResult]:
+        self.sent.append((address, message))
+        return [SendResult(f"fake-{len(self.sent)}")]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def fake() -> RecordingChannel:
+    return RecordingChannel()
+
+
+@pytest.fixture
+def runtime(database_url: str, tmp_path: Path, clock: FakeClock,
+            fake: RecordingChannel) -> Iterator[Runtime]:
+    rt = make_runtime(database_url, tmp_path, clock=clock,
+                      channels={"fake": fake, "console": ConsoleChannel(io.StringIO())},
+                      default_survey="fft")
+    yield rt
+    rt.close()
+
+
+_ids = iter(range(1, 10**6))
+
+
+def say(runtime: Runtime, text: str, *, channel: str = "fake", address: str = PHONE,
+        message_id: str | None = None, kind: str = "text") -> list[str]:
+    message = InboundMessage(channel, address, message_id or f"m{next(_ids)}",
+                             kind, text=text)  # type: ignore[arg-type]
+    handled = runtime.service.handle(message)
+    before = len(runtime.channels["fake"].sent)  # type: ignore[attr-defined]
+    runtime.sender.run_once()
+    sent = runtime.channels["fake"].sent[before:]  # type: ignore[attr-defined]
+    assert len(sent) == len(handled.outbox_ids) or handled.duplicate
+    return [m.text for _a, m in sent]
+
+
+def count(runtime: Runtime, model: type) -> int:
+    with runtime.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_completing_fft_stores_answers_under_a_pseudonym(runtime: Runtime,
+                                                        fake: RecordingChannel) -> None:
+    say(runtime, "hello")
+    say(runtime, "yes")
+    say(runtime, "2")
+    replies = say(runtime, "Staff were kind. Call me on 07700 900456 if you like.")
+    assert replies[-1].startswith("Thank you.")
+    with runtime.sessions() as session:
+        response = session.scalars(select(Response)).one()
+        answers = {a.question_id: a for a in session.scalars(select(Answer))}
+        consent = session.scalars(select(Consent)).one()
+    assert response.status == "completed" and response.completed_at is not None
+    assert response.survey_id == "fft" and response.survey_version == 1
+    assert response.participant_id.startswith("p") and len(response.participant_id) == 25
+    assert answers["overall"].value == "good" and answers["overall"].label == "Good"
+    assert answers["why"].value == "Staff were kind. Call me on [PHONE] if you like."
+    assert consent.decision == "given" and consent.channel == "fake"
+    assert {a for a, _m in fake.sent} == {"+447700900123"}  # the vault gave the address back
+    assert scan_database(runtime.engine, ["+447700900123", "+447700900456"]) == []
+
+
+def test_the_same_provider_message_id_is_handled_once(runtime: Runtime) -> None:
+    say(runtime, "hello", message_id="SM1")
+    assert say(runtime, "hello", message_id="SM1") == []
+    say(runtime, "yes", message_id="SM2")
+    assert count(runtime, InboundRow) == 2
+    assert count(runtime, OutboxMessage) == 3  # intro + consent, then the first question
+
+
+def test_two_concurrent_deliveries_of_one_message_are_handled_once(runtime: Runtime) -> None:
+    say(runtime, "hello")
+    barrier = threading.Barrier(2)
+    results = []
+
+    def deliver() -> None:
+        barrier.wait()
+        results.append(runtime.service.handle(
+            InboundMessage("fake", PHONE, "SM-race", "text", text="yes")))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.duplicate for r in results) == [False, True]
+    assert count(runtime, Consent) == 1
+
+
+def test_a_failure_mid_transaction_stores_nothing_and_a_retry_succeeds(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    say(runtime, "hello")
+    say(runtime, "yes")
+    outbox_before = count(runtime, OutboxMessage)
+    from storage import repositories
+
+    original = repositories.AnswerRepository.record
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(repositories.AnswerRepository, "record", broken)
+    with pytest.raises(RuntimeError):
+        runtime.service.handle(InboundMessage("fake", PHONE, "SM-retry", "text", text="1"))
+    assert count(runtime, OutboxMessage) == outbox_before  # no reply for an unsaved answer
+    assert count(runtime, InboundRow) == 2  # and the id was not used up
+    monkeypatch.setattr(repositories.AnswerRepository, "record", original)
+    handled = runtime.service.handle(InboundMessage("fake", PHONE, "SM-retry", "text", text="1"))
+    assert not handled.duplicate and count(runtime, Answer) == 1
+
+
+def test_stop_is_silent_where_the_provider_confirms_it(runtime: Runtime,
+                                                       fake: RecordingChannel) -> None:
+    fake.provider_confirms_opt_out = True
+    say(runtime, "hello")
+    assert say(runtime, "STOP") == []
+    assert say(runtime, "1") == []
+    assert say(runtime, "START")[0].startswith("Welcome back")
+
+
+def test_stop_is_confirmed_where_the_provider_does_not(runtime: Runtime) -> None:
+    say(runtime, "hello")
+    assert say(runtime, "STOP") == [
+        "You won't get any more messages from us. Text START if you want to join in again."]
+
+
+def test_one_person_is_one_pseudonym_however_the_number_is_written(runtime: Runtime) -> None:
+    first = runtime.service.pseudonym("fake", "07700 900123")
+    assert runtime.service.pseudonym("fake", "+44 7700 900123") == first
+    assert runtime.service.pseudonym("fake", "+447700900123") == first
+    assert runtime.service.pseudonym("console", "+447700900123") != first  # per channel
+
+
+def test_logs_carry_no_address_or_message_text(runtime: Runtime,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    secret_words = "My neighbour Pauline does my shopping"
+    for text in ("hello", "yes", "1", secret_words):
+        say(runtime, text)
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in caplog.records]
+    assert any("inbound handled" in line for line in lines)
+    joined = "\n".join(lines)
+    assert scan_text(joined, ["+447700900123"]) == []
+    assert "Pauline" not in joined and "shopping" not in joined
+    for line in lines:
+        json.loads(line)
