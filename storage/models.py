@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -46,6 +47,12 @@ RESPONSE_STATUSES = ("started", "consented", "declined", "completed", "stopped")
 ANSWER_KINDS = ("value", "skipped", "media")
 CONSENT_DECISIONS = ("given", "declined")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "dead", "held")
+OUTBOX_KINDS = ("reply", "invitation", "reminder", "shareback", "alert")
+ROLES = ("organiser", "reviewer")
+ERASURE_SOURCES = ("participant", "organiser", "retention")
+INVITATION_STATUSES = ("scheduled", "queued", "cancelled")
+STATEMENT_STATUSES = ("pending", "approved", "rejected")
+VOTES = ("agree", "disagree", "pass")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -100,6 +107,10 @@ class Participant(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     language: Mapped[str | None] = mapped_column(String(8))
+    #: When prompts suit them: "morning", "afternoon", "evening", "night" or an hour "07".
+    preferred_time: Mapped[str | None] = mapped_column(String(16))
+    #: Last time they wrote to us: WhatsApp's 24-hour window and retention count from it.
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     _repr_fields = ("channel",)
 
@@ -128,6 +139,8 @@ class Conversation(Base):
         ForeignKey("responses.id", ondelete="SET NULL"), index=True
     )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When a reminder falls due, if one should be sent (the scheduler polls this index).
+    next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class Response(Base):
@@ -150,6 +163,10 @@ class Response(Base):
     consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: May their words be quoted (without their name)? None until asked.
+    quote_ok: Mapped[bool | None] = mapped_column(Boolean)
+    #: Do they want to hear what was learned? None until asked.
+    share_back: Mapped[bool | None] = mapped_column(Boolean)
 
     _repr_fields = ("survey_id", "survey_version", "status")
 
@@ -230,6 +247,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
         _one_of("status", OUTBOX_STATUSES),
+        _one_of("kind", OUTBOX_KINDS),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -248,6 +266,11 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The inbound_messages.id this replies to; informational, so no foreign key.
     in_reply_to: Mapped[int | None] = mapped_column(Integer)
+    #: Why it is sent: a reply, or something we start (invitation, reminder, share-back).
+    kind: Mapped[str] = mapped_column(String(16), default="reply", server_default="reply")
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL"), index=True
+    )
 
     _repr_fields = ("channel", "status", "attempts")
 
@@ -265,3 +288,263 @@ class OutboxProviderId(Base):
         ForeignKey("outbox_messages.id", ondelete="CASCADE"), primary_key=True
     )
     provider_message_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+
+
+# --- Dashboard: accounts, audit, themes and notes ------------------------------------------
+
+
+class User(Base):
+    """An organiser or reviewer (a coproduction group member) who signs in to the dashboard."""
+
+    __tablename__ = "users"
+    __table_args__ = (_one_of("role", ROLES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    _repr_fields = ("role",)
+
+
+class LoginAttempt(Base):
+    """Recent sign-in attempts, so rate limiting holds across several web workers."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: A hash of the email address or client address being limited.
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEvent(Base):
+    """Who exported, erased or asked for contact, when and why. Never an address."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+
+    _repr_fields = ("action", "subject")
+
+
+class Theme(Base):
+    """A theme the coproduction group tags free-text answers with, per survey."""
+
+    __tablename__ = "themes"
+    __table_args__ = (UniqueConstraint("survey_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(80))
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AnswerTheme(Base):
+    __tablename__ = "answer_themes"
+
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True
+    )
+    theme_id: Mapped[int] = mapped_column(
+        ForeignKey("themes.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    tagged_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    tagged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Note(Base):
+    """A reviewer's note on an answer."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- Privacy and safeguarding ---------------------------------------------------------------
+
+
+class Erasure(Base):
+    """That an erasure happened, and how much it removed. Deliberately no identifier."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (_one_of("source", ERASURE_SOURCES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SafeguardingFlag(Base):
+    """A free-text answer that may disclose harm, for the named safeguarding lead."""
+
+    __tablename__ = "safeguarding_flags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(32), _participant_fk(), index=True)
+    answer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("answers.id", ondelete="SET NULL"), index=True
+    )
+    survey_id: Mapped[str] = mapped_column(String(64))
+    question_id: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[list[str]] = mapped_column(json_type(), default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+
+    _repr_fields = ("survey_id", "question_id")
+
+
+class ContactRequest(Base):
+    """A safeguarding lead asked to see someone's contact details, with a reason."""
+
+    __tablename__ = "contact_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("safeguarding_flags.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- Outreach ---------------------------------------------------------------------------------
+
+
+class Cohort(Base):
+    """A named group of people to invite (e.g. "carers-leeds"); members by pseudonym."""
+
+    __tablename__ = "cohorts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CohortMember(Base):
+    __tablename__ = "cohort_members"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    participant_id: Mapped[str] = mapped_column(
+        String(32), _participant_fk(), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Invitation(Base):
+    """A survey invitation to a cohort, sent at (or after) `scheduled_at`."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index("ix_invitations_status_scheduled_at", "status", "scheduled_at"),
+        _one_of("status", INVITATION_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(64))
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ShareBack(Base):
+    """ "What we heard, and what happens next": sent to those who asked to hear."""
+
+    __tablename__ = "sharebacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Consultations ------------------------------------------------------------------------
+
+
+class Statement(Base):
+    """A short statement people vote on: written by organisers (seed) or participants."""
+
+    __tablename__ = "statements"
+    __table_args__ = (
+        Index("ix_statements_consultation_id_question_id_status",
+              "consultation_id", "question_id", "status"),
+        _one_of("status", STATEMENT_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultation_id: Mapped[str] = mapped_column(String(64))
+    question_id: Mapped[str] = mapped_column(String(64))
+    author_id: Mapped[str | None] = mapped_column(
+        String(32), _participant_fk("SET NULL"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    seed: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    moderated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
+
+    _repr_fields = ("consultation_id", "question_id", "status")
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (_one_of("vote", VOTES),)
+
+    statement_id: Mapped[int] = mapped_column(
+        ForeignKey("statements.id", ondelete="CASCADE"), primary_key=True
+    )
+    participant_id: Mapped[str] = mapped_column(
+        String(32), _participant_fk(), primary_key=True, index=True
+    )
+    vote: Mapped[str] = mapped_column(String(8))
+    voted_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, MetaData, select
 
-from storage.models import Base, VaultEntry
+from storage.models import VaultEntry
 from storage.pseudonyms import Pseudonymiser
 from storage.uow import UnitOfWork
 
@@ -32,6 +32,13 @@ def as_text(value: Any) -> str:
 def assert_no_number(text: str, where: str) -> None:
     for form in FORMS:
         assert form not in text, f"contact detail found in {where}"
+
+
+#: The tables the message path writes for one person; each must hold a row in the scan.
+EXERCISED = frozenset({
+    "participants", "vault_entries", "inbound_messages", "survey_definitions", "responses",
+    "consents", "answers", "conversations", "outbox_messages", "outbox_provider_ids",
+})
 
 
 def use_every_table(uow: UnitOfWork) -> tuple[str, int]:
@@ -69,7 +76,7 @@ def test_address_is_only_in_the_vault_and_only_encrypted(
     with engine.connect() as connection:
         for table in metadata.sorted_tables:
             rows = connection.execute(select(table)).all()
-            if table.name in Base.metadata.tables and table.name != "alembic_version":
+            if table.name in EXERCISED:
                 assert rows, f"{table.name} was not exercised"
             for row in rows:
                 for column, value in zip(table.columns, row, strict=True):
