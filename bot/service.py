@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,13 +30,19 @@ from surveys.engine import (
     Completed,
     ConsentDecision,
     Event,
+    LanguageChosen,
     OptedIn,
     OptedOut,
+    PreferredTime,
+    QuotePermission,
     Record,
     Reply,
+    ShareBackChoice,
     Started,
+    Step,
     converse,
 )
+from surveys.model import Survey
 from surveys.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -119,6 +125,7 @@ class WithUsService:
                          extra={"channel": message.channel, "participant": pid})
                 return Handled(pid, duplicate=True)
             uow.vault.store(pid, message.channel, address, now)
+            uow.participants.touch(pid, now)
             if message.channel == "whatsapp":
                 # Their message reopens WhatsApp's 24-hour window: held replies can go.
                 uow.outbox.release_held(pid, now)
@@ -143,7 +150,8 @@ class WithUsService:
                     pid, message.channel, reply_payload(reply, confirms_opt_out=stopping), now,
                     in_reply_to=inbound_id,
                 ))
-            uow.conversations.save(pid, result.state, response_id, now)
+            uow.conversations.save(pid, result.state, response_id, now,
+                                   self._next_reminder(catalog.surveys, result, now))
             uow.commit()
         log.info("inbound handled", extra={
             "channel": message.channel, "participant": pid, "kind": message.kind,
@@ -181,7 +189,59 @@ class WithUsService:
             elif isinstance(record, OptedIn):
                 uow.participants.set_opted_out(pid, None)
                 uow.outbox.release_held(pid, now)
+            elif isinstance(record, QuotePermission) and response_id is not None:
+                uow.responses.set_quote_ok(response_id, record.allowed)
+            elif isinstance(record, ShareBackChoice) and response_id is not None:
+                uow.responses.set_share_back(response_id, record.wanted)
+            elif isinstance(record, PreferredTime):
+                uow.participants.set_preferred_time(pid, record.value)
+            elif isinstance(record, LanguageChosen):
+                uow.participants.set_language(pid, record.language)
         return response_id
+
+    @staticmethod
+    def _next_reminder(surveys: Mapping[str, Survey], result: Step,
+                       now: datetime) -> datetime | None:
+        """When to nudge someone who has started but not finished, if at all."""
+        state = result.state
+        survey = surveys.get(state.get("survey") or "")
+        if (
+            survey is None or state.get("stopped") or state.get("paused")
+            or state.get("stage") not in ("consent", "asking")
+            or int(state.get("reminders") or 0) >= survey.reminders
+        ):
+            return None
+        return now + timedelta(hours=survey.reminder_after_hours)
+
+    def remind(self, pid: str) -> list[int]:
+        """Send a due reminder (the engine's timeout event); returns the outbox ids.
+
+        The scheduler calls this for conversations whose next_reminder_at has passed.
+        Reminders start a conversation, so they are business-initiated messages.
+        """
+        catalog = self.catalog.get()
+        now = self.clock()
+        with self.uow() as uow:
+            conversation = uow.conversations.get_for_update(pid)
+            participant = uow.participants.get(pid)
+            if conversation is None or participant is None:
+                return []
+            if participant.opted_out_at is not None:
+                uow.conversations.save(pid, conversation.state, conversation.response_id, now)
+                uow.commit()
+                return []
+            result = converse(catalog, conversation.state, Event("timeout"), now)
+            ids = [
+                uow.outbox.add(pid, participant.channel,
+                               reply_payload(reply, business_initiated=True), now,
+                               kind="reminder")
+                for reply in result.replies
+            ]
+            uow.conversations.save(pid, result.state, conversation.response_id, now,
+                                   self._next_reminder(catalog.surveys, result, now))
+            uow.commit()
+        log.info("reminder queued", extra={"participant": pid, "replies": len(ids)})
+        return ids
 
     def record_status(self, provider_message_id: str, status: str, error_code: int | None,
                       *, opted_out: bool = False) -> None:

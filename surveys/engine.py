@@ -16,6 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from surveys.commands import (
+    LANGUAGE_NAMES,
+    TIME_SLOTS,
+    Command,
+    command,
+    language_named,
+    parse_time,
+)
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
 from surveys.model import Question, QuestionType, Survey
@@ -25,9 +33,17 @@ STATE_VERSION = 1
 CONSENT_YES = "consent:yes"
 CONSENT_NO = "consent:no"
 MENU_PREFIX = "survey:"
+LANGUAGE_PREFIX = "lang:"
+TIME_PREFIX = "time:"
+QUOTE_YES, QUOTE_NO = "quote:yes", "quote:no"
+SHARE_YES, SHARE_NO = "share:yes", "share:no"
+DELETE_YES, DELETE_NO = "delete:yes", "delete:no"
 MAX_QUIET_TRIES = 2  # after this many misunderstood replies, offer SKIP and HELP
 
-Stage = Literal["idle", "menu", "consent", "asking", "done", "declined", "closed"]
+Stage = Literal["idle", "menu", "language", "consent", "asking", "quote", "shareback", "done",
+                "declined", "closed"]
+#: Stages inside a survey, where the survey's own keywords apply.
+IN_SURVEY = ("language", "consent", "asking", "quote", "shareback")
 
 
 # --- What comes in --------------------------------------------------------------------
@@ -101,7 +117,42 @@ class OptedIn:
     pass
 
 
-Record = Started | ConsentDecision | AnswerGiven | Completed | OptedOut | OptedIn
+@dataclass(frozen=True)
+class QuotePermission:
+    survey_id: str
+    allowed: bool
+
+
+@dataclass(frozen=True)
+class ShareBackChoice:
+    survey_id: str
+    wanted: bool
+
+
+@dataclass(frozen=True)
+class PreferredTime:
+    value: str  # "morning", "afternoon", "evening", "night" or an hour "07"
+
+
+@dataclass(frozen=True)
+class LanguageChosen:
+    language: str
+
+
+@dataclass(frozen=True)
+class DataRequested:
+    """MYDATA: the service answers with a summary of what is held."""
+
+
+@dataclass(frozen=True)
+class ErasureRequested:
+    """DELETE, confirmed with YES: the service erases everything about the person."""
+
+
+Record = (
+    Started | ConsentDecision | AnswerGiven | Completed | OptedOut | OptedIn | QuotePermission
+    | ShareBackChoice | PreferredTime | LanguageChosen | DataRequested | ErasureRequested
+)
 
 
 @dataclass
@@ -136,6 +187,8 @@ def new_state() -> dict[str, Any]:
         "menu": [],
         "seen": None,
         "reminders": 0,
+        "pending": None,
+        "wrote": False,
     }
 
 
@@ -159,15 +212,43 @@ def begin(survey: Survey, state: Mapping[str, Any] | None, now: datetime,
           language: str | None = None) -> Step:
     """Start `survey` from the beginning: introduce it and ask for consent."""
     s = _load(state)
-    lang = language or s["lang"]
-    lang = lang if lang in survey.languages else survey.default_language
+    chosen = language or s["lang"]
+    lang = chosen if chosen in survey.languages else survey.default_language
     s.update(survey=survey.id, version=survey.version, lang=lang, stage="consent", q=None,
              tries=0, asked=[], values={}, paused=False, menu=[], seen=now.isoformat(),
-             reminders=0)
+             reminders=0, pending=None, wrote=False)
     result = Step(s, records=[Started(survey.id, survey.version, lang)])
-    result.say(survey.intro.get(lang))
-    _ask_consent(survey, result)
+    if len(survey.languages) > 1 and chosen not in survey.languages:
+        # Offer the choice before anything else, in every language on offer.
+        s["stage"] = "language"
+        _ask_language(survey.languages, result)
+        return result
+    _introduce(survey, result)
     return result
+
+
+def _introduce(survey: Survey, result: Step) -> None:
+    result.say(survey.intro.get(_lang(result)))
+    _ask_consent(survey, result)
+
+
+def _ask_language(languages: tuple[str, ...] | list[str], result: Step) -> None:
+    heading = " / ".join(dict.fromkeys(_(lang, "Which language would you like?")
+                                       for lang in languages))
+    result.say(heading, tuple(
+        ReplyChoice(LANGUAGE_PREFIX + lang, LANGUAGE_NAMES.get(lang, lang)) for lang in languages
+    ))
+
+
+def _chosen_language(event: Event, languages: tuple[str, ...] | list[str]) -> str | None:
+    if event.payload.startswith(LANGUAGE_PREFIX):
+        lang = event.payload.removeprefix(LANGUAGE_PREFIX)
+        return lang if lang in languages else None
+    said = normalise(event.text)
+    if said.isdigit() and 1 <= int(said) <= len(languages):
+        return languages[int(said) - 1]
+    named = language_named(event.text)
+    return named if named in languages else None
 
 
 def step(survey: Survey, state: Mapping[str, Any], event: Event, now: datetime) -> Step:
@@ -178,10 +259,20 @@ def step(survey: Survey, state: Mapping[str, Any], event: Event, now: datetime) 
     if event.kind == "timeout":
         _remind(survey, result)
         return result
-    if s["stage"] not in ("consent", "asking"):
+    if s["stage"] not in IN_SURVEY:
         return result
     word = keyword(event.text) if event.kind == "text" else None
-    if word is not None and word is not Keyword.STOP:
+    if s["stage"] == "language":
+        lang = _chosen_language(event, survey.languages)
+        if lang is None:
+            _ask_language(survey.languages, result)
+            return result
+        s.update(lang=lang, stage="consent")
+        result.records.append(LanguageChosen(lang))
+        _introduce(survey, result)
+    elif s["stage"] in ("quote", "shareback"):
+        _after_question(survey, result, event, word)
+    elif word is not None and word is not Keyword.STOP:
         _keyword(survey, result, word)
     elif s["stage"] == "consent":
         _consent(survey, result, event)
@@ -256,6 +347,8 @@ def _answer(survey: Survey, result: Step, event: Event) -> None:
     if question.type is not QuestionType.FREE_TEXT:
         # Only coded answers stay in the state (for skip logic); free text is personal.
         s["values"][question.id] = value
+    else:
+        s["wrote"] = True
     _advance(survey, result, after=question)
 
 
@@ -326,9 +419,61 @@ def _advance(survey: Survey, result: Step, after: Question | None) -> None:
             continue
         _ask(survey, result, question)
         return
-    s.update(stage="done", q=None, tries=0)
+    s.update(q=None, tries=0)
     result.records.append(Completed(survey.id, survey.version))
+    _next_after_questions(survey, result, after=None)
+
+
+def _next_after_questions(survey: Survey, result: Step, after: str | None) -> None:
+    """After the questions: may we quote you, would you like to hear back, then thanks."""
+    s, lang = result.state, _lang(result)
+    if after is None and survey.ask_quote_permission and s.get("wrote"):
+        s["stage"] = "quote"
+        result.say(_(lang, "May we quote your words, without your name, when we share what we "
+                           "heard?"), _yes_no(lang, QUOTE_YES, QUOTE_NO))
+        return
+    if after in (None, "quote") and survey.offer_share_back:
+        s["stage"] = "shareback"
+        result.say(_(lang, "Would you like to hear what we learn?"),
+                   _yes_no(lang, SHARE_YES, SHARE_NO))
+        return
+    s["stage"] = "done"
     result.say(survey.thank_you.get(lang))
+
+
+def _yes_no(lang: str, yes: str, no: str) -> tuple[ReplyChoice, ...]:
+    return (ReplyChoice(yes, _(lang, "Yes")), ReplyChoice(no, _(lang, "No")))
+
+
+def _yes_or_no(event: Event, yes: str, no: str) -> bool | None:
+    said = normalise(event.text)
+    if event.payload == yes or said in YES_WORDS or said == "1":
+        return True
+    if event.payload == no or said in NO_WORDS or said == "2":
+        return False
+    return None
+
+
+def _after_question(survey: Survey, result: Step, event: Event, word: Keyword | None) -> None:
+    s, lang = result.state, _lang(result)
+    stage = s["stage"]
+    yes, no = (QUOTE_YES, QUOTE_NO) if stage == "quote" else (SHARE_YES, SHARE_NO)
+    if word is Keyword.SKIP:
+        _next_after_questions(survey, result, after=stage)
+        return
+    if word is Keyword.PAUSE:
+        s["paused"] = True
+        result.say(_(lang, "Paused. Send any message when you're ready to carry on."))
+        return
+    answer = None if word is not None else _yes_or_no(event, yes, no)
+    if answer is None:
+        result.say(_(lang, "Please reply 1 for yes or 2 for no."))
+        return
+    if stage == "quote":
+        result.records.append(QuotePermission(survey.id, answer))
+    else:
+        result.records.append(ShareBackChoice(survey.id, answer))
+    _next_after_questions(survey, result, after=stage)
 
 
 def _ask(survey: Survey, result: Step, question: Question, remember: bool = True) -> None:
@@ -355,6 +500,9 @@ def prompt(question: Question, language: str) -> str:
 
 
 def _choices_of(question: Question, lang: str) -> tuple[tuple[ReplyChoice, ...], bool]:
+    if question.type is QuestionType.YES_NO:  # built-in labels: translated like any message
+        return (ReplyChoice(f"{question.id}=yes", _(lang, "Yes")),
+                ReplyChoice(f"{question.id}=no", _(lang, "No"))), False
     choices = tuple(
         ReplyChoice(f"{question.id}={o.code}", o.label.get(lang)) for o in question.options
     )
@@ -417,11 +565,27 @@ def _remind(survey: Survey, result: Step) -> None:
     s["reminders"] += 1
     result.say(_(lang, "A gentle reminder: you started \"{title}\". Carry on whenever suits "
                        "you, or reply STOP.", title=survey.title.get(lang)))
-    question = _current(survey, result)
-    if s["stage"] == "consent" or question is None:
+    reprompt(survey, result)
+
+
+def reprompt(survey: Survey, result: Step) -> None:
+    """Send again whatever the person was last asked, whatever stage they are at."""
+    s = result.state
+    stage = s["stage"]
+    if stage == "language":
+        _ask_language(survey.languages, result)
+    elif stage == "consent":
         _ask_consent(survey, result)
-    else:
-        _ask(survey, result, question)
+    elif stage == "quote":
+        _next_after_questions(survey, result, after=None)
+    elif stage == "shareback":
+        _next_after_questions(survey, result, after="quote")
+    elif stage == "asking":
+        question = _current(survey, result)
+        if question is None:
+            _advance(survey, result, after=None)
+        else:
+            _ask(survey, result, question, remember=False)
 
 
 # --- Across surveys ----------------------------------------------------------------------
@@ -443,13 +607,18 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
     """Handle one event for one participant, across all surveys."""
     s = _load(state)
     word = keyword(event.text) if event.kind == "text" else None
+    order = command(event.text) if event.kind == "text" else None
     lang = str(s["lang"] or "en")
+    current = catalog.surveys.get(s["survey"] or "")
 
     if event.kind == "timeout":
-        survey = catalog.surveys.get(s["survey"] or "")
-        if survey is None or s["stopped"]:
+        if current is None or s["stopped"]:
             return Step(s)
-        return step(survey, s, event, now)
+        return step(current, s, event, now)
+
+    # Data rights hold even after STOP: people may always ask what we hold, or to delete it.
+    if s["pending"] == "delete" or order in (Command.DELETE, Command.MYDATA):
+        return _data_rights(catalog, s, event, order, now)
 
     if s["stopped"]:
         if word is Keyword.START or event.kind == "start":
@@ -461,11 +630,18 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
         return Step(s)  # opted out: stay silent until they say START
 
     if word is Keyword.STOP:
-        s.update(stopped=True, paused=False)
+        s.update(stopped=True, paused=False, pending=None)
         result = Step(s, records=[OptedOut()])
         result.say(_(lang, "You won't get any more messages from us. Text START if you "
                            "want to join in again."))
         return result
+
+    if s["pending"] in ("time", "language") or order in (
+        Command.TIME, Command.LATER, Command.LANGUAGE
+    ) or (language_named(event.text) and event.kind == "text"):
+        handled = _preferences(catalog, s, event, order, now)
+        if handled is not None:
+            return handled
 
     chosen = _chosen_survey(catalog, s, event, word)
     if chosen is not None:
@@ -484,14 +660,13 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
         _resume_or_menu(catalog, result, now)
         return result
 
-    survey = catalog.surveys.get(s["survey"] or "")
-    if s["stage"] in ("consent", "asking") and survey is not None:
-        if not survey.is_open(now):
-            return _closed(survey, s, now)
-        return step(survey, s, event, now)
+    if s["stage"] in IN_SURVEY and current is not None:
+        if not current.is_open(now):
+            return _closed(current, s, now)
+        return step(current, s, event, now)
 
-    if word is Keyword.START and s["stage"] == "declined" and survey is not None:
-        return begin(survey, s, now)  # they changed their mind
+    if word is Keyword.START and s["stage"] == "declined" and current is not None:
+        return begin(current, s, now)  # they changed their mind
 
     # Nothing in progress: start the default survey for newcomers, else offer a menu.
     default = catalog.surveys.get(catalog.default_survey or "")
@@ -500,11 +675,98 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
     result = Step(s)
     if word is Keyword.HELP:
         result.say(_(lang, "Choose a survey by its number. Reply STOP to get no more messages."))
-    elif s["stage"] == "done" and survey is not None and word is None:
+    elif s["stage"] == "done" and current is not None and word is None:
         result.say(_(lang, "Thank you, you've finished \"{title}\".",
-                     title=survey.title.get(lang)))
+                     title=current.title.get(lang)))
     _menu(catalog, result, now)
     return result
+
+
+def _data_rights(catalog: Catalog, s: dict[str, Any], event: Event, order: Command | None,
+                 now: datetime) -> Step:
+    lang = str(s["lang"] or "en")
+    result = Step(s)
+    if order is Command.MYDATA:
+        s["pending"] = None
+        result.records.append(DataRequested())  # the service writes the summary
+        return result
+    if order is Command.DELETE:
+        s["pending"] = "delete"
+        result.say(_(lang, "This deletes everything we hold about you, including your "
+                           "answers. It can't be undone. Delete it all?"),
+                   (ReplyChoice(DELETE_YES, _(lang, "Yes, delete")),
+                    ReplyChoice(DELETE_NO, _(lang, "No, keep it"))))
+        return result
+    s["pending"] = None
+    decision = _yes_or_no(event, DELETE_YES, DELETE_NO)
+    if decision:
+        result.records.append(ErasureRequested())
+        result.say(_(lang, "Done. We have deleted your answers and your number. You won't "
+                           "hear from us again unless you write to us."))
+        return result
+    result.say(_(lang, "Nothing has been deleted."))
+    if not s["stopped"]:
+        _resume_or_menu(catalog, result, now)
+    return result
+
+
+def _preferences(catalog: Catalog, s: dict[str, Any], event: Event, order: Command | None,
+                 now: datetime) -> Step | None:
+    """TIME, LATER and LANGUAGE, and the answers to them. None: not for us after all."""
+    lang = str(s["lang"] or "en")
+    current = catalog.surveys.get(s["survey"] or "")
+    languages = list(current.languages) if current and len(current.languages) > 1 else (
+        list(LANGUAGE_NAMES)
+    )
+    result = Step(s)
+    if order in (Command.TIME, Command.LATER):
+        s["pending"] = "time"
+        if order is Command.LATER:
+            s["paused"] = True
+            result.say(_(lang, "No problem. When would suit you better?"), _time_choices(lang))
+        else:
+            result.say(_(lang, "When is a good time for our messages? You can also reply "
+                               "with an hour, like 7pm."), _time_choices(lang))
+        return result
+    if order is Command.LANGUAGE:
+        s["pending"] = "language"
+        _ask_language(languages, result)
+        return result
+    named = language_named(event.text) if event.kind == "text" else None
+    if s["pending"] == "language" or named:
+        chosen = named if named in LANGUAGE_NAMES else _chosen_language(event, languages)
+        s["pending"] = None
+        if chosen is None:
+            return None  # not a language after all: handle the message normally
+        s["lang"] = chosen
+        result.records.append(LanguageChosen(chosen))
+        result.say(_(chosen, "OK, we'll write in English."))
+        _resume_or_menu(catalog, result, now, quiet=True)
+        return result
+    # Pending time
+    s["pending"] = None
+    chosen_time = (event.payload.removeprefix(TIME_PREFIX) if event.payload.startswith(TIME_PREFIX)
+                   else parse_time(event.text))
+    if chosen_time is None or not (chosen_time in TIME_SLOTS or chosen_time.isdigit()):
+        return None
+    result.records.append(PreferredTime(chosen_time))
+    when = _(lang, "at {hour}:00", hour=chosen_time) if chosen_time.isdigit() else {
+        "morning": _(lang, "in the morning"), "afternoon": _(lang, "in the afternoon"),
+        "evening": _(lang, "in the evening"), "night": _(lang, "at night"),
+    }[chosen_time]
+    if s["paused"]:
+        result.say(_(lang, "Thanks. We'll send reminders {when}. Reply any time to carry on.",
+                     when=when))
+    else:
+        result.say(_(lang, "Thanks. We'll send messages {when} from now on.", when=when))
+        _resume_or_menu(catalog, result, now, quiet=True)
+    return result
+
+
+def _time_choices(lang: str) -> tuple[ReplyChoice, ...]:
+    labels = {"morning": _(lang, "Morning"), "afternoon": _(lang, "Afternoon"),
+              "evening": _(lang, "Evening"), "night": _(lang, "Night")}
+    return tuple(ReplyChoice(TIME_PREFIX + slot, labels[slot]) for slot in TIME_SLOTS)
 
 
 def _chosen_survey(catalog: Catalog, s: dict[str, Any], event: Event,
@@ -526,7 +788,7 @@ def _chosen_survey(catalog: Catalog, s: dict[str, Any], event: Event,
     )
     if said in catalog.surveys and not in_free_text:
         return catalog.surveys[said]
-    if s["stage"] not in ("consent", "asking") and s["menu"]:
+    if s["stage"] not in IN_SURVEY and s["menu"]:
         for n, survey_id in enumerate(s["menu"], start=1):
             survey = catalog.surveys.get(survey_id)
             if survey and said in (str(n), normalise(survey.title.get(s["lang"]))):
@@ -534,17 +796,15 @@ def _chosen_survey(catalog: Catalog, s: dict[str, Any], event: Event,
     return None
 
 
-def _resume_or_menu(catalog: Catalog, result: Step, now: datetime) -> None:
+def _resume_or_menu(catalog: Catalog, result: Step, now: datetime, quiet: bool = False) -> None:
+    """Carry on where they were; outside a survey, offer the menu (unless `quiet`)."""
     s = result.state
     survey = catalog.surveys.get(s["survey"] or "")
-    if survey is None or s["stage"] not in ("consent", "asking"):
-        _menu(catalog, result, now)
+    if survey is None or s["stage"] not in IN_SURVEY:
+        if not quiet:
+            _menu(catalog, result, now)
         return
-    question = _current(survey, result)
-    if s["stage"] == "consent" or question is None:
-        _ask_consent(survey, result)
-    else:
-        _ask(survey, result, question)
+    reprompt(survey, result)
 
 
 def _menu(catalog: Catalog, result: Step, now: datetime) -> None:
@@ -571,7 +831,7 @@ def _closed(survey: Survey, s: dict[str, Any], now: datetime) -> Step:
         result.say(_(lang, "\"{title}\" opens on {date}. Please come back then.",
                      title=survey.title.get(lang), date=survey.opens_at.strftime("%-d %B %Y")))
         return result
-    if s["survey"] == survey.id and s["stage"] in ("consent", "asking"):
+    if s["survey"] == survey.id and s["stage"] in IN_SURVEY:
         s["stage"] = "closed"  # stalled, not failed: what they gave is kept
     result.say(_(lang, "\"{title}\" has now closed. Thank you for your interest.",
                  title=survey.title.get(lang)))

@@ -23,7 +23,7 @@ MAX_FILE_BYTES = 512 * 1024
 SURVEY_KEYS = {
     "id", "title", "version", "language", "languages", "description", "intro", "consent",
     "consent_version", "thank_you", "questions", "opens", "closes", "retention_days",
-    "reminders", "reminder_after_hours", "kind",
+    "reminders", "reminder_after_hours", "kind", "ask_quote_permission", "offer_share_back",
 }
 QUESTION_KEYS = {
     "id", "type", "text", "options", "optional", "why", "show_if", "min", "max", "integer",
@@ -204,8 +204,15 @@ def parse(data: Mapping[str, Any], name: str = "<survey>") -> Survey:
         reminder_after_hours=reader.integer(
             data.get("reminder_after_hours"), "reminder_after_hours", 24, 1
         ),
+        ask_quote_permission=_optional_flag(reader, data, "ask_quote_permission"),
+        offer_share_back=_optional_flag(reader, data, "offer_share_back"),
         source_path=name,
     )
+
+
+def _optional_flag(reader: _Reader, data: Mapping[str, Any], key: str) -> bool:
+    """A true/false setting that defaults to true."""
+    return True if data.get(key) is None else reader.flag(data.get(key), key)
 
 
 def _languages(reader: _Reader, declared: Any, questions: list[Question]) -> tuple[str, ...]:

@@ -116,6 +116,10 @@ class Survey:
     retention_days: int = 365
     reminders: int = 1
     reminder_after_hours: int = 24
+    #: Ask, after the questions, whether their words may be quoted (surveys with free text).
+    ask_quote_permission: bool = True
+    #: Ask whether they want to hear what was learned (reciprocity), then remember it.
+    offer_share_back: bool = True
     source_path: str = ""
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -129,6 +133,10 @@ class Survey:
 
     def position(self, question_id: str) -> int:
         return self._index.get(question_id, -1)
+
+    @property
+    def has_free_text(self) -> bool:
+        return any(q.type is QuestionType.FREE_TEXT for q in self.questions)
 
     def is_open(self, now: datetime) -> bool:
         if self.opens_at and now < self.opens_at:

@@ -16,11 +16,17 @@ from surveys.engine import (
     Catalog,
     Completed,
     ConsentDecision,
+    DataRequested,
+    ErasureRequested,
     Event,
+    LanguageChosen,
     OptedIn,
     OptedOut,
+    PreferredTime,
+    QuotePermission,
     Record,
     Reply,
+    ShareBackChoice,
     Started,
     converse,
 )
@@ -78,6 +84,18 @@ def render_record(record: Record) -> str:
         return "opted out"
     if isinstance(record, OptedIn):
         return "opted in"
+    if isinstance(record, QuotePermission):
+        return f"quotes {'allowed' if record.allowed else 'not allowed'}"
+    if isinstance(record, ShareBackChoice):
+        return f"share-back {'wanted' if record.wanted else 'not wanted'}"
+    if isinstance(record, PreferredTime):
+        return f"preferred time {record.value}"
+    if isinstance(record, LanguageChosen):
+        return f"language {record.language}"
+    if isinstance(record, DataRequested):
+        return "asked what we hold"
+    if isinstance(record, ErasureRequested):
+        return "asked to erase everything"
     raise AssertionError(record)
 
 

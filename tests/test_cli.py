@@ -41,7 +41,7 @@ def test_chat_completes_fft_and_stores_it_under_a_pseudonym(env: dict[str, str],
     loaded = withus(["surveys", "load", str(LIBRARY)], env)
     assert loaded.returncode == 0, loaded.stderr
     assert "loaded: fft v1" in loaded.stdout
-    script = "yes\n2\nThe carers were lovely but always in a rush.\n"
+    script = "yes\n2\nThe carers were lovely but always in a rush.\n1\n1\n"
     chat = withus(["chat", "fft", "--address", PHONE], env, stdin=script)
     assert chat.returncode == 0, chat.stderr
     out = chat.stdout
@@ -55,11 +55,12 @@ def test_chat_completes_fft_and_stores_it_under_a_pseudonym(env: dict[str, str],
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect() as connection:
-            response = connection.execute(select(Response)).mappings().one()
+            response = connection.execute(select(Response.__table__)).mappings().one()
             answers = connection.execute(select(Answer.question_id, Answer.value)).all()
             consent = connection.execute(select(Consent.decision)).scalar_one()
             vault = connection.execute(text("SELECT count(*) FROM vault_entries")).scalar_one()
         assert response["status"] == "completed" and response["channel"] == "console"
+        assert response["quote_ok"] and response["share_back"]
         assert sorted(answers) == [("overall", "good"),
                                    ("why", "The carers were lovely but always in a rush.")]
         assert consent == "given" and vault == 1

@@ -93,13 +93,17 @@ def test_completing_fft_stores_answers_under_a_pseudonym(runtime: Runtime,
     say(runtime, "yes")
     say(runtime, "2")
     replies = say(runtime, "Staff were kind. Call me on 07700 900456 if you like.")
-    assert replies[-1].startswith("Thank you.")
+    assert replies == ["May we quote your words, without your name, when we share what we "
+                       "heard?"]
+    assert say(runtime, "yes") == ["Would you like to hear what we learn?"]
+    assert say(runtime, "no")[-1].startswith("Thank you.")
     with runtime.sessions() as session:
         response = session.scalars(select(Response)).one()
         answers = {a.question_id: a for a in session.scalars(select(Answer))}
         consent = session.scalars(select(Consent)).one()
     assert response.status == "completed" and response.completed_at is not None
     assert response.survey_id == "fft" and response.survey_version == 1
+    assert response.quote_ok is True and response.share_back is False
     assert response.participant_id.startswith("p") and len(response.participant_id) == 25
     assert answers["overall"].value == "good" and answers["overall"].label == "Good"
     assert answers["why"].value == "Staff were kind. Call me on [PHONE] if you like."

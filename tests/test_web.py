@@ -65,7 +65,11 @@ def test_a_survey_can_be_completed_in_the_simulator(client: FlaskClient,
     client.post("/simulator/api/message", json={"payload": "consent:yes"})
     question = client.post("/simulator/api/message", json={"text": "1"}).json["replies"][0]
     assert question["text"].startswith("What was good")
-    last = client.post("/simulator/api/message", json={"text": "All good"}).json
+    quote = client.post("/simulator/api/message", json={"text": "All good"}).json
+    assert quote["replies"][0]["choices"] == [{"payload": "quote:yes", "label": "Yes"},
+                                              {"payload": "quote:no", "label": "No"}]
+    client.post("/simulator/api/message", json={"payload": "quote:no"})
+    last = client.post("/simulator/api/message", json={"payload": "share:yes"}).json
     assert last["replies"][0]["text"].startswith("Thank you.")
     assert first["replies"][1]["sms"].endswith("1 Yes, I agree\n2 No, thank you\n\nReply 1 or 2")
     with runtime.sessions() as session:

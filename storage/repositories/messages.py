@@ -64,6 +64,8 @@ class OutboxRepository:
         in_reply_to: int | None = None,
         status: str = "pending",
         not_before: datetime | None = None,
+        kind: str = "reply",
+        invitation_id: int | None = None,
     ) -> int:
         """Queue a message ('pending', or 'held' until released); its outbox id."""
         check_one_of(status, ("pending", "held"), "initial outbox status")
@@ -77,6 +79,8 @@ class OutboxRepository:
             provider_message_ids=[],
             created_at=now,
             in_reply_to=in_reply_to,
+            kind=kind,
+            invitation_id=invitation_id,
         )
         self._session.add(message)
         self._session.flush()

@@ -43,6 +43,17 @@ class ParticipantRepository:
             update(Participant).where(Participant.id == pid).values(language=language)
         )
 
+    def set_preferred_time(self, pid: str, value: str | None) -> None:
+        self._session.execute(
+            update(Participant).where(Participant.id == pid).values(preferred_time=value)
+        )
+
+    def touch(self, pid: str, now: datetime) -> None:
+        """Record that they wrote to us (WhatsApp's window and retention count from it)."""
+        self._session.execute(
+            update(Participant).where(Participant.id == pid).values(last_inbound_at=now)
+        )
+
     def delete(self, pid: str) -> None:
         """Erase the participant and, by cascade, everything stored about them."""
         self._session.execute(delete(Participant).where(Participant.id == pid))
@@ -137,10 +148,13 @@ class ConversationRepository:
         ).one_or_none()
 
     def save(
-        self, pid: str, state: Mapping[str, Any], response_id: int | None, now: datetime
+        self, pid: str, state: Mapping[str, Any], response_id: int | None, now: datetime,
+        next_reminder_at: datetime | None = None,
     ) -> None:
+        """Insert or replace the state; `next_reminder_at` None means no reminder is due."""
         stmt = insert(self._session, Conversation).values(
-            participant_id=pid, state=dict(state), response_id=response_id, updated_at=now
+            participant_id=pid, state=dict(state), response_id=response_id, updated_at=now,
+            next_reminder_at=next_reminder_at,
         )
         statement = stmt.on_conflict_do_update(
             index_elements=["participant_id"],
@@ -148,6 +162,7 @@ class ConversationRepository:
                 "state": stmt.excluded.state,
                 "response_id": stmt.excluded.response_id,
                 "updated_at": stmt.excluded.updated_at,
+                "next_reminder_at": stmt.excluded.next_reminder_at,
             },
         )
         run_upsert(self._session, statement, Conversation)

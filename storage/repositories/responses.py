@@ -133,6 +133,16 @@ class ResponseRepository:
             values["completed_at"] = now
         self._session.execute(update(Response).where(Response.id == response_id).values(values))
 
+    def set_quote_ok(self, response_id: int, allowed: bool) -> None:
+        self._session.execute(
+            update(Response).where(Response.id == response_id).values(quote_ok=allowed)
+        )
+
+    def set_share_back(self, response_id: int, wanted: bool) -> None:
+        self._session.execute(
+            update(Response).where(Response.id == response_id).values(share_back=wanted)
+        )
+
     def count_completed(self, survey_id: str) -> int:
         count = self._session.scalar(
             select(func.count())
