@@ -20,9 +20,21 @@ _PHONE_LIKE = re.compile(r"(?:whatsapp:)?\+?\d[\d\s().-]{5,}\d")
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
+_DATE_LIKE = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d)?")
+MIN_DIGITS = 7  # phone numbers and chat ids; IPs, times and prices have fewer
+
+
+def _replace(match: re.Match[str]) -> str:
+    found = match.group(0)
+    digits = sum(ch.isdigit() for ch in found)
+    if digits < MIN_DIGITS or _DATE_LIKE.fullmatch(found.strip()):
+        return found
+    return "[redacted-number]"
+
+
 def scrub(text: str) -> str:
-    """Replace phone-number-like and long digit runs with a marker."""
-    return _PHONE_LIKE.sub("[redacted-number]", text)
+    """Replace phone-number-like and long digit runs (7+ digits) with a marker."""
+    return _PHONE_LIKE.sub(_replace, text)
 
 
 class JsonFormatter(logging.Formatter):
