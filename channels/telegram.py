@@ -140,7 +140,7 @@ class TelegramChannel(Channel):
             "address": str(message.chat.id),
             "provider_message_id": str(update.update_id),
         }
-        if message.text is not None:
+        if isinstance(message.text, str):
             return [_text_event(message.text, common)]
         media = next((f for f in MEDIA_FIELDS if getattr(message, f, None)), None)
         if media is None:
@@ -151,7 +151,7 @@ class TelegramChannel(Channel):
 
     def _button(self, update: Update) -> list[InboundMessage]:
         query = update.callback_query
-        if query is None or query.data is None:
+        if query is None or not isinstance(query.data, str):
             return []  # game callbacks carry no data
         if query.message is not None:
             if query.message.chat.type != "private":
@@ -295,7 +295,7 @@ class _LoopThread:
 def _json_object(body: bytes) -> Mapping[str, Any]:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("body is not JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("body is not a JSON object")

@@ -163,7 +163,8 @@ class TwilioChannel(Channel):
         if not sid or not status:
             raise BadRequest("MessageSid and MessageStatus are required")
         code = form.get("ErrorCode", "")
-        return StatusUpdate(sid, status, int(code) if code.isdigit() else None)
+        numeric = code.isascii() and code.isdigit() and len(code) <= 6
+        return StatusUpdate(sid, status, int(code) if numeric else None)
 
     def normalise_address(self, address: str) -> str:
         """E.164 for phone numbers (07700 900123 -> +447700900123); short codes and
@@ -354,7 +355,7 @@ def _media_type(form: Any) -> str:
     """The kind of the first attachment ("image", "audio", ...), or "" for none. The media
     URL itself is never read: we neither store nor fetch what people send."""
     count = form.get("NumMedia", "0")
-    if count.isdigit() and int(count) > 0:
+    if count.isascii() and count.isdigit() and int(count) > 0:
         content_type = form.get("MediaContentType0", "").lower()
         if content_type in ("text/vcard", "text/x-vcard"):
             return "contact"

@@ -29,6 +29,19 @@ class FakeClock:
         self.now += timedelta(**kwargs)
 
 
+class SimulatedMonotonic:
+    """A monotonic clock that only moves when something sleeps: pacing costs no wall time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
 def settings_for(database_url: str, instance: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "env": "test",
@@ -60,7 +73,8 @@ def load_library(runtime: Runtime, folder: Path | None = None) -> None:
 def make_runtime(database_url: str, instance: Path, *, clock: Callable[[], datetime],
                  channels: dict[str, Channel] | None = None, **overrides: object) -> Runtime:
     upgrade(database_url)
+    monotonic = SimulatedMonotonic()
     runtime = build(settings_for(database_url, instance, **overrides), clock=clock,
-                    channels=channels, sleep=lambda _s: None)
+                    channels=channels, monotonic=monotonic, sleep=monotonic.sleep)
     load_library(runtime)
     return runtime
