@@ -23,13 +23,17 @@ class Keyword(StrEnum):
 
 #: Every word that means a keyword. SMS carriers' opt-out words all mean STOP, so someone
 #: who learned "UNSUBSCRIBE" elsewhere is still respected. Welsh words are real Welsh
-#: equivalents (CYMORTH = help, STOPIO = stop), documented in the README.
+#: equivalents (CYMORTH = help, STOPIO = stop), documented in docs/languages.md. Every
+#: word works whatever language a person chose: people mix languages, and a keyword must
+#: never fail because of a setting. Messages write YN OL without the circumflex because Ô
+#: would make every SMS that mentions it go as UCS-2; both spellings are accepted.
 WORDS: dict[str, Keyword] = {
     "help": Keyword.HELP, "cymorth": Keyword.HELP, "?": Keyword.HELP, "info": Keyword.HELP,
     "skip": Keyword.SKIP, "pass": Keyword.SKIP, "hepgor": Keyword.SKIP, "sgipio": Keyword.SKIP,
-    "back": Keyword.BACK, "previous": Keyword.BACK, "nol": Keyword.BACK, "yn ôl": Keyword.BACK,
-    "yn ol": Keyword.BACK,
+    "back": Keyword.BACK, "previous": Keyword.BACK, "nol": Keyword.BACK, "nôl": Keyword.BACK,
+    "'nol": Keyword.BACK, "'nôl": Keyword.BACK, "yn ôl": Keyword.BACK, "yn ol": Keyword.BACK,
     "repeat": Keyword.REPEAT, "again": Keyword.REPEAT, "ailadrodd": Keyword.REPEAT,
+    "eto": Keyword.REPEAT,
     "pause": Keyword.PAUSE, "wait": Keyword.PAUSE, "saib": Keyword.PAUSE,
     "stop": Keyword.STOP, "stopall": Keyword.STOP, "unsubscribe": Keyword.STOP,
     "end": Keyword.STOP, "quit": Keyword.STOP, "cancel": Keyword.STOP, "optout": Keyword.STOP,

@@ -1,0 +1,483 @@
+"""Check a survey the way its messages will actually go out, before anyone receives them.
+
+An organiser edits YAML; a carer receives an SMS. Between the two, a pasted curly
+apostrophe can triple the cost of every message, a fourth option can turn WhatsApp
+buttons into a list, a long option code can stop Telegram's buttons working, and a long
+sentence can lose a reader. `lint_survey` renders every prompt of a survey (intro,
+consent, each question, its re-ask and its HELP, the thank-you) in every language on
+every channel, exactly as the engine and the channels build it, and reports:
+
+* characters; for SMS the encoding (GSM-7 or UCS-2), the billed units (GSM-7 extension
+  characters such as € count two) and segments (160 / 153 per part in GSM-7, 70 / 67 in
+  UCS-2), and each character that forces UCS-2 with a suggested replacement;
+* channel limits: Telegram's 64-byte callback data, WhatsApp's 3 buttons and 20-character
+  button labels, and each channel's longest single message;
+* a reading age for English (the aim is about 9 to 11) and sentences over 20 words;
+* text missing in one of the survey's languages (it would fall back to the default);
+* a re-ask that is longer than the question it repeats.
+
+Errors are broken limits (including more SMS segments than `max_segments`); everything
+else is a warning. Pure: no I/O except reading the file in `lint_file`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from surveys import sms
+from surveys.engine import Event, Reply, begin, new_state, step
+from surveys.i18n import available_languages
+from surveys.loader import load_file
+from surveys.model import Question, QuestionType, Survey, Text
+from surveys.readability import MAX_READING_AGE, MAX_SENTENCE_WORDS, measure
+from surveys.render import numbered
+
+#: WithUs's own budget: a prompt should fit in two SMS parts.
+DEFAULT_MAX_SEGMENTS = 2
+#: The engine is pure and needs a time; any fixed moment will do for rendering.
+_RENDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+#: A reply no question can understand, to make the engine re-ask.
+_NONSENSE = "qqxz"
+
+Level = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """What one channel allows. Kept equal to the channel modules by tests/test_lint.py."""
+
+    name: str
+    #: Most buttons on one message; 0 means choices always go as a numbered list.
+    max_buttons: int
+    #: Longest button label, in characters (None: no limit we need to check).
+    label_max: int | None
+    #: Longest button payload (Telegram's callback data, in bytes; WhatsApp's id, in chars).
+    payload_max: int | None
+    payload_in_bytes: bool
+    #: Longest message body that may carry buttons.
+    body_max_with_buttons: int | None
+    #: Longest single message; longer texts are split into several.
+    max_length: int
+    #: Telegram counts UTF-16 code units; Twilio counts characters.
+    utf16: bool
+
+
+SMS = ChannelRules("sms", 0, None, None, False, None, 1600, False)
+WHATSAPP = ChannelRules("whatsapp", 3, 20, 200, False, 1024, 1600, False)
+TELEGRAM = ChannelRules("telegram", 8, None, 64, True, None, 4096, True)
+CHANNELS: tuple[ChannelRules, ...] = (SMS, WHATSAPP, TELEGRAM)
+
+#: What to write instead of characters that have no plain equivalent in `to_gsm`.
+_ADVICE = {
+    "emoji": "remove it, or say it in words",
+    "letter": "keep it if the word needs it (the message goes as UCS-2), or rephrase",
+    "other": "remove it, or use a plain character",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    message: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One message a survey sends, channel-neutral, in one language."""
+
+    id: str
+    language: str
+    reply: Reply
+    #: The words the survey's author wrote, for the readability check.
+    prose: str = ""
+    #: Problems that are the same on every channel (missing text, reading age, re-asks).
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class Check:
+    """One prompt as it goes out on one channel, with what is wrong with it."""
+
+    file: str
+    survey: str
+    id: str
+    language: str
+    channel: str
+    text: str
+    characters: int
+    buttons: int
+    encoding: str | None = None
+    segments: int | None = None
+    units: int | None = None
+    reading_age: float | None = None
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def errors(self) -> list[str]:
+        return [f.message for f in self.findings if f.level == "error"]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f.message for f in self.findings if f.level == "warning"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object for `withus surveys lint --json`: one per prompt and channel."""
+        return {
+            "file": self.file, "survey": self.survey, "id": self.id,
+            "language": self.language, "channel": self.channel,
+            "encoding": self.encoding, "segments": self.segments, "units": self.units,
+            "characters": self.characters, "buttons": self.buttons,
+            "reading_age": self.reading_age, "warnings": self.warnings,
+            "errors": self.errors, "text": self.text,
+        }
+
+
+# --- what the survey sends ------------------------------------------------------------------
+
+
+def prompts(survey: Survey) -> list[Prompt]:
+    """Every message the survey itself sends, in every language, built by the engine."""
+    found: list[Prompt] = []
+    if len(survey.languages) > 1:
+        offer = begin(survey, None, _RENDER_TIME).replies
+        found += [Prompt("language", ",".join(survey.languages), r) for r in offer]
+    for lang in survey.languages:
+        intro, consent = begin(survey, None, _RENDER_TIME, language=lang).replies[-2:]
+        found.append(_authored("intro", lang, intro, survey.intro, survey))
+        found.append(_authored("consent", lang, consent, survey.consent, survey))
+        for question in survey.questions:
+            found += _question_prompts(survey, question, lang)
+        found.append(_authored("thank_you", lang, Reply(survey.thank_you.get(lang)),
+                               survey.thank_you, survey))
+    return found
+
+
+def _authored(pid: str, lang: str, reply: Reply, text: Text, survey: Survey,
+              extra: Iterable[Finding] = ()) -> Prompt:
+    findings = [*_missing(survey, lang, {pid: text}), *extra, *_readability(text.get(lang), lang)]
+    return Prompt(pid, lang, reply, text.get(lang), tuple(findings))
+
+
+def _question_prompts(survey: Survey, question: Question, lang: str) -> list[Prompt]:
+    if question.type is QuestionType.INFO:
+        return [_authored(question.id, lang, Reply(question.text.get(lang)), question.text,
+                          survey)]
+    state = new_state()
+    state.update(survey=survey.id, version=survey.version, lang=lang, stage="asking",
+                 q=question.id, asked=[question.id])
+    asked = step(survey, state, Event("text", text="REPEAT"), _RENDER_TIME).replies[-1]
+    texts: dict[str, Text | None] = {"text": question.text, "why": question.why,
+                                     "low_label": question.low_label,
+                                     "high_label": question.high_label}
+    if question.type in (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE):
+        texts.update({f"option {o.code}": o.label for o in question.options})
+    missing = _missing(survey, lang, texts, where=question.id)
+    shown = numbered(asked.text, [c.label for c in asked.choices], asked.multiple, lang)
+    found = [Prompt(question.id, lang, asked, question.text.get(lang),
+                    (*missing, *_readability(question.text.get(lang), lang)))]
+
+    reasks = _reasks(survey, state, question)
+    longest = max(reasks, key=lambda r: len(r.text), default=None)
+    if longest is not None:
+        longer = [r for r in reasks if len(r.text) >= len(shown)]
+        notes = tuple(
+            Finding("warning", f"re-ask is not shorter than the question ({len(r.text)} vs "
+                               f"{len(shown)} characters): {r.text!r}")
+            for r in longer
+        )
+        found.append(Prompt(f"{question.id}:reask", lang, longest, "", notes))
+
+    state["tries"] = 0
+    help_reply = step(survey, state, Event("text", text="HELP"), _RENDER_TIME).replies[-1]
+    why = question.why.get(lang) if question.why else ""
+    found.append(Prompt(f"{question.id}:help", lang, help_reply, why,
+                        tuple(_readability(why, lang)) if why else ()))
+    return found
+
+
+def _reasks(survey: Survey, state: dict[str, Any], question: Question) -> list[Reply]:
+    """What the engine says to a reply it can't read, the first time and after two tries."""
+    nonsense = "   " if question.type is QuestionType.FREE_TEXT else _NONSENSE
+    replies: list[Reply] = []
+    current = dict(state)
+    for _attempt in range(2):
+        result = step(survey, current, Event("text", text=nonsense), _RENDER_TIME)
+        if result.state.get("q") != question.id or not result.replies:
+            break  # the engine accepted it (free text that isn't empty): no re-ask
+        replies.append(result.replies[-1])
+        current = result.state
+    return replies
+
+
+def _missing(survey: Survey, lang: str, texts: dict[str, Text | None],
+             where: str = "") -> list[Finding]:
+    prefix = f"'{where}' " if where else ""
+    return [
+        Finding("warning", f"{prefix}{name} has no {lang} text: it falls back to "
+                           f"{survey.default_language}")
+        for name, text in texts.items()
+        if text is not None and lang not in text.languages()
+    ]
+
+
+def _readability(prose: str, lang: str) -> list[Finding]:
+    measured = measure(prose, lang)
+    found = [
+        Finding("warning", f"a sentence of {n} words: aim for {MAX_SENTENCE_WORDS} or fewer")
+        for n in measured.long_sentences
+    ]
+    if measured.reading_age is not None and measured.reading_age > MAX_READING_AGE:
+        found.append(Finding("warning", f"reading age about {measured.reading_age:.0f}: "
+                                        "aim for 9 to 11 (shorter words and sentences)"))
+    return found
+
+
+# --- how it goes out on each channel -------------------------------------------------------
+
+
+def _uses_buttons(reply: Reply, rules: ChannelRules) -> bool:
+    """The channel modules' rule for sending buttons rather than a numbered list."""
+    choices = reply.choices
+    if not choices or reply.multiple or len(choices) > rules.max_buttons:
+        return False
+    if rules.body_max_with_buttons is not None and not (
+        0 < len(reply.text) <= rules.body_max_with_buttons
+    ):
+        return False
+    for choice in choices:
+        if rules.label_max is not None and not 0 < len(choice.label) <= rules.label_max:
+            return False
+        if rules.payload_max is not None and not 0 < _payload_size(choice.payload,
+                                                                   rules) <= rules.payload_max:
+            return False
+    return True
+
+
+def _payload_size(payload: str, rules: ChannelRules) -> int:
+    return len(payload.encode()) if rules.payload_in_bytes else len(payload)
+
+
+def _channel_findings(prompt: Prompt, rules: ChannelRules) -> list[Finding]:
+    reply, found = prompt.reply, []
+    choices = reply.choices
+    if rules.payload_max is not None:
+        for choice in choices:
+            size = _payload_size(choice.payload, rules)
+            if size > rules.payload_max:
+                unit = "bytes" if rules.payload_in_bytes else "characters"
+                found.append(Finding("error", f"button data {choice.payload!r} is {size} "
+                                              f"{unit}; {rules.name} allows {rules.payload_max} "
+                                              "(shorten the question id or option code)"))
+    if rules.max_buttons and choices and not reply.multiple:
+        if len(choices) > rules.max_buttons:
+            found.append(Finding("warning", f"{len(choices)} choices: {rules.name} shows at most "
+                                            f"{rules.max_buttons} buttons, so they go as a "
+                                            "numbered list"))
+        elif rules.label_max is not None:
+            for choice in choices:
+                if len(choice.label) > rules.label_max:
+                    found.append(Finding(
+                        "error", f"button label {choice.label!r} is {len(choice.label)} "
+                                 f"characters; {rules.name} allows {rules.label_max}"))
+    return found
+
+
+def check_prompt(prompt: Prompt, rules: ChannelRules, file: str, survey: str,
+                 max_segments: int = DEFAULT_MAX_SEGMENTS) -> Check:
+    """Render one prompt for one channel and measure it."""
+    reply = prompt.reply
+    buttons = _uses_buttons(reply, rules)
+    lang = prompt.language if "," not in prompt.language else None
+    text = reply.text if buttons else numbered(
+        reply.text, [c.label for c in reply.choices], reply.multiple, lang)
+    findings = [*prompt.findings, *_channel_findings(prompt, rules)]
+    encoding = segments = units = None
+    if rules is SMS:
+        sent = sms.to_gsm(text)
+        encoding, segments, units = sms.encoding(sent), sms.segments(sent), sms.units(sent)
+        findings += _sms_findings(text, sent, segments, max_segments)
+        text = sent
+    length = sms.utf16_length(text) if rules.utf16 else len(text)
+    if length > rules.max_length:
+        parts = -(-length // rules.max_length)
+        findings.append(Finding("warning", f"{length} characters: {rules.name} sends it as "
+                                           f"about {parts} separate messages"))
+    measured = measure(prompt.prose, prompt.language) if prompt.prose else None
+    return Check(file, survey, prompt.id, prompt.language, rules.name, text, len(text),
+                 len(reply.choices) if buttons else 0, encoding, segments, units,
+                 measured.reading_age if measured else None, tuple(findings))
+
+
+def _sms_findings(written: str, sent: str, segments: int, max_segments: int) -> list[Finding]:
+    found: list[Finding] = []
+    replaced = [(c, r) for c, r in sms.ucs2_culprits(written) if r is not None]
+    if replaced:
+        as_written = sms.segments(written)
+        found.append(Finding("warning", "sent as plain GSM-7 only because the SMS channel "
+                                        f"replaces {_describe(replaced)}; as written it is "
+                                        f"UCS-2, {as_written} segment(s). Write the plain "
+                                        "characters in the file"))
+    kept = sms.ucs2_culprits(sent)
+    if kept:
+        found.append(Finding("warning", "UCS-2 (70 characters a segment, not 160) because of "
+                                        + "; ".join(f"{_show(c)}: {_advice(c)}"
+                                                    for c, _none in kept)))
+    if segments > max_segments:
+        found.append(Finding("error", f"{segments} SMS segments; the limit is {max_segments}"))
+    return found
+
+
+def _describe(pairs: Sequence[tuple[str, str | None]]) -> str:
+    return ", ".join(f"{_show(c)} with {_show(r) if r else 'nothing'}" for c, r in pairs)
+
+
+def _show(char: str | None) -> str:
+    """A character as a person can find it: quoted and named ("'’' (right single ...)").
+
+    Invisible ones (a no-break space, a zero-width space) are shown escaped, since quoting
+    them shows nothing.
+    """
+    if not char:
+        return "''"
+    name = unicodedata.name(char, "").lower() if len(char) == 1 else ""
+    shown = repr(char) if char.isspace() or not char.isprintable() else f"'{char}'"
+    return f"{shown} ({name})" if name else shown
+
+
+def _advice(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "So" or 0x1F000 <= ord(char) <= 0x1FAFF:
+        return _ADVICE["emoji"]
+    if category.startswith("L"):
+        return _ADVICE["letter"]
+    return _ADVICE["other"]
+
+
+# --- whole surveys ---------------------------------------------------------------------------
+
+
+def lint_survey(survey: Survey, file: str = "",
+                max_segments: int = DEFAULT_MAX_SEGMENTS) -> list[Check]:
+    """Every prompt of `survey` on every channel, with its findings."""
+    checks: list[Check] = []
+    catalogues = set(available_languages())
+    for prompt in prompts(survey):
+        if prompt.id == "intro" and prompt.language not in catalogues:
+            prompt = Prompt(prompt.id, prompt.language, prompt.reply, prompt.prose, (
+                *prompt.findings,
+                Finding("warning", f"there is no {prompt.language} message catalogue: help, "
+                                   "hints and buttons will be in English (see "
+                                   "docs/translating.md)"),
+            ))
+        for rules in CHANNELS:
+            checks.append(check_prompt(prompt, rules, file or survey.source_path, survey.id,
+                                       max_segments))
+    return checks
+
+
+def lint_file(path: str | Path, max_segments: int = DEFAULT_MAX_SEGMENTS) -> list[Check]:
+    """Load (raising `SurveyError` if invalid) and lint one survey file."""
+    loaded = load_file(path)
+    if isinstance(loaded, Survey):
+        return lint_survey(loaded, str(path), max_segments)
+    return lint_texts(loaded, str(path), max_segments)
+
+
+def lint_texts(document: Any, file: str = "",
+               max_segments: int = DEFAULT_MAX_SEGMENTS) -> list[Check]:
+    """Lint every text of another kind of file (a consultation) as a plain message.
+
+    Its own engine builds its messages, so this sees only the words the author wrote,
+    without buttons or system sentences around them; lengths are a lower bound.
+    """
+    languages: tuple[str, ...] = getattr(document, "languages", ("en",))
+    default = getattr(document, "default_language", languages[0])
+    found: list[Prompt] = []
+    for pid, text in _texts_in(document, ""):
+        for lang in languages:
+            missing = () if lang in text.languages() else (
+                Finding("warning", f"{pid} has no {lang} text: it falls back to {default}"),)
+            found.append(Prompt(pid, lang, Reply(text.get(lang)), text.get(lang),
+                                (*missing, *_readability(text.get(lang), lang))))
+    return [check_prompt(prompt, rules, file, str(getattr(document, "id", "")), max_segments)
+            for prompt in found for rules in CHANNELS]
+
+
+def _texts_in(value: Any, path: str) -> Iterable[tuple[str, Text]]:
+    """Every `Text` inside a model object, named by where it sits ("questions.why.text")."""
+    if isinstance(value, Text):
+        yield path, value
+    elif isinstance(value, tuple):
+        for n, item in enumerate(value, start=1):
+            name = getattr(item, "id", None) or str(n)
+            yield from _texts_in(item, f"{path}.{name}")
+    elif is_dataclass(value) and not isinstance(value, type):
+        for item in fields(value):
+            if not item.name.startswith("_") and item.name != "title":
+                yield from _texts_in(getattr(value, item.name),
+                                     f"{path}.{item.name}" if path else item.name)
+
+
+def has_errors(checks: Iterable[Check]) -> bool:
+    return any(check.errors for check in checks)
+
+
+def _distinct(checks: Sequence[Check]) -> list[tuple[Check, Finding]]:
+    """Each finding once: those that hold on every channel are reported once, as "all"."""
+    seen: set[tuple[str, str, str, str]] = set()
+    out: list[tuple[Check, Finding]] = []
+    for check in checks:
+        for finding in check.findings:
+            key = (check.file, check.id, check.language, finding.message)
+            if key not in seen:
+                seen.add(key)
+                out.append((check, finding))
+    return out
+
+
+def report(checks: Sequence[Check]) -> str:
+    """A table per file (one row per prompt and language) and the findings under it."""
+    lines: list[str] = []
+    files = list(dict.fromkeys(check.file for check in checks))
+    for file in files:
+        mine = [c for c in checks if c.file == file]
+        rows: dict[tuple[str, str], dict[str, Check]] = {}
+        for check in mine:
+            rows.setdefault((check.id, check.language), {})[check.channel] = check
+        width = max(len("prompt"), *(len(pid) for pid, _lang in rows))
+        lines.append(f"{file} ({mine[0].survey})")
+        lines.append(f"  {'prompt':<{width}} {'lang':<5} {'SMS':<22} {'WhatsApp':<17} "
+                     f"{'Telegram':<17} reading age")
+        for (pid, lang), by_channel in rows.items():
+            text_sms = by_channel["sms"]
+            sms_cell = (f"{text_sms.encoding} {text_sms.characters} ch "
+                        f"{text_sms.segments} part{'s' if text_sms.segments != 1 else ''}")
+            cells = [_cell(by_channel[name]) for name in ("whatsapp", "telegram")]
+            age = text_sms.reading_age
+            lines.append(f"  {pid:<{width}} {lang:<5} {sms_cell:<22} {cells[0]:<17} "
+                         f"{cells[1]:<17} {'' if age is None else f'{age:.0f}'}".rstrip())
+        findings = _distinct(mine)
+        for check, finding in findings:
+            on_all = all(finding in c.findings for c in mine
+                         if (c.id, c.language) == (check.id, check.language))
+            channel = "" if on_all else f" {check.channel}"
+            lines.append(f"  {finding.level}: {check.id} [{check.language}]{channel}: "
+                         f"{finding.message}")
+        errors = sum(1 for _c, f in findings if f.level == "error")
+        warnings = sum(1 for _c, f in findings if f.level == "warning")
+        lines.append(f"  {errors} error{'s' if errors != 1 else ''}, "
+                     f"{warnings} warning{'s' if warnings != 1 else ''}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(check: Check) -> str:
+    """"48 ch 4 buttons", "146 ch list" (choices as numbered lines) or "62 ch" (none)."""
+    if check.buttons:
+        return f"{check.characters} ch {check.buttons} buttons"
+    return f"{check.characters} ch" + (" list" if "\n1 " in check.text else "")
