@@ -32,9 +32,36 @@ def _replace(match: re.Match[str]) -> str:
     return "[redacted-number]"
 
 
+# SQLAlchemy errors quote the statement's parameters (ciphertext, answers, pseudonyms), and
+# PostgreSQL's own messages quote the row: "DETAIL:  Failing row contains (..., 'answer')".
+_SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL)
+_SQL_DETAIL = re.compile(r"DETAIL: .*")
+
+
 def scrub(text: str) -> str:
-    """Replace phone-number-like and long digit runs (7+ digits) with a marker."""
+    """Replace phone-number-like and long digit runs (7+ digits), and quoted SQL data."""
+    text = _SQL_PARAMETERS.sub("[parameters: hidden]", text)
+    text = _SQL_DETAIL.sub("DETAIL: [hidden]", text)
     return _PHONE_LIKE.sub(_replace, text)
+
+
+def scrub_value(value: Any) -> Any:
+    """`scrub` applied inside an `extra` value: strings, whole numbers, lists and dicts.
+
+    A chat id passed as an int (extra={"chat": 987654321}) would otherwise reach the log
+    untouched; whole numbers are judged by the same 7-digit rule as text.
+    """
+    if isinstance(value, str):
+        return scrub(value)
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if scrub(str(value)) == str(value) else "[redacted-number]"
+    if isinstance(value, dict):
+        return {str(k): scrub_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [scrub_value(v) for v in value]
+    return scrub(str(value))
 
 
 class JsonFormatter(logging.Formatter):
@@ -47,9 +74,11 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = scrub(value) if isinstance(value, str) else value
+                entry[key] = scrub_value(value)
         if record.exc_info:
             entry["error"] = scrub(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = scrub(self.formatStack(record.stack_info))
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -62,6 +91,8 @@ class TextFormatter(logging.Formatter):
         line = f"{record.levelname.lower():7} {record.name}: {record.getMessage()} {extras}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
         return scrub(line.rstrip())
 
 

@@ -49,6 +49,8 @@ def normalise_url(url: str | URL) -> URL:
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine configured for this application; `kwargs` go to `create_engine`."""
     parsed = normalise_url(url)
+    # Error messages must not quote SQL parameters: they hold answers and pseudonyms.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, **kwargs)
         _configure_sqlite(engine, foreign_keys=True)

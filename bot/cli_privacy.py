@@ -1,0 +1,82 @@
+"""`withus purge` and `withus participants erase`: retention and erasure by organisers.
+
+Registered on the main `withus` group by bot.cli (`COMMANDS`). Imports of the runtime are
+inside the commands so `withus --help` stays fast and bot.cli can import this module.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import click
+
+EXIT_BAD_INPUT = 2
+#: What a pseudonym looks like: "p" and 24 base32 characters (see storage.pseudonyms).
+PSEUDONYM = re.compile(r"^p[a-z2-7]{24}$")
+
+
+@click.command()
+def purge() -> None:
+    """Delete what retention says is due: expired addresses and conversation state.
+
+    Each survey's retention_days applies to the people who took part in it (the longest
+    applies to someone in several surveys). Pseudonymised answers stay. Also completes
+    DELETE requests whose confirmation could not be sent within an hour, and forgets old
+    provider message ids. The scheduler runs this every hour.
+    """
+    from bot.cli import _runtime
+    from bot.privacy import purge as run_purge
+
+    runtime = _runtime()
+    try:
+        counts = run_purge(runtime, runtime.clock())
+    finally:
+        runtime.close()
+    click.echo(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()))
+
+
+@click.group()
+def participants() -> None:
+    """Act on one participant, by pseudonym (never by phone number)."""
+
+
+@participants.command("erase")
+@click.argument("participant_id")
+@click.option("--reason", default="", help="Why (e.g. 'asked by phone'); kept in the audit log.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def participants_erase(participant_id: str, reason: str, yes: bool) -> None:
+    """Erase everything held about PARTICIPANT_ID: address, answers, consents, state.
+
+    Leaves only an erasure record with counts and no identifier. Cannot be undone.
+    """
+    from bot.cli import _runtime
+    from bot.privacy import erase_participant
+    from storage.uow import UnitOfWork
+
+    participant_id = participant_id.strip().lower()
+    if not PSEUDONYM.match(participant_id):
+        click.echo("error: a participant id looks like p followed by 24 letters and digits "
+                   "(see the dashboard); phone numbers are never accepted here.", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    if not yes:
+        click.confirm(f"Erase {participant_id} and everything held about them? "
+                      "This cannot be undone.", abort=True)
+    runtime = _runtime()
+    try:
+        with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+            try:
+                erasure = erase_participant(uow, participant_id, runtime.clock(), "organiser",
+                                            reason=reason.strip() or None)
+            except LookupError:
+                click.echo(f"error: no participant {participant_id} (already erased?)",
+                           err=True)
+                sys.exit(EXIT_BAD_INPUT)
+            uow.commit()
+    finally:
+        runtime.close()
+    click.echo(f"erased: {erasure.responses} responses, {erasure.answers} answers "
+               f"(erasure record {erasure.id})")
+
+
+COMMANDS: list[click.Command] = [purge, participants]
