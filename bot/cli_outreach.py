@@ -1,0 +1,383 @@
+"""`withus contacts`, `withus invite`, `withus invitations` and `withus sharebacks`.
+
+Registered on the main `withus` group from `COMMANDS`. Output names line numbers, cohorts
+and counts, never a phone number or chat id.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from bot.outreach import Progress
+    from bot.runtime import Runtime
+
+EXIT_BAD_INPUT = 2
+#: Seconds between progress polls, and without progress before suggesting a cause.
+POLL = 0.5
+STALL_HINT_AFTER = 30.0
+
+
+def _runtime() -> Runtime:
+    """Build the runtime; locally, bring the database schema up to date first."""
+    from bot.runtime import build
+    from storage.db import upgrade
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not settings.production:
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.database_url)
+    return build(settings)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _when(moment: datetime | None, runtime: Runtime) -> str:
+    from bot.outreach import sending_hours
+
+    if moment is None:
+        return "-"
+    tz = sending_hours(runtime.settings).tz
+    return moment.astimezone(tz).strftime("%-d %b %Y %H:%M %Z")
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+@click.group()
+def contacts() -> None:
+    """Import people to invite, into named cohorts."""
+
+
+@contacts.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--channel", required=True, type=click.Choice(["sms", "whatsapp", "telegram"]),
+              help="How they will be contacted.")
+@click.option("--cohort", required=True, help="The cohort to add them to (created if new).")
+@click.option("--column", default=None,
+              help="Column holding the numbers: a header name or a number from 1. "
+                   "Default: a column headed phone, mobile, number... or the first.")
+def contacts_import(file: Path, channel: str, cohort: str, column: str | None) -> None:
+    """Read phone numbers (or Telegram chat ids) from a CSV file into a cohort.
+
+    Numbers are normalised to international format (WITHUS_DEFAULT_REGION for those
+    without a country code). Invalid rows are reported by line number and skipped,
+    repeats are dropped, and addresses are stored only encrypted. People who have
+    opted out are never invited.
+    """
+    from bot.outreach import OutreachError, import_contacts
+
+    runtime = _runtime()
+    try:
+        if channel not in runtime.channels:
+            click.echo(f"warning: {channel} is not set up here (see the README's "
+                       "configuration); invitations will wait until it is.", err=True)
+        report = import_contacts(runtime, file, channel, cohort, column)
+    except OutreachError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        runtime.close()
+    for line, reason in report.invalid:
+        click.echo(f"line {line}: {reason}, skipped", err=True)
+    click.echo(f"cohort {report.cohort}: imported {report.imported}, "
+               f"duplicates {report.duplicates}, invalid {len(report.invalid)}"
+               + (f", already in the cohort {report.already_in_cohort}"
+                  if report.already_in_cohort else "")
+               + (f", opted out (will not be invited) {report.opted_out}"
+                  if report.opted_out else ""))
+
+
+@contacts.command("cohorts")
+def contacts_cohorts() -> None:
+    """One line per cohort: name, members, of whom opted out."""
+    from storage.repositories.outreach import OutreachRepository
+    from storage.uow import UnitOfWork
+
+    runtime = _runtime()
+    try:
+        with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+            cohorts = OutreachRepository(uow.session).cohorts()
+    finally:
+        runtime.close()
+    if not cohorts:
+        click.echo("no cohorts yet (try: withus contacts import FILE --channel sms --cohort NAME)")
+    for cohort in cohorts:
+        click.echo(f"{cohort.name}\t{cohort.members} members\t{cohort.opted_out} opted out")
+
+
+# --- invitations -------------------------------------------------------------------------------
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2026-12-01T09:30 (read in "
+                                 "WITHUS_TIMEZONE unless it has an offset)") from None
+
+
+def _counts(progress: Progress) -> str:
+    c = progress.counts
+    text = (f"queued {c['queued']}, sent {c['sent']}, delivered {c['delivered']}, "
+            f"failed {c['failed']}, opted out {c['opted_out']}")
+    return text + (f", not needed {c['not_needed']}" if c["not_needed"] else "")
+
+
+@click.command()
+@click.argument("survey_id")
+@click.option("--cohort", required=True, help="Who to invite (see `withus contacts cohorts`).")
+@click.option("--at", "at", default=None,
+              help="When, in ISO 8601 (e.g. 2026-12-01T09:30); default now. Without an "
+                   "offset it is read in WITHUS_TIMEZONE.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Show a progress bar until every message has gone or is waiting "
+                   "for a later time.")
+def invite(survey_id: str, cohort: str, at: str | None, wait: bool) -> None:
+    """Invite a cohort to a survey, now or at a given time.
+
+    The running `withus scheduler` sends the invitations through the outbox, paced per
+    provider. Each person's waits for the end of quiet hours, or for the time they chose.
+    WhatsApp invitations use the approved template (TWILIO_WHATSAPP_TEMPLATE_SID).
+    """
+    from bot.outreach import OutreachError, schedule_invitation
+
+    when = _parse_at(at)
+    runtime = _runtime()
+    try:
+        scheduled = schedule_invitation(runtime, survey_id, cohort, when)
+        click.echo(f"invitation {scheduled.invitation_id}: {scheduled.survey_id} to "
+                   f"{scheduled.cohort} ({scheduled.members} people), "
+                   f"at {_when(scheduled.scheduled_at, runtime)}"
+                   + (" (when the survey opens)" if scheduled.waits_for_opening else ""))
+        if wait and (scheduled.scheduled_at - runtime.clock()).total_seconds() <= 60:
+            _follow(runtime, scheduled.invitation_id)
+        else:
+            click.echo(f"follow it with: withus invitations show {scheduled.invitation_id}")
+    except OutreachError as exc:
+        _fail(str(exc))
+    finally:
+        runtime.close()
+
+
+def _follow(runtime: Runtime, invitation_id: int) -> None:
+    """A progress bar until nothing of this invitation is due now; Ctrl-C just stops it."""
+    from bot.outreach import invitation_progress
+    from bot.scheduler import leadership_for
+
+    if not leadership_for(runtime).held_elsewhere():
+        click.echo("note: no `withus scheduler` seems to be running; the invitations will "
+                   "go when one starts.", err=True)
+    progress = invitation_progress(runtime, invitation_id)
+    last_change, last_done, hinted = time.monotonic(), -1, False
+    try:
+        with click.progressbar(length=max(progress.total, 1), label="sending",
+                               show_pos=True, file=sys.stderr) as bar:
+            while True:
+                progress = invitation_progress(runtime, invitation_id)
+                if progress.status == "cancelled":
+                    break
+                if progress.status == "queued":
+                    bar.length = max(progress.total, 1)
+                    bar.update(progress.done - bar.pos)
+                    waiting = progress.next_waiting is not None
+                    if progress.counts["queued"] == 0 or (
+                        waiting and _nothing_due(runtime, invitation_id)
+                    ):
+                        break
+                if progress.done != last_done:
+                    last_change, last_done = time.monotonic(), progress.done
+                elif not hinted and time.monotonic() - last_change > STALL_HINT_AFTER:
+                    click.echo("\nnothing has moved for 30 seconds: is `withus scheduler` "
+                               "running?", err=True)
+                    hinted = True
+                time.sleep(POLL)
+    except KeyboardInterrupt:
+        click.echo("\nstopped watching; the scheduler carries on sending.", err=True)
+    click.echo(_counts(progress))
+    if progress.next_waiting is not None and progress.counts["queued"]:
+        click.echo(f"{progress.counts['queued']} wait for a time that suits them "
+                   f"(quiet hours or their chosen time), from "
+                   f"{_when(progress.next_waiting, runtime)}")
+
+
+def _nothing_due(runtime: Runtime, invitation_id: int) -> bool:
+    """True when every message still queued is waiting for a later time."""
+    from sqlalchemy import func, select
+
+    from storage.models import OutboxMessage
+    from storage.uow import UnitOfWork
+
+    with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+        due = uow.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.invitation_id == invitation_id,
+                OutboxMessage.status.in_(("pending", "sending")),
+                OutboxMessage.next_attempt_at <= datetime.now(UTC),
+            )
+        )
+    return not due
+
+
+@click.group()
+def invitations() -> None:
+    """See and cancel invitations."""
+
+
+@invitations.command("list")
+def invitations_list() -> None:
+    """The latest invitations and how far each has got."""
+    from bot.outreach import list_invitations
+
+    runtime = _runtime()
+    try:
+        rows = list_invitations(runtime)
+        if not rows:
+            click.echo("no invitations yet (try: withus invite SURVEY_ID --cohort NAME)")
+        for p in rows:
+            click.echo(f"{p.invitation_id}\t{p.survey_id}\t{p.cohort}\t{p.status}\t"
+                       f"{_when(p.scheduled_at, runtime)}\t{_counts(p)}")
+    finally:
+        runtime.close()
+
+
+@invitations.command("show")
+@click.argument("invitation_id", type=int)
+def invitations_show(invitation_id: int) -> None:
+    """Queued, sent, delivered, failed and opted out for one invitation."""
+    from bot.outreach import OutreachError, invitation_progress
+
+    runtime = _runtime()
+    try:
+        p = invitation_progress(runtime, invitation_id)
+        click.echo(f"invitation {p.invitation_id}: {p.survey_id} to {p.cohort}, {p.status}, "
+                   f"at {_when(p.scheduled_at, runtime)}")
+        click.echo(_counts(p))
+        if p.next_waiting:
+            click.echo(f"next waiting message may go at {_when(p.next_waiting, runtime)}")
+    except OutreachError as exc:
+        _fail(str(exc))
+    finally:
+        runtime.close()
+
+
+@invitations.command("cancel")
+@click.argument("invitation_id", type=int)
+def invitations_cancel(invitation_id: int) -> None:
+    """Cancel an invitation that has not gone out yet."""
+    from bot.outreach import cancel_invitation
+
+    runtime = _runtime()
+    try:
+        if not cancel_invitation(runtime, invitation_id):
+            _fail(f"invitation {invitation_id} does not exist or has already gone out")
+        click.echo(f"invitation {invitation_id} cancelled")
+    finally:
+        runtime.close()
+
+
+# --- share-backs ------------------------------------------------------------------------------
+
+
+@click.group()
+def sharebacks() -> None:
+    """Tell people who asked "what we heard, and what happens next"."""
+
+
+@sharebacks.command("draft")
+@click.argument("survey_id")
+@click.option("--text", "text_", default=None, help="The message.")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Read the message from a UTF-8 text file.")
+def sharebacks_draft(survey_id: str, text_: str | None, file: Path | None) -> None:
+    """Save a draft share-back for a survey, then preview it."""
+    from bot.outreach import OutreachError, draft_shareback
+
+    if (text_ is None) == (file is None):
+        _fail("give the message with --text or --file (one of them)")
+    message = text_ if text_ is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    runtime = _runtime()
+    try:
+        shareback_id = draft_shareback(runtime, survey_id, message)
+        _show_preview(runtime, shareback_id)
+    except OutreachError as exc:
+        _fail(str(exc))
+    finally:
+        runtime.close()
+
+
+def _show_preview(runtime: Runtime, shareback_id: int) -> bool:
+    from bot.outreach import preview_shareback
+
+    preview = preview_shareback(runtime, shareback_id)
+    click.echo(f"share-back {preview.shareback_id} for {preview.survey_id}: to "
+               f"{preview.recipients} people who asked to hear back "
+               f"({preview.respondents} finished the survey)")
+    click.echo("-" * 60)
+    click.echo(preview.text)
+    click.echo("-" * 60)
+    if preview.sent_at:
+        click.echo(f"sent {_when(preview.sent_at, runtime)}")
+    for problem in preview.problems:
+        click.echo(f"problem: {problem}", err=True)
+    if not preview.problems and not preview.sent_at:
+        click.echo(f"send it with: withus sharebacks send {preview.shareback_id}")
+    return preview.ready
+
+
+@sharebacks.command("preview")
+@click.argument("shareback_id", type=int)
+def sharebacks_preview(shareback_id: int) -> None:
+    """Show exactly what would be sent, to how many, and any problem with figures."""
+    from bot.outreach import OutreachError
+
+    runtime = _runtime()
+    try:
+        _show_preview(runtime, shareback_id)
+    except OutreachError as exc:
+        _fail(str(exc))
+    finally:
+        runtime.close()
+
+
+@sharebacks.command("send")
+@click.argument("shareback_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def sharebacks_send(shareback_id: int, yes: bool) -> None:
+    """Send a share-back to everyone who said yes to hearing back (once only)."""
+    from bot.outreach import OutreachError, preview_shareback, send_shareback
+
+    runtime = _runtime()
+    try:
+        preview = preview_shareback(runtime, shareback_id)
+        if not yes:
+            _show_preview(runtime, shareback_id)
+            if not preview.problems and not preview.sent_at:
+                click.confirm(f"Send it to {preview.recipients} people?", abort=True)
+        count = send_shareback(runtime, shareback_id)
+        click.echo(f"share-back {shareback_id} queued for {count} people; each goes at a "
+                   "time that suits them")
+    except OutreachError as exc:
+        _fail(str(exc))
+    finally:
+        runtime.close()
+
+
+#: Register with: for command in COMMANDS: main.add_command(command)
+COMMANDS: list[click.Command] = [contacts, invite, invitations, sharebacks]

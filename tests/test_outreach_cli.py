@@ -1,0 +1,96 @@
+"""`withus contacts`, `invite`, `invitations` and `sharebacks` as organisers use them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli_outreach import COMMANDS, contacts, invitations, invite, sharebacks
+from tests.conftest_db import TEST_VAULT_KEY
+from tests.helpers import FakeClock, make_runtime
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> Iterator[dict[str, str | None]]:
+    make_runtime(database_url, tmp_path, clock=FakeClock(), channels={}).close()  # surveys
+    yield {
+        "WITHUS_DATABASE_URL": database_url, "WITHUS_INSTANCE_PATH": str(tmp_path / "inst"),
+        "WITHUS_VAULT_KEYS": TEST_VAULT_KEY, "WITHUS_SECRET_KEY": "test",
+        "WITHUS_PSEUDONYM_KEY": "a-test-pseudonym-key-that-is-long-enough",
+        "WITHUS_ENV": None, "WITHUS_QUIET_HOURS": None, "WITHUS_TIMEZONE": None,
+        "TWILIO_ACCOUNT_SID": None, "TELEGRAM_BOT_TOKEN": None,
+    }
+
+
+def run(command: object, args: list[str], env: dict[str, str | None], stdin: str = "") -> Result:
+    return CliRunner().invoke(command, args, env=env, input=stdin)  # type: ignore[arg-type]
+
+
+def test_the_commands_are_exported_for_registration() -> None:
+    assert [c.name for c in COMMANDS] == ["contacts", "invite", "invitations", "sharebacks"]
+
+
+def test_import_reports_invalid_lines_and_a_summary_without_numbers(
+    env: dict[str, str | None], tmp_path: Path
+) -> None:
+    csv = tmp_path / "carers.csv"
+    csv.write_text("Name,Mobile\nAnn,020 7946 0001\nBea,nope\nCal,020 7946 0002\n"
+                   "Dee,+44 20 7946 0001\nEve,020 7946\n")
+    result = run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "leeds"], env)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "warning: sms is not set up here (see the README's configuration); invitations "
+        "will wait until it is.",
+        "line 3: not a phone number, skipped",
+        "line 6: not a valid GB number (for other countries start with +), skipped",
+    ]
+    assert result.stdout == "cohort leeds: imported 2, duplicates 1, invalid 2\n"
+    assert "7946" not in result.output
+    again = run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "leeds"], env)
+    assert "imported 0, duplicates 1, invalid 2, already in the cohort 2" in again.stdout
+    listing = run(contacts, ["cohorts"], env)
+    assert listing.stdout == "leeds\t2 members\t0 opted out\n"
+
+
+def test_invite_schedules_and_can_be_followed_and_cancelled(env: dict[str, str | None],
+                                                            tmp_path: Path) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text("020 7946 0001\n020 7946 0002\n")
+    run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "leeds"], env)
+    missing = run(invite, ["fft", "--cohort", "york"], env)
+    assert missing.exit_code == 2
+    assert "there is no cohort called 'york' (cohorts: leeds)" in missing.stderr
+    later = run(invite, ["fft", "--cohort", "leeds", "--at", "2031-01-06T09:30"], env)
+    assert later.exit_code == 0, later.output
+    invitation_id = later.stdout.split()[1].rstrip(":")  # ids count on across tests on PG
+    assert later.stdout.splitlines() == [
+        f"invitation {invitation_id}: fft to leeds (2 people), at 6 Jan 2031 09:30 GMT",
+        f"follow it with: withus invitations show {invitation_id}",
+    ]
+    shown = run(invitations, ["show", invitation_id], env)
+    assert "scheduled" in shown.stdout
+    assert "queued 0, sent 0, delivered 0, failed 0, opted out 0" in shown.stdout
+    assert run(invitations, ["cancel", invitation_id], env).exit_code == 0
+    assert run(invitations, ["cancel", invitation_id], env).exit_code == 2
+    assert "cancelled" in run(invitations, ["list"], env).stdout
+    bad = run(invite, ["fft", "--cohort", "leeds", "--at", "next tuesday"], env)
+    assert bad.exit_code == 2 and "use ISO 8601" in bad.output
+
+
+def test_a_share_back_with_a_small_count_is_shown_with_the_problem_and_not_sent(
+    env: dict[str, str | None]
+) -> None:
+    drafted = run(sharebacks, ["draft", "fft", "--text", "2 of you mentioned nights."], env)
+    assert drafted.exit_code == 0, drafted.output
+    assert "to 0 people who asked to hear back (0 finished the survey)" in drafted.stdout
+    assert "2 of you mentioned nights.\n\nReply STOP if you'd rather not hear from us." in (
+        drafted.stdout
+    )
+    assert 'problem: "2" looks like a count of fewer than 10 people' in drafted.stderr
+    shareback_id = drafted.stdout.split()[1]
+    sent = run(sharebacks, ["send", shareback_id, "--yes"], env)
+    assert sent.exit_code == 2
+    assert "could identify people" in sent.stderr
