@@ -1,0 +1,182 @@
+"""The dashboard's consultation pages: moderate statements, choose quotes, see results,
+download the draft response and the raw votes.
+
+A separate blueprint beside the dashboard, using its sign-in and roles: reviewers and
+organisers moderate, choose quotes and download the draft (which holds only suppressed,
+redacted figures and permitted quotes); only organisers export the raw vote CSVs, and
+every export is audited. Register it after the dashboard: `init_app(app)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, request
+from flask import url_for as url
+from flask_login import current_user
+
+from bot.app import current_runtime
+from bot.consultation import (
+    Results,
+    compute_results,
+    consensus,
+    divided,
+    draft,
+    export_matrix,
+    export_statements,
+    export_votes,
+    share_of,
+    share_text,
+    to_docx,
+    to_markdown,
+)
+from bot.dashboard.auth import database, organiser_only, signed_in
+from storage.repositories.consultations import DECISIONS, ConsultationRepository
+from surveys.consultation import Consultation
+
+bp = Blueprint("consultations", __name__, url_prefix="/dashboard/consultations",
+               template_folder="templates")
+
+EXPORTS = {"statements.csv": export_statements, "votes.csv": export_votes,
+           "participants-votes.csv": None}
+MAX_STATEMENT = 280
+MAX_REASON = 500
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages; the dashboard (sign-in, CSRF) must be set up already."""
+    app.register_blueprint(bp)
+
+
+def _consultation(consultation_id: str) -> Consultation:
+    found = current_runtime().catalog.get().consultations.get(consultation_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _user_id() -> int:
+    return int(current_user.get_id())
+
+
+def _results(consultation: Consultation) -> Results:
+    runtime = current_runtime()
+    with runtime.sessions() as session:
+        return compute_results(session, consultation, runtime.settings.min_cell)
+
+
+@bp.get("/")
+@signed_in
+def index() -> str:
+    runtime = current_runtime()
+    consultations = sorted(runtime.catalog.get().consultations.values(), key=lambda c: c.id)
+    with runtime.sessions() as session:
+        repo = ConsultationRepository(session)
+        waiting = {c.id: len(repo.queue(c.id)) for c in consultations}
+    return render_template("consultation/index.html", consultations=consultations,
+                           waiting=waiting, now=runtime.clock())
+
+
+@bp.get("/<consultation_id>")
+@signed_in
+def page(consultation_id: str) -> str:
+    consultation = _consultation(consultation_id)
+    results = _results(consultation)
+    with current_runtime().sessions() as session:
+        queue = ConsultationRepository(session).queue(consultation.id)
+    questions = [{
+        "question": q,
+        "statements": results.for_question(q.id),
+        "agreed": consensus(results.for_question(q.id)),
+        "disagreed": consensus(results.for_question(q.id), "disagree"),
+        "divided": divided(results.for_question(q.id)),
+        "quotable": [v for v in results.views if v.question_id == q.id and v.quote_ok]
+        if results.suppressor.text_visible(results.answered(q.id)) else None,
+        "themes": results.themes_for(q.id),
+    } for q in consultation.questions]
+    return render_template("consultation/page.html", consultation=consultation,
+                           results=results, questions=questions, queue=queue,
+                           share=lambda breakdown, vote: share_text(share_of(breakdown, vote)))
+
+
+@bp.post("/<consultation_id>/statements/<int:statement_id>")
+@signed_in
+def moderate(consultation_id: str, statement_id: int) -> Any:
+    """Approve, edit (and approve) or reject one statement. CSRF-checked app-wide."""
+    consultation = _consultation(consultation_id)
+    decision = request.form.get("decision", "")
+    text = " ".join(request.form.get("text", "").split())
+    reason = request.form.get("reason", "").strip()[:MAX_REASON] or None
+    if decision not in DECISIONS or (decision == "edit" and not 0 < len(text) <= MAX_STATEMENT):
+        flash(f"Choose approve, edit or reject; an edit needs up to {MAX_STATEMENT} "
+              "characters of new wording.", "error")
+        return redirect(url("consultations.page", consultation_id=consultation.id))
+    with database() as (_repo, session):
+        repo = ConsultationRepository(session)
+        statement = repo.get(statement_id)
+        if statement is None or statement.consultation_id != consultation.id:
+            abort(404)
+        repo.moderate(statement_id, decision, _user_id(), current_runtime().clock(),
+                      text if decision == "edit" else None, reason)
+        session.commit()
+    done = {"approve": "approved", "edit": "edited and approved", "reject": "rejected"}
+    flash(f"Statement {statement_id} {done[decision]}.", "info")
+    return redirect(url("consultations.page", consultation_id=consultation.id))
+
+
+@bp.post("/<consultation_id>/quotes/<int:answer_id>")
+@signed_in
+def quote(consultation_id: str, answer_id: int) -> Any:
+    """Choose a view as a quote for the draft, or withdraw it."""
+    consultation = _consultation(consultation_id)
+    chosen = request.form.get("chosen") == "1"
+    with database() as (_repo, session):
+        if not ConsultationRepository(session).choose_quote(
+                consultation.id, answer_id, chosen, _user_id(), current_runtime().clock()):
+            abort(404)
+        session.commit()
+    flash("Quote chosen for the draft." if chosen else "Quote withdrawn.", "info")
+    return redirect(url("consultations.page", consultation_id=consultation.id) + "#quotes")
+
+
+@bp.get("/<consultation_id>/draft.<fmt>")
+@signed_in
+def download_draft(consultation_id: str, fmt: str) -> Response:
+    """The draft response, as Markdown or a Word document to edit."""
+    consultation = _consultation(consultation_id)
+    if fmt not in ("md", "docx"):
+        abort(404)
+    blocks = draft(_results(consultation), current_runtime().clock())
+    name = f"{consultation.id}-draft-response.{fmt}"
+    if fmt == "docx":
+        body: bytes | str = to_docx(blocks)
+        mimetype = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    else:
+        body, mimetype = to_markdown(blocks), "text/markdown; charset=utf-8"
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.post("/<consultation_id>/export/<name>")
+@organiser_only
+def export(consultation_id: str, name: str) -> Response:
+    """Raw votes and statements as CSV, by pseudonym; audited with the reason given."""
+    consultation = _consultation(consultation_id)
+    if name not in EXPORTS:
+        abort(404)
+    runtime = current_runtime()
+    with database() as (repo, session):
+        if name == "participants-votes.csv":
+            clustering = compute_results(session, consultation,
+                                         runtime.settings.min_cell).clustering
+            text = export_matrix(session, consultation.id, clustering)
+        else:
+            exporter = EXPORTS[name]
+            assert exporter is not None
+            text = exporter(session, consultation.id)
+        repo.audit(_user_id(), "consultation.export", consultation.id, runtime.clock(),
+                   request.form.get("reason", "").strip()[:MAX_REASON] or None,
+                   {"file": name})
+        session.commit()
+    return Response(text, mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{consultation.id}-{name}"'})

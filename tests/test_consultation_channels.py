@@ -1,0 +1,376 @@
+"""Consultations on real channels: signed webhooks in, the real service and sender, and
+exactly what the fake Twilio and Telegram APIs receive; then moderation in the database.
+
+SMS shows the vote as numbered lines (1 Agree, 2 Disagree, 3 Not sure); Telegram as
+buttons, whose presses come back as callback queries. Both databases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select
+
+from bot.app import create_app
+from bot.runtime import Runtime, build
+from storage.db import upgrade
+from storage.models import Answer, Statement, Vote
+from storage.repositories.consultations import ConsultationRepository
+from surveys.consultation import Consultation
+from tests.consultation_sim import consultation, load_consultations
+from tests.fakes import FakeTelegramAPI, FakeTwilioAPI
+from tests.helpers import FakeClock, settings_for
+from tests.privacy import scan_database
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Please use 'Bot.getUpdates'"),
+    pytest.mark.filterwarnings("ignore:.*`retry_after` will be of type"),
+]
+
+PUBLIC = "https://withus.example.org"
+TOKEN = "7000000009:AAE-consultation-test-token"
+SECRET = "consultation-webhook-secret-0123456789"
+ACCOUNT = "AC" + "9" * 32
+AUTH = "consultation-test-auth-token"
+OUR_SMS = "+447700900001"
+PERSON = "+447700900321"  # Ofcom's drama range: never a real person
+CHAT = 424242
+
+VOTE_SMS = "\n\n1 Agree\n2 Disagree\n3 Not sure\n\nReply with a number from 1 to 3"
+
+
+class SimulatedTime:
+    """Pacing without waiting: monotonic time moves only when the pacer sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 1e-6)
+
+
+class Phone:
+    """One person on SMS or Telegram, talking to the app through its webhooks."""
+
+    def __init__(self, runtime: Runtime, client: FlaskClient, twilio: FakeTwilioAPI,
+                 telegram: FakeTelegramAPI) -> None:
+        self.runtime, self.client = runtime, client
+        self.twilio, self.telegram = twilio, telegram
+        self.updates = 1000
+
+    def sms(self, body: str, frm: str = PERSON) -> list[str]:
+        form = self.twilio.inbound_form(frm, body, to=OUR_SMS)
+        signature = self.twilio.sign(PUBLIC + "/webhooks/twilio/sms", form)
+        before = len(self.twilio.messages)
+        reply = self.client.post("/webhooks/twilio/sms", data=form,
+                                 headers={"X-Twilio-Signature": signature})
+        assert reply.status_code == 200, reply.get_data(as_text=True)
+        self.runtime.sender.run_once()
+        return [m["Body"] for m in self.twilio.messages[before:]]
+
+    def _telegram(self, update: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+        before = len(self.telegram.messages)
+        reply = self.client.post("/webhooks/telegram", data=json.dumps(update),
+                                 headers={"Content-Type": "application/json",
+                                          "X-Telegram-Bot-Api-Secret-Token": SECRET})
+        assert reply.status_code == 200, reply.get_data(as_text=True)
+        self.runtime.sender.run_once()
+        out = []
+        for sent in self.telegram.messages[before:]:
+            keyboard = (sent.get("reply_markup") or {}).get("inline_keyboard", [])
+            out.append((sent["text"], [(b["text"], b["callback_data"])
+                                       for row in keyboard for b in row]))
+        return out
+
+    def tg_text(self, text: str, chat: int = CHAT) -> list[tuple[str, list[tuple[str, str]]]]:
+        self.updates += 1
+        message: dict[str, Any] = {
+            "message_id": self.updates, "date": 1795428000, "text": text,
+            "from": {"id": chat, "is_bot": False, "first_name": "Sam"},
+            "chat": {"id": chat, "first_name": "Sam", "type": "private"},
+        }
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0,
+                                    "length": len(text.split()[0])}]
+        return self._telegram({"update_id": self.updates, "message": message})
+
+    def tg_press(self, data: str, chat: int = CHAT) -> list[tuple[str, list[tuple[str, str]]]]:
+        self.updates += 1
+        return self._telegram({"update_id": self.updates, "callback_query": {
+            "id": f"cb{self.updates}", "chat_instance": "-80612399", "data": data,
+            "from": {"id": chat, "is_bot": False, "first_name": "Sam"},
+            "message": {"message_id": 7, "date": 1795428001, "text": "...",
+                        "chat": {"id": chat, "first_name": "Sam", "type": "private"},
+                        "from": {"id": 7000000009, "is_bot": True, "first_name": "WithUs"}},
+        }})
+
+
+@pytest.fixture(scope="module")
+def twilio_api() -> Iterator[FakeTwilioAPI]:
+    with FakeTwilioAPI(ACCOUNT, AUTH) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def telegram_api() -> Iterator[FakeTelegramAPI]:
+    with FakeTelegramAPI(token=TOKEN) as api:
+        yield api
+
+
+@pytest.fixture
+def runtime(engine: Engine, tmp_path: Path, twilio_api: FakeTwilioAPI,
+            telegram_api: FakeTelegramAPI) -> Iterator[Runtime]:
+    twilio_api.reset()
+    telegram_api.reset()
+    url = engine.url.render_as_string(hide_password=False)
+    upgrade(url)
+    ticks = SimulatedTime()
+    settings = settings_for(
+        url, tmp_path, telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET,
+        telegram_api_base_url=telegram_api.base_url, twilio_account_sid=ACCOUNT,
+        twilio_auth_token=AUTH, twilio_sms_from=OUR_SMS, twilio_api_base_url=twilio_api.base_url,
+        public_url=PUBLIC)
+    rt = build(settings, clock=FakeClock(), monotonic=ticks.monotonic, sleep=ticks.sleep)
+    load_consultations(rt)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def phone(runtime: Runtime, twilio_api: FakeTwilioAPI, telegram_api: FakeTelegramAPI) -> Phone:
+    app = create_app(runtime=runtime)
+    app.config["TESTING"] = True
+    return Phone(runtime, app.test_client(), twilio_api, telegram_api)
+
+
+def seed_ids(runtime: Runtime) -> dict[str, int]:
+    with runtime.sessions() as session:
+        return {s.text: s.id for s in session.scalars(select(Statement))}
+
+
+def order_by_file(runtime: Runtime, fair: Consultation) -> None:
+    """Give the seeds 0, 1, 2... votes in file order, so the order they are offered in
+    (fewest votes first) is known and the transcript can be exact."""
+    ids = seed_ids(runtime)
+    with runtime.sessions() as session:
+        from storage.repositories.people import ParticipantRepository
+
+        people = ParticipantRepository(session)
+        for n in range(4):
+            people.ensure(f"pvoter{n}", "sms", runtime.clock())
+        repo = ConsultationRepository(session)
+        for question in fair.questions:
+            for position, seed in enumerate(question.seeds):
+                for n in range(position):
+                    repo.vote(fair.id, ids[seed.get()], f"pvoter{n}", "pass", runtime.clock())
+        session.commit()
+
+
+def test_a_consultation_by_sms_with_numbered_votes_a_statement_and_more(
+        runtime: Runtime, phone: Phone) -> None:
+    fair = consultation(runtime)
+    order_by_file(runtime, fair)
+    coverage, conditions = fair.questions[0], fair.questions[1]
+    seeds = [s.get() for s in coverage.seeds]
+
+    intro = phone.sms("FAIRPAY")
+    assert intro == [fair.intro.get(),
+                     fair.consent.get() + "\n\n1 Yes, I agree\n2 No, thank you\n\nReply 1 or 2"]
+    summary = phone.sms("1")
+    assert summary[:3] == [m.get() for m in fair.summary]
+    assert summary[3] == ("Question 1 of 4\n" + coverage.text.get()
+                          + "\n(Reply in your own words, or SKIP.)")
+    first = phone.sms("Everyone in the home, my name is Dawn and I work at Oakfield House.")
+    assert first == ["Now some points from others, one at a time.\n"
+                     f'"{seeds[0]}"\nDo you agree?' + VOTE_SMS]
+    assert phone.sms("1") == [f'"{seeds[1]}"\nDo you agree?' + VOTE_SMS]
+    assert phone.sms("maybe later") == [
+        "Please reply 1 if you agree, 2 if you disagree or 3 if you're not sure."]
+    assert phone.sms("2") == [f'"{seeds[2]}"\nDo you agree?' + VOTE_SMS]
+    assert phone.sms("MORE") == ["This is the last point for now.",
+                                 f'"{seeds[2]}"\nDo you agree?' + VOTE_SMS]
+    offer = phone.sms("3")
+    assert offer == ["Would you like to add a point of your own for others to agree or disagree "
+                     "with? Write it in one short sentence (up to 140 characters), or reply NO "
+                     "to move on."]
+    proposed = phone.sms("Bank staff should be covered too, ring me on 07700 900654.")
+    assert proposed == [
+        "Thank you. Someone from the group will check it, then others can agree or disagree "
+        "with it.",
+        "Question 2 of 4\n" + conditions.text.get() + "\n(Reply in your own words, or SKIP.)"]
+    assert phone.sms("SKIP")[0].endswith(f'"{conditions.seeds[0].get()}"\nDo you agree?'
+                                         + VOTE_SMS)
+
+    ids = seed_ids(runtime)
+    with runtime.sessions() as session:
+        pid = runtime.service.pseudonym("sms", PERSON)
+        votes = {(v.statement_id, v.vote) for v in session.scalars(
+            select(Vote).where(Vote.participant_id == pid))}
+        mine = session.scalars(select(Statement).where(Statement.author_id == pid)).one()
+        view = session.scalars(select(Answer).where(Answer.participant_id == pid,
+                                                    Answer.question_id == "coverage")).one()
+    assert votes == {(ids[seeds[0]], "agree"), (ids[seeds[1]], "disagree"),
+                     (ids[seeds[2]], "pass")}
+    assert mine.status == "pending" and mine.question_id == "coverage" and not mine.seed
+    assert mine.text == "Bank staff should be covered too, ring me on [PHONE]."  # redacted
+    assert view.value == "Everyone in the home, my name is [NAME] and I work at Oakfield House."
+    assert scan_database(runtime.engine, [PERSON, "+447700900654"]) == []
+
+
+def test_a_consultation_on_telegram_with_buttons(runtime: Runtime, phone: Phone) -> None:
+    fair = consultation(runtime)
+    order_by_file(runtime, fair)
+    seeds = [s.get() for s in fair.questions[0].seeds]
+    ids = seed_ids(runtime)
+    intro = phone.tg_text("/start fairpay")
+    assert intro[1] == (fair.consent.get(), [("Yes, I agree", "consent:yes"),
+                                             ("No, thank you", "consent:no")])
+    assert phone.tg_press("consent:yes")[-1][0].startswith("Question 1 of 4")
+    statement = phone.tg_text("Cooks and cleaners, they care too.")
+    buttons = [("Agree", f"vote:{ids[seeds[0]]}:agree"),
+               ("Disagree", f"vote:{ids[seeds[0]]}:disagree"),
+               ("Not sure", f"vote:{ids[seeds[0]]}:pass")]
+    assert statement == [("Now some points from others, one at a time.\n"
+                          f'"{seeds[0]}"\nDo you agree?', buttons)]
+    second = phone.tg_press(f"vote:{ids[seeds[0]]}:agree")
+    assert second[0][0] == f'"{seeds[1]}"\nDo you agree?'
+    # An old button from the first statement: said so, and the current one again.
+    stale = phone.tg_press(f"vote:{ids[seeds[0]]}:disagree")
+    assert stale[0] == ("That button was for an earlier point.", [])
+    assert stale[1][0] == f'"{seeds[1]}"\nDo you agree?'
+    assert phone.tg_press(f"vote:{ids[seeds[1]]}:pass")[0][0] == f'"{seeds[2]}"\nDo you agree?'
+    assert phone.tg_text("more")[0] == ("This is the last point for now.", [])
+    offer = phone.tg_press(f"vote:{ids[seeds[2]]}:disagree")
+    assert offer[0][0].startswith("Would you like to add a point of your own")
+    assert phone.tg_text("no")[0][0].startswith("Question 2 of 4")
+    with runtime.sessions() as session:
+        pid = runtime.service.pseudonym("telegram", str(CHAT))
+        votes = {(v.statement_id, v.vote) for v in session.scalars(
+            select(Vote).where(Vote.participant_id == pid))}
+    assert votes == {(ids[seeds[0]], "agree"), (ids[seeds[1]], "pass"),
+                     (ids[seeds[2]], "disagree")}  # the stale press changed nothing
+    acknowledged = [c["callback_query_id"] for c in phone.telegram.calls("answerCallbackQuery")]
+    assert len(acknowledged) >= 4
+
+
+def _through_first_question(phone: Phone, frm: str, statement: str = "no") -> list[str]:
+    """Start by SMS, give a view, vote on whatever is offered, answer the offer to add one."""
+    phone.sms("FAIRPAY", frm)
+    phone.sms("yes", frm)
+    shown = [phone.sms("My view.", frm)[-1]]
+    while VOTE_SMS in shown[-1]:
+        shown.append(phone.sms("1", frm)[-1])
+    phone.sms(statement, frm)
+    return [s.split('"')[1] for s in shown if VOTE_SMS in s]
+
+
+def _finish(phone: Phone, frm: str) -> list[str]:
+    """Carry on to the end (votes "1", skips the rest), then ask for MORE until nothing is
+    left; every statement shown on the way."""
+    replies = phone.sms("REPEAT", frm)
+    shown: list[str] = []
+    for _ in range(200):
+        last = replies[-1] if replies else ""
+        if VOTE_SMS in last:
+            shown.append(last)
+            replies = phone.sms("1", frm)
+        elif last.startswith(("Question", "Would you like to add", "May we quote",
+                              "Would you like to hear", "FAIRPAY")):
+            replies = phone.sms("skip" if last.startswith("Question") else "no", frm)
+        elif "agree to take part?" in last:
+            replies = phone.sms("yes", frm)
+        elif last.startswith("You've seen every point"):
+            return shown
+        elif "Text MORE" in last:
+            replies = phone.sms("MORE", frm)
+        else:
+            replies = phone.sms("FAIRPAY", frm)
+    raise AssertionError("never ran out of statements")
+
+
+def test_moderation_decides_what_others_see(runtime: Runtime, phone: Phone) -> None:
+    fair = consultation(runtime)
+    author = "+447700900401"
+    _through_first_question(phone, author, "Night staff in supported living should be covered.")
+    with runtime.sessions() as session:
+        repo = ConsultationRepository(session)
+        pending = repo.queue(fair.id)
+    assert [item.text for item in pending] == [
+        "Night staff in supported living should be covered."]
+    # Before a reviewer approves it, nobody is offered it.
+    seen = _through_first_question(phone, "+447700900402")
+    assert "Night staff in supported living should be covered." not in seen
+    with runtime.sessions() as session:
+        ConsultationRepository(session).moderate(
+            pending[0].id, "edit", None, runtime.clock(),
+            text="Night staff in supported living should be covered by the agreement.")
+        session.commit()
+    # Approved (and edited): now it has the fewest votes, so the next person sees it first...
+    seen = _through_first_question(phone, "+447700900403")
+    assert seen[0] == "Night staff in supported living should be covered by the agreement."
+    # ...but its author never does, even when they ask for MORE after finishing.
+    shown = _finish(phone, author)
+    assert shown and all("Night staff" not in m for m in shown)
+    assert "Night staff" in " ".join(_finish(phone, "+447700900405"))  # others do
+    with runtime.sessions() as session:
+        repo = ConsultationRepository(session)
+        statement = repo.get(pending[0].id)
+        assert statement is not None and statement.status == "approved"
+        rejected = repo.moderate(statement.id, "reject", None, runtime.clock(),
+                                 reason="changed our minds")
+        session.commit()
+    assert rejected.status == "rejected"
+    assert "Night staff" not in " ".join(_through_first_question(phone, "+447700900404"))
+
+
+def test_a_near_repeat_is_flagged_to_reviewers(runtime: Runtime, phone: Phone) -> None:
+    fair = consultation(runtime)
+    _through_first_question(phone, "+447700900411",
+                            "Agency staff should get the same pay as the provider's own staff.")
+    _through_first_question(phone, "+447700900412", "Pay cleaners properly.")
+    with runtime.sessions() as session:
+        queue = ConsultationRepository(session).queue(fair.id)
+    flagged = {item.text: item.duplicate_text for item in queue}
+    assert flagged["Agency staff should get the same pay as the provider's own staff."] == (
+        fair.questions[0].seeds[2].get())
+    assert flagged["Pay cleaners properly."] is None
+
+
+def test_a_vote_on_an_unapproved_or_own_statement_is_not_stored(runtime: Runtime) -> None:
+    fair = consultation(runtime)
+    with runtime.sessions() as session:
+        from storage.repositories.people import ParticipantRepository
+
+        ParticipantRepository(session).ensure("pauthor", "sms", runtime.clock())
+        ParticipantRepository(session).ensure("pother", "sms", runtime.clock())
+        repo = ConsultationRepository(session)
+        sid = repo.propose(fair.id, "coverage", "pauthor", "A pending point.", runtime.clock())
+        assert repo.vote(fair.id, sid, "pother", "agree", runtime.clock()) is False
+        repo.moderate(sid, "approve", None, runtime.clock())
+        assert repo.vote(fair.id, sid, "pauthor", "agree", runtime.clock()) is False
+        assert repo.vote("another", sid, "pother", "agree", runtime.clock()) is False
+        assert repo.vote(fair.id, sid, "pother", "agree", runtime.clock()) is True
+        assert repo.vote(fair.id, sid, "pother", "disagree", runtime.clock()) is True
+        assert [(t.agree, t.disagree) for t in repo.tallies(fair.id) if t.id == sid] == [(0, 1)]
+        assert [c.id for c in repo.candidates(fair.id, "pauthor")].count(sid) == 0
+        assert [c.id for c in repo.candidates(fair.id, "pother")].count(sid) == 0  # voted
+        session.commit()
+
+
+def test_seeds_load_once_and_a_new_version_adds_only_new_ones(runtime: Runtime) -> None:
+    fair = consultation(runtime)
+    with runtime.sessions() as session:
+        repo = ConsultationRepository(session)
+        assert repo.upsert_seeds(fair.id, fair.seed_statements(), runtime.clock()) == 0
+        more = [*fair.seed_statements(), ("cost", "A new seed in version 2.")]
+        assert repo.upsert_seeds(fair.id, more, runtime.clock()) == 1
+        session.commit()
+        assert len(repo.tallies(fair.id)) == len(fair.seed_statements()) + 1
