@@ -7,10 +7,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, select, update
+from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session
 
 from storage.models import InboundMessage, OutboxMessage, OutboxProviderId
-from storage.repositories._sql import check_one_of, insert, rowcount, safe_error
+from storage.repositories._sql import (
+    check_one_of,
+    dialect_insert,
+    execute,
+    insert,
+    prepared,
+    rowcount,
+    safe_error,
+    table_of,
+)
 
 
 class InboundRepository:
@@ -26,14 +36,16 @@ class InboundRepository:
         for the first to commit and then does nothing; on SQLite the second cannot begin
         until the first commits. Either way exactly one gets an id and neither raises.
         """
-        stmt = insert(self._session, InboundMessage).values(
-            channel=channel,
-            provider_message_id=provider_message_id,
-            participant_id=pid,
-            received_at=now,
-        )
-        stmt = stmt.on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-        return self._session.execute(stmt.returning(InboundMessage.id)).scalar_one_or_none()
+        statement = prepared(
+            self._session, "inbound.claim",
+            lambda dialect: dialect_insert(dialect, InboundMessage)
+            .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+            .returning(table_of(InboundMessage).c.id),
+        )  # fmt: skip
+        values = {"channel": channel, "provider_message_id": provider_message_id,
+                  "participant_id": pid, "received_at": now}
+        claimed: int | None = execute(self._session, statement, values).scalar_one_or_none()
+        return claimed
 
     def prune(self, received_before: datetime) -> int:
         """Forget ids older than any redelivery could be; returns how many."""
@@ -69,22 +81,26 @@ class OutboxRepository:
     ) -> int:
         """Queue a message ('pending', or 'held' until released); its outbox id."""
         check_one_of(status, ("pending", "held"), "initial outbox status")
-        message = OutboxMessage(
-            participant_id=pid,
-            channel=channel,
-            payload=dict(payload),
-            status=status,
-            attempts=0,
-            next_attempt_at=max(now, not_before) if not_before else now,
-            provider_message_ids=[],
-            created_at=now,
-            in_reply_to=in_reply_to,
-            kind=kind,
-            invitation_id=invitation_id,
-        )
-        self._session.add(message)
-        self._session.flush()
-        return message.id
+        table = table_of(OutboxMessage)
+        statement = prepared(
+            self._session, "outbox.add",
+            lambda _dialect: core_insert(table).returning(table.c.id),
+        )  # fmt: skip
+        values = {
+            "participant_id": pid,
+            "channel": channel,
+            "payload": dict(payload),
+            "status": status,
+            "attempts": 0,
+            "next_attempt_at": max(now, not_before) if not_before else now,
+            "provider_message_ids": [],
+            "created_at": now,
+            "in_reply_to": in_reply_to,
+            "kind": kind,
+            "invitation_id": invitation_id,
+        }
+        outbox_id: int = execute(self._session, statement, values).scalar_one()
+        return outbox_id
 
     def claim_due(
         self, now: datetime, limit: int, channel: str | None = None

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Conversation, Participant, VaultEntry
-from storage.repositories._sql import insert, rowcount, run_upsert
+from storage.repositories._sql import (
+    dialect_insert,
+    execute,
+    prepared,
+    refresh_copy,
+    rowcount,
+    table_of,
+)
 from storage.vault import ContactVault
 
 #: Rows re-encrypted per flush by `VaultRepository.rotate_all`.
@@ -26,33 +35,57 @@ class ParticipantRepository:
 
     def ensure(self, pid: str, channel: str, now: datetime) -> Participant:
         """The participant, created first if new; safe when two first messages race."""
-        stmt = insert(self._session, Participant).values(id=pid, channel=channel, created_at=now)
-        self._session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+        statement = prepared(
+            self._session, "participants.ensure",
+            lambda dialect: dialect_insert(dialect, Participant).on_conflict_do_nothing(
+                index_elements=["id"]
+            ),
+        )  # fmt: skip
+        execute(self._session, statement, {"id": pid, "channel": channel, "created_at": now})
         # Just inserted, or already there (possibly inserted by a concurrent transaction
         # that committed while this INSERT waited).
         return self._session.get_one(Participant, pid)
 
+    def arrive(self, pid: str, channel: str, now: datetime) -> datetime | None:
+        """They wrote to us: create the participant if new, else record `last_inbound_at`.
+
+        Returns when they opted out (None if they have not). One statement does the work
+        of `ensure`, `touch` and loading the participant, which on the webhook hot path
+        was the costliest part of the transaction. On PostgreSQL its ON CONFLICT DO UPDATE
+        also takes the participant's row lock (FOR NO KEY UPDATE, as `get_for_update`
+        does) until the transaction ends, so two messages from one person still queue
+        up; a participant inserted just now is locked by being uncommitted.
+        """
+        statement = prepared(self._session, "participants.arrive", _arrive)
+        values = {"id": pid, "channel": channel, "created_at": now, "last_inbound_at": now}
+        opted_out_at: datetime | None = execute(self._session, statement, values).scalar_one()
+        refresh_copy(self._session, Participant, pid, {"last_inbound_at": now})
+        return opted_out_at
+
     def set_opted_out(self, pid: str, when: datetime | None) -> None:
         """Record when the participant opted out; None when they opt back in."""
-        self._session.execute(
-            update(Participant).where(Participant.id == pid).values(opted_out_at=when)
-        )
+        self._set(pid, "opted_out_at", when)
 
     def set_language(self, pid: str, language: str | None) -> None:
-        self._session.execute(
-            update(Participant).where(Participant.id == pid).values(language=language)
-        )
+        self._set(pid, "language", language)
 
     def set_preferred_time(self, pid: str, value: str | None) -> None:
-        self._session.execute(
-            update(Participant).where(Participant.id == pid).values(preferred_time=value)
-        )
+        self._set(pid, "preferred_time", value)
 
     def touch(self, pid: str, now: datetime) -> None:
         """Record that they wrote to us (WhatsApp's window and retention count from it)."""
-        self._session.execute(
-            update(Participant).where(Participant.id == pid).values(last_inbound_at=now)
-        )
+        self._set(pid, "last_inbound_at", now)
+
+    def _set(self, pid: str, column: str, value: Any) -> None:
+        """UPDATE one column of one participant (a statement built once per column)."""
+        table = table_of(Participant)
+        statement = prepared(
+            self._session, f"participants.set.{column}",
+            lambda _dialect: update(table).where(table.c.id == bindparam("b_pid"))
+            .values({column: bindparam("b_value")}),
+        )  # fmt: skip
+        execute(self._session, statement, {"b_pid": pid, "b_value": value})
+        refresh_copy(self._session, Participant, pid, {column: value})
 
     def delete(self, pid: str) -> None:
         """Erase the participant and, by cascade, everything stored about them."""
@@ -77,24 +110,15 @@ class VaultRepository:
         Storing again (every inbound message does) refreshes `last_seen_at` and sets
         `expires_at` to the value given, keeping `created_at`.
         """
-        stmt = insert(self._session, VaultEntry).values(
-            participant_id=pid,
-            channel=channel,
-            ciphertext=self._vault.encrypt(address),
-            created_at=now,
-            last_seen_at=now,
-            expires_at=expires_at,
-        )
-        statement = stmt.on_conflict_do_update(
-            index_elements=["participant_id"],
-            set_={
-                "channel": stmt.excluded.channel,
-                "ciphertext": stmt.excluded.ciphertext,
-                "last_seen_at": stmt.excluded.last_seen_at,
-                "expires_at": stmt.excluded.expires_at,
-            },
-        )
-        run_upsert(self._session, statement, VaultEntry)
+        statement = prepared(self._session, "vault.store", _vault_upsert)
+        changed = {
+            "channel": channel,
+            "ciphertext": self._vault.encrypt(address),
+            "last_seen_at": now,
+            "expires_at": expires_at,
+        }
+        execute(self._session, statement, {"participant_id": pid, "created_at": now, **changed})
+        refresh_copy(self._session, VaultEntry, pid, changed)
 
     def address(self, pid: str) -> str | None:
         """The decrypted address, or None if none is stored (or it was erased)."""
@@ -126,9 +150,26 @@ class VaultRepository:
         return len(ids)
 
 
+@dataclass(frozen=True)
+class SavedConversation:
+    """A conversation's saved state, read without the ORM (see `peek`)."""
+
+    state: dict[str, Any]
+    response_id: int | None
+
+
 class ConversationRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    def peek(self, pid: str) -> SavedConversation | None:
+        """The saved state and response id, read without locking anything.
+
+        For a caller that already holds the participant's row lock, as the service does
+        after `ParticipantRepository.arrive`; anyone else wants `get_for_update`.
+        """
+        row = execute(self._session, _PEEK, {"b_pid": pid}).one_or_none()
+        return None if row is None else SavedConversation(row.state, row.response_id)
 
     def get_for_update(self, pid: str) -> Conversation | None:
         """The conversation, with the participant locked until the transaction ends.
@@ -138,31 +179,71 @@ class ConversationRepository:
         NO KEY UPDATE (key_share) still lets other transactions insert rows that
         reference the participant, such as outbox messages.
         """
-        self._session.execute(
-            select(Participant.id).where(Participant.id == pid).with_for_update(key_share=True)
-        )
-        return self._session.scalars(
-            select(Conversation)
-            .where(Conversation.participant_id == pid)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        execute(self._session, _LOCK_PARTICIPANT, {"b_pid": pid})
+        return self._session.scalars(_CONVERSATION, {"b_pid": pid}).one_or_none()
 
     def save(
         self, pid: str, state: Mapping[str, Any], response_id: int | None, now: datetime,
         next_reminder_at: datetime | None = None,
     ) -> None:
         """Insert or replace the state; `next_reminder_at` None means no reminder is due."""
-        stmt = insert(self._session, Conversation).values(
-            participant_id=pid, state=dict(state), response_id=response_id, updated_at=now,
-            next_reminder_at=next_reminder_at,
-        )
-        statement = stmt.on_conflict_do_update(
-            index_elements=["participant_id"],
-            set_={
-                "state": stmt.excluded.state,
-                "response_id": stmt.excluded.response_id,
-                "updated_at": stmt.excluded.updated_at,
-                "next_reminder_at": stmt.excluded.next_reminder_at,
-            },
-        )
-        run_upsert(self._session, statement, Conversation)
+        statement = prepared(self._session, "conversations.save", _conversation_upsert)
+        values = {
+            "state": dict(state), "response_id": response_id, "updated_at": now,
+            "next_reminder_at": next_reminder_at,
+        }  # fmt: skip
+        execute(self._session, statement, {"participant_id": pid, **values})
+        # As the database hands it back: JSON has no tuples, and the caller keeps `state`.
+        values["state"] = json.loads(json.dumps(values["state"]))
+        refresh_copy(self._session, Conversation, pid, values)
+
+
+#: Locks the participant row (see `get_for_update`); compiles to no lock on SQLite.
+_LOCK_PARTICIPANT = (
+    select(table_of(Participant).c.id)
+    .where(table_of(Participant).c.id == bindparam("b_pid"))
+    .with_for_update(key_share=True)
+)
+_CONVERSATION = (
+    select(Conversation)
+    .where(Conversation.participant_id == bindparam("b_pid"))
+    .execution_options(populate_existing=True)
+)
+
+
+_PEEK = select(
+    table_of(Conversation).c.state, table_of(Conversation).c.response_id
+).where(table_of(Conversation).c.participant_id == bindparam("b_pid"))
+
+
+def _arrive(dialect: str) -> Any:
+    stmt = dialect_insert(dialect, Participant)
+    return stmt.on_conflict_do_update(
+        index_elements=["id"], set_={"last_inbound_at": stmt.excluded.last_inbound_at}
+    ).returning(table_of(Participant).c.opted_out_at)
+
+
+def _vault_upsert(dialect: str) -> Any:
+    stmt = dialect_insert(dialect, VaultEntry)
+    return stmt.on_conflict_do_update(
+        index_elements=["participant_id"],
+        set_={
+            "channel": stmt.excluded.channel,
+            "ciphertext": stmt.excluded.ciphertext,
+            "last_seen_at": stmt.excluded.last_seen_at,
+            "expires_at": stmt.excluded.expires_at,
+        },
+    )
+
+
+def _conversation_upsert(dialect: str) -> Any:
+    stmt = dialect_insert(dialect, Conversation)
+    return stmt.on_conflict_do_update(
+        index_elements=["participant_id"],
+        set_={
+            "state": stmt.excluded.state,
+            "response_id": stmt.excluded.response_id,
+            "updated_at": stmt.excluded.updated_at,
+            "next_reminder_at": stmt.excluded.next_reminder_at,
+        },
+    )

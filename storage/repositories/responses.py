@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session
 
 from storage.errors import SurveyVersionConflict
@@ -18,7 +20,16 @@ from storage.models import (
     Response,
     SurveyDefinition,
 )
-from storage.repositories._sql import check_one_of, insert, run_upsert
+from storage.repositories._sql import (
+    check_one_of,
+    dialect_insert,
+    execute,
+    holds,
+    insert,
+    prepared,
+    refresh_copy,
+    table_of,
+)
 
 
 class SurveyRepository:
@@ -107,19 +118,23 @@ class ResponseRepository:
         language: str,
         now: datetime,
     ) -> int:
-        response = Response(
-            participant_id=pid,
-            survey_id=survey_id,
-            survey_version=survey_version,
-            channel=channel,
-            language=language,
-            status="started",
-            started_at=now,
-            updated_at=now,
-        )
-        self._session.add(response)
-        self._session.flush()
-        return response.id
+        table = table_of(Response)
+        statement = prepared(
+            self._session, "responses.start",
+            lambda _dialect: core_insert(table).returning(table.c.id),
+        )  # fmt: skip
+        values = {
+            "participant_id": pid,
+            "survey_id": survey_id,
+            "survey_version": survey_version,
+            "channel": channel,
+            "language": language,
+            "status": "started",
+            "started_at": now,
+            "updated_at": now,
+        }
+        response_id: int = execute(self._session, statement, values).scalar_one()
+        return response_id
 
     def get(self, response_id: int) -> Response | None:
         return self._session.get(Response, response_id)
@@ -131,17 +146,26 @@ class ResponseRepository:
             values["consented_at"] = now
         elif status == "completed":
             values["completed_at"] = now
-        self._session.execute(update(Response).where(Response.id == response_id).values(values))
+        self._update(response_id, values)
 
     def set_quote_ok(self, response_id: int, allowed: bool) -> None:
-        self._session.execute(
-            update(Response).where(Response.id == response_id).values(quote_ok=allowed)
-        )
+        self._update(response_id, {"quote_ok": allowed})
 
     def set_share_back(self, response_id: int, wanted: bool) -> None:
-        self._session.execute(
-            update(Response).where(Response.id == response_id).values(share_back=wanted)
-        )
+        self._update(response_id, {"share_back": wanted})
+
+    def _update(self, response_id: int, values: dict[str, Any]) -> None:
+        """UPDATE these columns of one response (a statement built once per column set)."""
+        table = table_of(Response)
+        columns = tuple(sorted(values))
+        statement = prepared(
+            self._session, "responses.update." + ",".join(columns),
+            lambda _dialect: update(table).where(table.c.id == bindparam("b_id"))
+            .values({column: bindparam(f"b_{column}") for column in columns}),
+        )  # fmt: skip
+        params = {f"b_{column}": value for column, value in values.items()}
+        execute(self._session, statement, {"b_id": response_id, **params})
+        refresh_copy(self._session, Response, response_id, values)
 
     def count_completed(self, survey_id: str) -> int:
         count = self._session.scalar(
@@ -185,34 +209,21 @@ class AnswerRepository:
         check_one_of(kind, ANSWER_KINDS, "answer kind")
         if kind in ("value", "skipped"):
             other = "skipped" if kind == "value" else "value"
-            self._session.execute(
-                delete(Answer).where(
-                    Answer.response_id == response_id,
-                    Answer.question_id == question_id,
-                    Answer.kind == other,
-                )
-            )
-        stmt = insert(self._session, Answer).values(
-            response_id=response_id,
-            participant_id=pid,
-            survey_id=survey_id,
-            question_id=question_id,
-            kind=kind,
-            value=value,
-            label=label,
-            survey_version=survey_version,
-            answered_at=now,
-        )
-        statement = stmt.on_conflict_do_update(
-            index_elements=["response_id", "question_id", "kind"],
-            set_={
-                "value": stmt.excluded.value,
-                "label": stmt.excluded.label,
-                "survey_version": stmt.excluded.survey_version,
-                "answered_at": stmt.excluded.answered_at,
-            },
-        )
-        run_upsert(self._session, statement, Answer)
+            params = {"b_response": response_id, "b_question": question_id, "b_kind": other}
+            if holds(self._session, Answer):  # the ORM removes their copy of the row too
+                self._session.execute(_DELETE_OTHER_KIND, params)
+            else:
+                execute(self._session, _DELETE_OTHER_KIND, params)
+        statement = prepared(self._session, "answers.record", _answer_upsert)
+        changed = {"value": value, "label": label, "survey_version": survey_version,
+                   "answered_at": now}
+        answer_id = execute(self._session, statement, {
+            "response_id": response_id, "participant_id": pid, "survey_id": survey_id,
+            "question_id": question_id, "kind": kind, **changed,
+        }).scalar_one()  # fmt: skip
+        # As the database hands it back: JSON has no tuples.
+        changed["value"] = json.loads(json.dumps(value))
+        refresh_copy(self._session, Answer, answer_id, changed)
 
     def for_response(self, response_id: int) -> list[Answer]:
         """The response's answers in the order questions were first answered."""
@@ -240,14 +251,31 @@ class ConsentRepository:
         now: datetime,
     ) -> None:
         check_one_of(decision, CONSENT_DECISIONS, "consent decision")
-        self._session.add(
-            Consent(
-                participant_id=pid,
-                survey_id=survey_id,
-                consent_version=consent_version,
-                decision=decision,
-                channel=channel,
-                decided_at=now,
-            )
-        )
-        self._session.flush()
+        statement = prepared(
+            self._session, "consents.record",
+            lambda _dialect: core_insert(table_of(Consent)),
+        )  # fmt: skip
+        execute(self._session, statement, {
+            "participant_id": pid, "survey_id": survey_id, "consent_version": consent_version,
+            "decision": decision, "channel": channel, "decided_at": now,
+        })  # fmt: skip
+
+
+_DELETE_OTHER_KIND = delete(Answer).where(
+    Answer.response_id == bindparam("b_response"),
+    Answer.question_id == bindparam("b_question"),
+    Answer.kind == bindparam("b_kind"),
+)
+
+
+def _answer_upsert(dialect: str) -> Any:
+    stmt = dialect_insert(dialect, Answer)
+    return stmt.on_conflict_do_update(
+        index_elements=["response_id", "question_id", "kind"],
+        set_={
+            "value": stmt.excluded.value,
+            "label": stmt.excluded.label,
+            "survey_version": stmt.excluded.survey_version,
+            "answered_at": stmt.excluded.answered_at,
+        },
+    ).returning(table_of(Answer).c.id)

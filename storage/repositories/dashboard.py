@@ -1,0 +1,524 @@
+"""Data for the organiser dashboard: accounts, sign-in attempts, the audit log, themes,
+notes, and the statistics behind the survey pages.
+
+Every statistic is a GROUP BY in the database, returning a handful of rows however many
+answers there are: the survey page must stay fast at a million answers, and a Python loop
+over rows would not. The numbers returned here are raw; the web layer passes every one
+through `surveys.suppression` before anyone sees it.
+
+Instantiate it on the unit of work's session: `DashboardRepository(uow.session)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    ROLES,
+    Answer,
+    AnswerTheme,
+    AuditEvent,
+    Invitation,
+    LoginAttempt,
+    Note,
+    OutboxMessage,
+    Response,
+    Theme,
+    User,
+)
+from storage.repositories._sql import check_one_of, insert, rowcount
+
+_S = TypeVar("_S", bound=Select)
+
+#: The funnel cell for consented responses that stopped before answering anything.
+STOPPED_BEFORE_ANY = ""
+
+
+@dataclass(frozen=True)
+class ResponseFilter:
+    """Which responses a view covers: by start date (inclusive, UTC), channel, language."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    channel: str | None = None
+    language: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.date_from, self.date_to, self.channel, self.language))
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.date_from:
+            found.append(Response.started_at >= datetime.combine(self.date_from, time(), UTC))
+        if self.date_to:
+            end = datetime.combine(self.date_to + timedelta(days=1), time(), UTC)
+            found.append(Response.started_at < end)
+        if self.channel:
+            found.append(Response.channel == self.channel)
+        if self.language:
+            found.append(Response.language == self.language)
+        return found
+
+
+#: No filter: every response.
+EVERYONE = ResponseFilter()
+
+
+@dataclass(frozen=True)
+class FreeTextAnswer:
+    id: int
+    question_id: str
+    text: str
+    answered_at: datetime
+    quote_ok: bool
+
+
+@dataclass(frozen=True)
+class AnswerSummary:
+    answered: dict[str, int]
+    skipped: dict[str, int]
+    #: {question id: {answer: count}} for the coded questions asked about.
+    values: dict[str, dict[Any, int]]
+
+
+@dataclass(frozen=True)
+class NoteView:
+    id: int
+    answer_id: int
+    author: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SurveyCounts:
+    """Raw counts for the surveys list, straight from one GROUP BY."""
+
+    by_channel: dict[str, int]
+    not_consented: int
+    consented: int
+    completed: int
+
+    @property
+    def started(self) -> int:
+        return self.not_consented + self.consented
+
+
+class DashboardRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def add_user(self, email: str, password_hash: str, role: str, now: datetime) -> User:
+        """Create an account. Emails are compared in lower case, so store them so."""
+        check_one_of(role, ROLES, "role")
+        user = User(email=email.strip().lower(), password_hash=password_hash, role=role,
+                    created_at=now)
+        self._session.add(user)
+        self._session.flush()
+        return user
+
+    def user(self, user_id: int) -> User | None:
+        return self._session.get(User, user_id)
+
+    def user_by_email(self, email: str) -> User | None:
+        return self._session.scalars(
+            select(User).where(User.email == email.strip().lower())
+        ).first()
+
+    def users(self) -> list[User]:
+        return list(self._session.scalars(select(User).order_by(User.email)))
+
+    def signed_in(self, user_id: int, now: datetime, new_hash: str | None = None) -> None:
+        """Record a sign-in, replacing the password hash when its parameters were upgraded."""
+        values: dict[str, Any] = {"last_login_at": now}
+        if new_hash:
+            values["password_hash"] = new_hash
+        self._session.execute(update(User).where(User.id == user_id).values(values))
+
+    # --- sign-in attempts ------------------------------------------------------------
+
+    def record_attempt(self, key: str, now: datetime, succeeded: bool) -> None:
+        self._session.add(LoginAttempt(key=key, attempted_at=now, succeeded=succeeded))
+        self._session.flush()
+
+    def failures_since(self, keys: Sequence[str], since: datetime) -> dict[str, int]:
+        """Failed attempts per key since `since` (keys with none are absent)."""
+        rows = self._session.execute(
+            select(LoginAttempt.key, func.count())
+            .where(LoginAttempt.key.in_(list(keys)), LoginAttempt.attempted_at >= since,
+                   LoginAttempt.succeeded.is_(False))
+            .group_by(LoginAttempt.key)
+        )
+        return {key: count for key, count in rows}
+
+    def clear_failures(self, key: str) -> None:
+        """Forget an account's failures after it signs in, so old typos stop counting."""
+        self._session.execute(
+            delete(LoginAttempt).where(LoginAttempt.key == key,
+                                       LoginAttempt.succeeded.is_(False))
+        )
+
+    def prune_attempts(self, before: datetime) -> int:
+        result = self._session.execute(
+            delete(LoginAttempt).where(LoginAttempt.attempted_at < before)
+        )
+        return rowcount(result)
+
+    # --- audit log ---------------------------------------------------------------------
+
+    def audit(self, user_id: int | None, action: str, subject: str, now: datetime,
+              reason: str | None = None, detail: Mapping[str, Any] | None = None) -> int:
+        """Record who did what to which survey (or flag) and why. Never put an address in."""
+        event = AuditEvent(at=now, user_id=user_id, action=action[:32], subject=subject[:128],
+                           reason=reason, detail=dict(detail or {}))
+        self._session.add(event)
+        self._session.flush()
+        return event.id
+
+    def audit_events(self, limit: int = 200) -> list[tuple[AuditEvent, str | None]]:
+        """The newest events first, each with the email of whoever did it (if still known)."""
+        rows = self._session.execute(
+            select(AuditEvent, User.email)
+            .outerjoin(User, User.id == AuditEvent.user_id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+        return [(event, email) for event, email in rows]
+
+    # --- themes and notes --------------------------------------------------------------
+
+    def create_theme(self, survey_id: str, name: str, user_id: int | None,
+                     now: datetime) -> int:
+        """The theme's id, creating it unless the survey already has one of that name."""
+        name = " ".join(name.split())
+        stmt = insert(self._session, Theme).values(
+            survey_id=survey_id, name=name, created_by=user_id, created_at=now
+        ).on_conflict_do_nothing(index_elements=["survey_id", "name"])
+        self._session.execute(stmt)
+        theme_id = self._session.scalar(
+            select(Theme.id).where(Theme.survey_id == survey_id, Theme.name == name)
+        )
+        assert theme_id is not None
+        return theme_id
+
+    def themes(self, survey_id: str) -> list[Theme]:
+        return list(self._session.scalars(
+            select(Theme).where(Theme.survey_id == survey_id).order_by(Theme.name)
+        ))
+
+    def theme(self, theme_id: int) -> Theme | None:
+        return self._session.get(Theme, theme_id)
+
+    def tag(self, answer_id: int, theme_id: int, user_id: int | None, now: datetime) -> None:
+        stmt = insert(self._session, AnswerTheme).values(
+            answer_id=answer_id, theme_id=theme_id, tagged_by=user_id, tagged_at=now
+        ).on_conflict_do_nothing(index_elements=["answer_id", "theme_id"])
+        self._session.execute(stmt)
+
+    def untag(self, answer_id: int, theme_id: int) -> None:
+        self._session.execute(delete(AnswerTheme).where(
+            AnswerTheme.answer_id == answer_id, AnswerTheme.theme_id == theme_id
+        ))
+
+    def tags_of(self, answer_ids: Iterable[int]) -> dict[int, list[int]]:
+        """Theme ids per answer, for the answers on one page."""
+        ids = list(answer_ids)
+        found: dict[int, list[int]] = {answer_id: [] for answer_id in ids}
+        if ids:
+            rows = self._session.execute(
+                select(AnswerTheme.answer_id, AnswerTheme.theme_id)
+                .where(AnswerTheme.answer_id.in_(ids))
+                .order_by(AnswerTheme.theme_id)
+            )
+            for answer_id, theme_id in rows:
+                found[answer_id].append(theme_id)
+        return found
+
+    def add_note(self, answer_id: int, user_id: int | None, text: str, now: datetime) -> int:
+        note = Note(answer_id=answer_id, user_id=user_id, text=text, created_at=now)
+        self._session.add(note)
+        self._session.flush()
+        return note.id
+
+    def notes_of(self, answer_ids: Iterable[int]) -> dict[int, list[NoteView]]:
+        ids = list(answer_ids)
+        found: dict[int, list[NoteView]] = {answer_id: [] for answer_id in ids}
+        if ids:
+            rows = self._session.execute(
+                select(Note.id, Note.answer_id, User.email, Note.text, Note.created_at)
+                .outerjoin(User, User.id == Note.user_id)
+                .where(Note.answer_id.in_(ids))
+                .order_by(Note.created_at, Note.id)
+            )
+            for note_id, answer_id, email, text, created_at in rows:
+                found[answer_id].append(
+                    NoteView(note_id, answer_id, email or "a former user", text, created_at)
+                )
+        return found
+
+    def free_text_answer(self, answer_id: int, survey_id: str,
+                         question_ids: Sequence[str]) -> bool:
+        """Is this a free-text answer of this survey? Tags and notes only go on those."""
+        found = self._session.scalar(
+            select(Answer.id).where(
+                Answer.id == answer_id, Answer.survey_id == survey_id,
+                Answer.question_id.in_(list(question_ids)), Answer.kind == "value",
+            )
+        )
+        return found is not None
+
+    # --- statistics ----------------------------------------------------------------------
+
+    def survey_counts(self) -> dict[str, SurveyCounts]:
+        """Per survey: responses by channel, and how many consented and completed."""
+        consented = Response.consented_at.is_not(None)
+        completed = Response.status == "completed"
+        rows = self._session.execute(
+            select(Response.survey_id, Response.channel, consented, completed, func.count())
+            .group_by(Response.survey_id, Response.channel, consented, completed)
+        )
+        raw: dict[str, dict[str, Any]] = {}
+        for survey_id, channel, has_consented, is_completed, count in rows:
+            entry = raw.setdefault(survey_id, {"by_channel": {}, "not_consented": 0,
+                                               "consented": 0, "completed": 0})
+            entry["by_channel"][channel] = entry["by_channel"].get(channel, 0) + count
+            if has_consented or is_completed:
+                entry["consented"] += count
+                entry["completed"] += count if is_completed else 0
+            else:
+                entry["not_consented"] += count
+        return {survey_id: SurveyCounts(**values) for survey_id, values in raw.items()}
+
+    def funnel(self, survey_id: str, question_ids: Sequence[str],
+               where: ResponseFilter = EVERYONE) -> dict[str, int]:
+        """Where each response got to: a partition of every response started.
+
+        Keys: "not_consented"; "completed"; and for consented responses that did not
+        finish, the id of the last question they answered (in survey order), or
+        `STOPPED_BEFORE_ANY`. Two GROUP BY queries, whatever the number of answers.
+        """
+        consented = Response.consented_at.is_not(None)
+        completed = Response.status == "completed"
+        cells: dict[str, int] = {"not_consented": 0, STOPPED_BEFORE_ANY: 0}
+        cells.update({qid: 0 for qid in question_ids})
+        cells["completed"] = 0
+        rows = self._session.execute(
+            select(consented, completed, func.count())
+            .where(Response.survey_id == survey_id, *where.conditions())
+            .group_by(consented, completed)
+        )
+        unfinished = 0
+        for has_consented, is_completed, count in rows:
+            if is_completed:
+                cells["completed"] += count
+            elif has_consented:
+                unfinished += count
+            else:
+                cells["not_consented"] += count
+        if unfinished and question_ids:
+            position = case(
+                {qid: i for i, qid in enumerate(question_ids, start=1)},
+                value=Answer.question_id, else_=None,
+            )
+            last = (
+                select(func.max(position).label("last"))
+                .select_from(Response)
+                .outerjoin(Answer, (Answer.response_id == Response.id)
+                           & Answer.kind.in_(("value", "skipped")))
+                .where(Response.survey_id == survey_id, consented, ~completed,
+                       *where.conditions())
+                .group_by(Response.id)
+                .subquery()
+            )
+            counted = 0
+            for last_position, count in self._session.execute(
+                select(last.c.last, func.count()).group_by(last.c.last)
+            ):
+                if last_position:
+                    cells[question_ids[int(last_position) - 1]] += count
+                    counted += count
+            cells[STOPPED_BEFORE_ANY] = unfinished - counted
+        else:
+            cells[STOPPED_BEFORE_ANY] = unfinished
+        return cells
+
+    def invited(self, survey_id: str, where: ResponseFilter = EVERYONE) -> int:
+        """People sent an invitation to this survey (distinct), by channel and send date."""
+        stmt = (
+            select(func.count(func.distinct(OutboxMessage.participant_id)))
+            .join(Invitation, Invitation.id == OutboxMessage.invitation_id)
+            .where(Invitation.survey_id == survey_id, OutboxMessage.kind == "invitation")
+        )
+        if where.channel:
+            stmt = stmt.where(OutboxMessage.channel == where.channel)
+        if where.date_from:
+            stmt = stmt.where(
+                OutboxMessage.created_at >= datetime.combine(where.date_from, time(), UTC))
+        if where.date_to:
+            end = datetime.combine(where.date_to + timedelta(days=1), time(), UTC)
+            stmt = stmt.where(OutboxMessage.created_at < end)
+        return int(self._session.scalar(stmt) or 0)
+
+    def answer_summary(self, survey_id: str, coded_ids: Sequence[str],
+                       free_ids: Sequence[str] = (),
+                       where: ResponseFilter = EVERYONE) -> AnswerSummary:
+        """Per question: how many answered, how many skipped, and (for `coded_ids`) how
+        many gave each distinct answer; for `free_ids`, how many wrote something.
+
+        Two GROUP BYs however many answers there are. The first reads the coded answers,
+        skips and media; free text is never grouped (sorting it would be the slowest part
+        on SQLite, which has no hash aggregation). The second counts the free-text
+        questions' rows from the (survey_id, question_id) index alone; the rows that are
+        not words are skips and media, which the first already counted.
+
+        Values come back decoded from JSON: an option code, a number, or for multiple
+        choice a tuple of codes (one entry per combination chosen).
+        """
+        coded, free = list(coded_ids), list(free_ids)
+        survey: Any = Answer.survey_id
+        if self._dialect == "sqlite" and not where.active:
+            # Unary plus keeps SQLite off the (survey_id, question_id) index: reading the
+            # table in order beats a lookup per answer when the survey is most of it.
+            survey = literal_column("+answers.survey_id", String)
+        key = case((Answer.kind == "value", cast(Answer.value, Text)), else_=None).label("v")
+        wanted: ColumnElement[bool] = Answer.kind.in_(("skipped", "media"))
+        if coded:
+            wanted = or_(wanted, and_(Answer.kind == "value", Answer.question_id.in_(coded)))
+        stmt = (
+            select(Answer.question_id, Answer.kind, key, func.count())
+            .where(survey == survey_id, wanted)
+            # By name: PostgreSQL would not match a repeated CASE with parameters.
+            .group_by(Answer.question_id, Answer.kind, literal_column("v"))
+        )
+        summary = AnswerSummary({}, {}, {qid: {} for qid in coded})
+        media: dict[str, int] = {}
+        for qid, kind, raw, count in self._session.execute(self._filtered(stmt, where)):
+            if kind == "skipped":
+                summary.skipped[qid] = summary.skipped.get(qid, 0) + count
+                continue
+            if kind == "media":
+                media[qid] = media.get(qid, 0) + count
+                continue
+            summary.answered[qid] = summary.answered.get(qid, 0) + count
+            if raw is not None and qid in summary.values:
+                value = json.loads(raw)
+                if isinstance(value, list):
+                    value = tuple(str(v) for v in value)
+                found = summary.values[qid]
+                found[value] = found.get(value, 0) + count
+        if free:
+            rows = self._session.execute(self._filtered(
+                select(Answer.question_id, func.count())
+                .where(Answer.survey_id == survey_id, Answer.question_id.in_(free))
+                .group_by(Answer.question_id), where))
+            for qid, count in rows:
+                words = count - summary.skipped.get(qid, 0) - media.get(qid, 0)
+                summary.answered[qid] = words
+        return summary
+
+    def free_text(self, survey_id: str, question_id: str,
+                  where: ResponseFilter = EVERYONE, *, search: str = "",
+                  theme_id: int | None = None, limit: int = 50, offset: int = 0,
+                  answered: int | None = None) -> tuple[int, list[FreeTextAnswer]]:
+        """Matching free-text answers to one question, newest first, and how many match.
+
+        Pass `answered` (from `answer_summary`) to save counting again when there is no
+        search or theme to narrow the list. Newest is by id, which the primary key keeps
+        in order, so a page is read without sorting every answer.
+        """
+        text = self._json_text(Answer.value)
+        base = (
+            select(Answer.id, Answer.question_id, text.label("text"), Answer.answered_at,
+                   Response.quote_ok)
+            .join(Response, Response.id == Answer.response_id)
+            .where(Answer.survey_id == survey_id, Answer.question_id == question_id,
+                   Answer.kind == "value", *where.conditions())
+        )
+        if search.strip():
+            pattern = "%" + _escape_like(search.strip()) + "%"
+            base = base.where(text.ilike(pattern, escape="\\"))
+        if theme_id is not None:
+            base = base.join(AnswerTheme, (AnswerTheme.answer_id == Answer.id)
+                             & (AnswerTheme.theme_id == theme_id))
+        narrowed = bool(search.strip()) or theme_id is not None
+        if answered is not None and not narrowed:
+            total = answered
+        else:
+            total = int(self._session.scalar(
+                select(func.count()).select_from(base.subquery())
+            ) or 0)
+        rows = self._session.execute(base.order_by(Answer.id.desc()).limit(limit).offset(offset))
+        answers = [FreeTextAnswer(answer_id, qid, str(value or ""), at, bool(quote_ok))
+                   for answer_id, qid, value, at, quote_ok in rows]
+        return total, answers
+
+    def theme_counts(self, survey_id: str, question_ids: Sequence[str],
+                     where: ResponseFilter = EVERYONE) -> dict[int, int]:
+        """Tagged answers per theme, among the free-text answers in view."""
+        # From the tags to their answers (by primary key), never the other way round:
+        # there are far fewer tags than answers.
+        themes = select(Theme.id).where(Theme.survey_id == survey_id).scalar_subquery()
+        stmt = (
+            select(AnswerTheme.theme_id, func.count())
+            .join(Answer, Answer.id == AnswerTheme.answer_id)
+            .where(AnswerTheme.theme_id.in_(themes),
+                   Answer.question_id.in_(list(question_ids)), Answer.kind == "value")
+            .group_by(AnswerTheme.theme_id)
+        )
+        return {theme_id: count
+                for theme_id, count in self._session.execute(self._filtered(stmt, where))}
+
+    def choices_in_use(self, survey_id: str) -> tuple[list[str], list[str]]:
+        """The channels and languages this survey's responses came in, for the filters."""
+        pairs = self._session.execute(
+            select(Response.channel, Response.language).where(Response.survey_id == survey_id)
+            .group_by(Response.channel, Response.language)
+        ).all()
+        return sorted({c for c, _l in pairs}), sorted({lang for _c, lang in pairs})
+
+    # --- helpers -----------------------------------------------------------------------
+
+    @property
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
+
+    @staticmethod
+    def _filtered(stmt: _S, where: ResponseFilter) -> _S:
+        """Join the responses only when a filter needs them (the join costs time)."""
+        if not where.active:
+            return stmt
+        return stmt.join(Response, Response.id == Answer.response_id).where(*where.conditions())
+
+    def _json_text(self, column: Any) -> ColumnElement[str]:
+        """A JSON string value as plain text, unescaped, for display and searching."""
+        if self._dialect == "postgresql":
+            return column.op("#>>", return_type=String)(literal_column("'{}'"))
+        return func.json_extract(column, "$", type_=String)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
