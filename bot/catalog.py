@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import SurveyRepository
+from surveys.consultation import Consultation
 from surveys.engine import Catalog
 from surveys.loader import load_text
 from surveys.model import Survey
@@ -28,7 +29,7 @@ class CatalogCache:
         self._sessions = sessions
         self._default = default_survey
         self._clock = clock
-        self._compiled: dict[tuple[str, int, str], Survey] = {}
+        self._compiled: dict[tuple[str, int, str], Survey | Consultation] = {}
         self._catalog: Catalog | None = None
         self._checked: datetime | None = None
         self._lock = threading.Lock()
@@ -49,9 +50,14 @@ class CatalogCache:
         with self._sessions() as session:
             definitions = SurveyRepository(session).latest_all()
         surveys: dict[str, Survey] = {}
+        consultations: dict[str, Consultation] = {}
         for d in definitions:
             key = (d.survey_id, d.version, d.sha256)
             if key not in self._compiled:
                 self._compiled[key] = load_text(d.source, f"{d.survey_id} v{d.version}")
-            surveys[d.survey_id] = self._compiled[key]
-        return Catalog(surveys, self._default)
+            compiled = self._compiled[key]
+            if isinstance(compiled, Consultation):
+                consultations[d.survey_id] = compiled
+            else:
+                surveys[d.survey_id] = compiled
+        return Catalog(surveys, self._default, consultations)

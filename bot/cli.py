@@ -85,8 +85,10 @@ def surveys_load(path: Path) -> None:
 
     Every file is checked before any is stored: a bad file loads nothing.
     """
+    from bot.consultation import store_seeds
     from storage.repositories import SurveyVersionConflict
     from storage.uow import UnitOfWork
+    from surveys.consultation import Consultation
     from surveys.loader import SurveyError, load_file, load_folder
 
     try:
@@ -106,6 +108,8 @@ def surveys_load(path: Path) -> None:
                 sha = hashlib.sha256(source.encode()).hexdigest()
                 new = uow.surveys.store(survey.id, survey.version, survey.title.get(), source,
                                         sha, runtime.clock())
+                if isinstance(survey, Consultation):  # its seed statements, approved
+                    store_seeds(uow.session, survey, runtime.clock())
                 results.append((survey, new))
             uow.commit()
     except SurveyVersionConflict as exc:
@@ -158,7 +162,7 @@ def chat(survey_id: str, address: str) -> None:
     console = ConsoleChannel(sys.stdout, settings.default_region)
     runtime = build(settings, channels={"console": console})
     try:
-        if survey_id.lower() not in runtime.catalog.get().surveys:
+        if runtime.catalog.get().item(survey_id.lower()) is None:
             click.echo(f"error: survey '{survey_id}' is not loaded. Load it with "
                        "`withus surveys load PATH`, see `withus surveys list`.", err=True)
             sys.exit(EXIT_BAD_INPUT)
@@ -195,9 +199,12 @@ def serve(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from bot.app import create_app
+    from bot.privacy import safeguarding_warnings
     from bot.scheduler import Scheduler
 
     runtime = _runtime()
+    for warning in safeguarding_warnings(runtime.settings):
+        click.echo(f"warning: {warning}", err=True)
     app = create_app(runtime=runtime)
     scheduler = Scheduler(runtime)
     scheduler.start()
@@ -279,6 +286,7 @@ def keys_generate() -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Re-encrypt every vault entry under the newest key; older keys can then be dropped."""
+    from storage.errors import VaultDecryptionError
     from storage.uow import UnitOfWork
 
     runtime = _runtime()
@@ -286,10 +294,33 @@ def keys_rotate() -> None:
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
             count = uow.vault.rotate_all()
             uow.commit()
+    except VaultDecryptionError:
+        raise click.ClickException(
+            "vault entries could not be rotated: they cannot be decrypted with "
+            "WITHUS_VAULT_KEYS. Keep the old key "
+            "in the list (after the new one) until `withus keys rotate` has finished."
+        ) from None
     finally:
         runtime.close()
     click.echo(f"re-encrypted {count} vault entries under the newest key")
 
+
+def _register() -> None:
+    """Command groups that live in their own modules."""
+    from bot.cli_consultation import COMMANDS as CONSULTATION
+    from bot.cli_outreach import COMMANDS as OUTREACH
+    from bot.cli_privacy import COMMANDS as PRIVACY
+    from bot.cli_surveys import SURVEY_COMMANDS
+    from bot.telegram_cli import telegram
+
+    main.add_command(telegram)
+    for command in [*PRIVACY, *OUTREACH, *CONSULTATION]:
+        main.add_command(command)
+    for command in SURVEY_COMMANDS:
+        surveys.add_command(command)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

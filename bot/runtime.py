@@ -107,7 +107,8 @@ def build(
     all_channels: dict[str, Channel] = {"web": WebChannel()}
     all_channels.update(provider_channels(settings) if channels is None else channels)
     service = WithUsService(sessions, vault, pseudonymiser, catalog, all_channels, clock,
-                            Redactor(settings.places() if places is None else places))
+                            Redactor(settings.places() if places is None else places),
+                            settings)
     twilio = Pacer(settings.rate_twilio, monotonic, sleep)  # one account limit for both
     pacers = {
         "telegram": Pacer(settings.rate_telegram, monotonic, sleep),

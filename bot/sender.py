@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.privacy import erase_after, finish_erasure
 from channels.base import Channel, Choice, OutboundMessage, SendError
 from storage.uow import UnitOfWork
 from storage.vault import ContactVault
@@ -49,7 +50,7 @@ class Pacer:
                 tokens = self._tokens.get(key, self.burst)
                 tokens = min(self.burst, tokens + (now - self._stamp.get(key, now)) * self.rate)
                 self._stamp[key] = now
-                if tokens >= 1.0:
+                if tokens >= 1.0 - 1e-9:  # float error must not stall a simulated clock
                     self._tokens[key] = tokens - 1.0
                     return
                 self._tokens[key] = tokens
@@ -120,7 +121,7 @@ class Sender:
         with UnitOfWork(self.sessions, self.vault) as uow:
             claimed = [
                 (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
-                for m in uow.outbox.claim_ids(ids)
+                for m in uow.outbox.claim_ids(ids, self.clock())
             ]
             uow.commit()
         for row in claimed:
@@ -130,6 +131,7 @@ class Sender:
     def _deliver(self, outbox_id: int, pid: str, channel_name: str,
                  payload: dict[str, object], attempts: int, report: SendReport) -> None:
         channel = self.channels.get(channel_name)
+        outcome = "held"
         with UnitOfWork(self.sessions, self.vault) as uow:
             address = uow.vault.address(pid)
             participant = uow.participants.get(pid)
@@ -139,11 +141,13 @@ class Sender:
             elif address is None:
                 uow.outbox.mark_dead(outbox_id, "no contact address (erased or expired)")
                 report.dead += 1
+                outcome = "dead"
             elif participant is not None and participant.opted_out_at is not None and not (
                 payload.get("allow_opted_out")
             ):
                 uow.outbox.mark_dead(outbox_id, "participant opted out")
                 report.dead += 1
+                outcome = "dead"
             else:
                 pacer = self.pacers.get(channel_name)
                 if pacer:
@@ -152,44 +156,54 @@ class Sender:
                         pacer_chat = self.pacers.get("telegram-chat")
                         if pacer_chat:
                             pacer_chat.wait(pid)
-                self._attempt(uow, channel, outbox_id, pid, address, payload, attempts, report)
+                outcome = self._attempt(uow, channel, outbox_id, pid, address, payload,
+                                        attempts, report)
+            if outcome in ("sent", "dead") and erase_after(payload):
+                # The DELETE confirmation is out (or never will be): now erase, in the
+                # same transaction, so the address is used for nothing else.
+                finish_erasure(uow, pid, self.clock())
             uow.commit()
 
     def _attempt(self, uow: UnitOfWork, channel: Channel, outbox_id: int, pid: str,
                  address: str, payload: dict[str, object], attempts: int,
-                 report: SendReport) -> None:
+                 report: SendReport) -> str:
+        """Send once; what became of the row: "sent", "retry", "held" or "dead"."""
         now = self.clock()
         try:
             results = channel.send(address, to_outbound(payload))
         except SendError as exc:
-            self._failed(uow, exc, outbox_id, pid, attempts, now, report)
-            return
+            return self._failed(uow, exc, outbox_id, pid, attempts, now, report)
         except Exception as exc:  # a bug or library surprise: retry, never lose the message
             log.exception("send crashed", extra={"outbox_id": outbox_id})
-            self._failed(uow, SendError(type(exc).__name__), outbox_id, pid, attempts, now,
-                         report)
-            return
+            return self._failed(uow, SendError(type(exc).__name__), outbox_id, pid, attempts,
+                                now, report)
         uow.outbox.mark_sent(outbox_id, [r.provider_message_id for r in results], now)
         report.sent += 1
         log.info("outbound sent", extra={"outbox_id": outbox_id, "channel": channel.name,
                                          "participant": pid, "parts": len(results)})
+        return "sent"
 
     def _failed(self, uow: UnitOfWork, exc: SendError, outbox_id: int, pid: str,
-                attempts: int, now: datetime, report: SendReport) -> None:
+                attempts: int, now: datetime, report: SendReport) -> str:
         reason = exc.reason[:200]
         if exc.opted_out:
             uow.participants.set_opted_out(pid, now)
             uow.outbox.mark_dead(outbox_id, reason)
             report.dead += 1
+            outcome = "dead"
         elif exc.window_closed:
             uow.outbox.mark_held(outbox_id, reason)  # released when they next write
             report.held += 1
+            outcome = "held"
         elif exc.permanent or attempts + 1 >= self.max_attempts:
             uow.outbox.mark_dead(outbox_id, reason)
             report.dead += 1
+            outcome = "dead"
         else:
             delay = exc.retry_after if exc.retry_after else backoff(attempts + 1, self.rng)
             uow.outbox.mark_retry(outbox_id, reason, now + timedelta(seconds=delay))
             report.retried += 1
+            outcome = "retry"
         log.warning("outbound failed", extra={"outbox_id": outbox_id, "reason": reason,
                                               "participant": pid})
+        return outcome

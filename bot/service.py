@@ -20,15 +20,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import consultation as consultations
+from bot import privacy
 from bot.catalog import CatalogCache
+from bot.config import Settings
 from channels.base import Channel, InboundMessage
 from storage.pseudonyms import Pseudonymiser
+from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
 from storage.vault import ContactVault
 from surveys.engine import (
     AnswerGiven,
+    Catalog,
     Completed,
     ConsentDecision,
+    ConsultationRecord,
+    DataRequested,
+    ErasureRequested,
     Event,
     LanguageChosen,
     OptedIn,
@@ -40,9 +48,9 @@ from surveys.engine import (
     ShareBackChoice,
     Started,
     Step,
+    SurveyClosed,
     converse,
 )
-from surveys.model import Survey
 from surveys.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -92,7 +100,9 @@ class WithUsService:
         channels: Mapping[str, Channel],
         clock: Callable[[], datetime],
         redactor: Redactor | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        self.settings = settings
         self.sessions = sessions
         self.vault = vault
         self.pseudonymiser = pseudonymiser
@@ -118,40 +128,45 @@ class WithUsService:
         # inside it would wait on our own lock.
         catalog = self.catalog.get()
         with self.uow() as uow:
-            participant = uow.participants.ensure(pid, message.channel, now)
+            # Creates or touches the participant, returning their opt-out; on PostgreSQL
+            # it also locks their row, so two messages from one person queue up here.
+            opted_out_at = uow.participants.arrive(pid, message.channel, now)
             inbound_id = uow.inbound.claim(message.channel, message.provider_message_id, pid, now)
             if inbound_id is None:
                 log.info("duplicate inbound ignored",
                          extra={"channel": message.channel, "participant": pid})
                 return Handled(pid, duplicate=True)
             uow.vault.store(pid, message.channel, address, now)
-            uow.participants.touch(pid, now)
+            # They wrote: invitations and reminders still waiting for quiet hours would now
+            # only interrupt them.
+            OutreachRepository(uow.session).cancel_waiting(pid, now)
             if message.channel == "whatsapp":
                 # Their message reopens WhatsApp's 24-hour window: held replies can go.
                 uow.outbox.release_held(pid, now)
-            conversation = uow.conversations.get_for_update(pid)
+            conversation = uow.conversations.peek(pid)  # their row is locked already
             state = dict(conversation.state) if conversation else None
             response_id = conversation.response_id if conversation else None
-            if participant.opted_out_at is not None and state is not None:
+            if opted_out_at is not None and state is not None:
                 # Opted out at the provider (e.g. Twilio error 21610): the engine must
                 # stay silent until they say START, just as after our own STOP.
                 state["stopped"] = True
-            result = converse(catalog, state, to_event(message), now)
+            context = self._context(uow, catalog, pid, state)
+            result = converse(catalog, state, to_event(message), now, context)
             response_id = self._apply(uow, pid, message.channel, result.records, response_id,
                                       now)
             handled = Handled(pid)
             stopping = any(isinstance(r, OptedOut) for r in result.records)
             handled.opted_out = bool(result.state.get("stopped"))
             provider_confirms = getattr(channel, "provider_confirms_opt_out", False)
-            for reply in result.replies:
+            for reply, extra in self._privacy(uow, pid, result, response_id, now):
                 if stopping and provider_confirms:
                     continue  # Twilio already confirmed STOP by SMS: no second message
+                payload = reply_payload(reply, confirms_opt_out=stopping) | extra
                 handled.outbox_ids.append(uow.outbox.add(
-                    pid, message.channel, reply_payload(reply, confirms_opt_out=stopping), now,
-                    in_reply_to=inbound_id,
+                    pid, message.channel, payload, now, in_reply_to=inbound_id,
                 ))
             uow.conversations.save(pid, result.state, response_id, now,
-                                   self._next_reminder(catalog.surveys, result, now))
+                                   self._next_reminder(catalog, result, now))
             uow.commit()
         log.info("inbound handled", extra={
             "channel": message.channel, "participant": pid, "kind": message.kind,
@@ -197,14 +212,68 @@ class WithUsService:
                 uow.participants.set_preferred_time(pid, record.value)
             elif isinstance(record, LanguageChosen):
                 uow.participants.set_language(pid, record.language)
+            elif isinstance(record, ConsultationRecord):
+                consultations.record(uow.session, self.redactor, pid, record, now)
         return response_id
 
     @staticmethod
-    def _next_reminder(surveys: Mapping[str, Survey], result: Step,
-                       now: datetime) -> datetime | None:
+    def _context(uow: UnitOfWork, catalog: Catalog, pid: str,
+                 state: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """In a consultation, the statements this person may vote on next (the engine
+        cannot look them up itself)."""
+        consultation = catalog.consultations.get((state or {}).get("survey") or "")
+        if consultation is None:
+            return None
+        return consultations.statement_context(uow.session, consultation, state, pid)
+
+    def _privacy(self, uow: UnitOfWork, pid: str, result: Step, response_id: int | None,
+                 now: datetime) -> list[tuple[Reply, dict[str, Any]]]:
+        """The step's replies, with what privacy and safeguarding add to them.
+
+        - A free-text answer that may disclose harm is flagged for the safeguarding lead,
+          who is alerted (without identifiers), and the very next reply signposts help.
+        - MYDATA gets a summary of what is held; DELETE's goodbye carries `erase_after`,
+          so the sender erases the person once it has been delivered.
+        Both may go to someone who has opted out: they asked.
+        """
+        replies: list[tuple[Reply, dict[str, Any]]] = [(r, {}) for r in result.replies]
+        lang = str(result.state.get("lang") or "en")
+        settings = self.settings
+        for record in result.records:
+            if isinstance(record, AnswerGiven) and record.free_text and settings is not None:
+                raw = record.value if isinstance(record.value, str) else ""
+                categories = privacy.detect_harm(settings, raw)  # raw text, in memory only
+                if not categories:
+                    continue
+                answer_id = next((
+                    a.id for a in (uow.answers.for_response(response_id) if response_id else [])
+                    if a.question_id == record.question_id and a.kind == "value"
+                ), None)
+                flag = privacy.flag_disclosure(uow, pid, answer_id, record.survey_id,
+                                               record.question_id, categories, now)
+                privacy.alert_lead(uow, settings, flag, now)
+                replies.insert(0, (Reply(privacy.signposting_text(settings, lang)), {}))
+                log.warning("possible disclosure flagged",
+                            extra={"flag": flag, "categories": categories})
+            elif isinstance(record, DataRequested):
+                replies.append((Reply(privacy.data_summary(uow, pid, lang)),
+                                {"allow_opted_out": True}))
+            elif isinstance(record, SurveyClosed):
+                from bot.outreach import shareback_for_closed_survey  # outreach imports us
+
+                shared = shareback_for_closed_survey(uow, record.survey_id)
+                if shared:  # reciprocity: what came of it, even for those who missed it
+                    replies.append((Reply(shared), {}))
+            elif isinstance(record, ErasureRequested) and replies:
+                goodbye, extra = replies[-1]
+                replies[-1] = (goodbye, extra | {"erase_after": True, "allow_opted_out": True})
+        return replies
+
+    @staticmethod
+    def _next_reminder(catalog: Catalog, result: Step, now: datetime) -> datetime | None:
         """When to nudge someone who has started but not finished, if at all."""
         state = result.state
-        survey = surveys.get(state.get("survey") or "")
+        survey = catalog.item(state.get("survey"))
         if (
             survey is None or state.get("stopped") or state.get("paused")
             or state.get("stage") not in ("consent", "asking")
@@ -230,7 +299,8 @@ class WithUsService:
                 uow.conversations.save(pid, conversation.state, conversation.response_id, now)
                 uow.commit()
                 return []
-            result = converse(catalog, conversation.state, Event("timeout"), now)
+            context = self._context(uow, catalog, pid, conversation.state)
+            result = converse(catalog, conversation.state, Event("timeout"), now, context)
             ids = [
                 uow.outbox.add(pid, participant.channel,
                                reply_payload(reply, business_initiated=True), now,
@@ -238,7 +308,7 @@ class WithUsService:
                 for reply in result.replies
             ]
             uow.conversations.save(pid, result.state, conversation.response_id, now,
-                                   self._next_reminder(catalog.surveys, result, now))
+                                   self._next_reminder(catalog, result, now))
             uow.commit()
         log.info("reminder queued", extra={"participant": pid, "replies": len(ids)})
         return ids
@@ -256,9 +326,15 @@ class WithUsService:
             message = uow.outbox.get(outbox_id) if outbox_id is not None else None
             if message is not None and opted_out:
                 uow.participants.set_opted_out(message.participant_id, now)
+            if outbox_id is not None and error_code == WINDOW_CLOSED and mapped == "failed":
+                # Outside WhatsApp's 24-hour window: resend when they next write to us.
+                uow.outbox.mark_held(outbox_id, f"provider error {WINDOW_CLOSED}")
             uow.commit()
         log.info("delivery status", extra={"status": mapped, "error_code": error_code})
 
+
+#: Twilio's "outside the WhatsApp 24-hour window" error.
+WINDOW_CLOSED = 63016
 
 #: Twilio's message statuses, as the outbox records them.
 PROVIDER_STATUS = {

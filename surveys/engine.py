@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from surveys.commands import (
     LANGUAGE_NAMES,
@@ -27,7 +27,18 @@ from surveys.commands import (
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
 from surveys.model import Question, QuestionType, Survey
-from surveys.parsing import NO_WORDS, YES_WORDS, Parsed, normalise, parse_answer, parse_payload
+from surveys.parsing import (
+    NO_WORDS,
+    YES_WORDS,
+    Parsed,
+    clarify,
+    normalise,
+    parse_answer,
+    parse_payload,
+)
+
+if TYPE_CHECKING:  # imported lazily below: surveys.consultation builds on this module
+    from surveys.consultation import Consultation
 
 STATE_VERSION = 1
 CONSENT_YES = "consent:yes"
@@ -140,6 +151,11 @@ class LanguageChosen:
 
 
 @dataclass(frozen=True)
+class ConsultationRecord:
+    """Base of what a consultation stores (votes, statements): see surveys.consultation."""
+
+
+@dataclass(frozen=True)
 class DataRequested:
     """MYDATA: the service answers with a summary of what is held."""
 
@@ -149,9 +165,17 @@ class ErasureRequested:
     """DELETE, confirmed with YES: the service erases everything about the person."""
 
 
+@dataclass(frozen=True)
+class SurveyClosed:
+    """Someone wrote about a survey that has closed: the service adds its share-back."""
+
+    survey_id: str
+
+
 Record = (
     Started | ConsentDecision | AnswerGiven | Completed | OptedOut | OptedIn | QuotePermission
     | ShareBackChoice | PreferredTime | LanguageChosen | DataRequested | ErasureRequested
+    | ConsultationRecord | SurveyClosed
 )
 
 
@@ -189,6 +213,7 @@ def new_state() -> dict[str, Any]:
         "reminders": 0,
         "pending": None,
         "wrote": False,
+        "shown": [],  # consultation statements shown, kept across goes: never one twice
     }
 
 
@@ -335,6 +360,8 @@ def _answer(survey: Survey, result: Step, event: Event) -> None:
         parsed = parse_answer(question, event.text, lang)
     if not parsed.ok:
         s["tries"] += 1
+        if parsed.problem == "dont_know":  # an honest answer: let them SKIP at once
+            s["tries"] = max(s["tries"], MAX_QUIET_TRIES)
         # The choices were just shown, so the re-ask is only a short hint (buttons on the
         # earlier message still work).
         result.say(_hint(question, parsed, s["tries"], lang))
@@ -511,6 +538,9 @@ def _choices_of(question: Question, lang: str) -> tuple[tuple[ReplyChoice, ...],
 
 def _hint(question: Question, parsed: Parsed, tries: int, lang: str) -> str:
     # Re-asks are short: the person has just seen the question.
+    kind = clarify(question, parsed, lang)  # "Did you mean ...?" or a reply to "don't know"
+    if kind is not None:
+        return kind
     n = len(question.options)
     hints = {
         "choice": _(lang, "Sorry, I didn't understand. Please reply with a number from 1 to {n}.",
@@ -530,7 +560,7 @@ def _hint(question: Question, parsed: Parsed, tries: int, lang: str) -> str:
     else:
         hint = hints.get(parsed.problem, hints["choice"])
     if tries >= MAX_QUIET_TRIES:
-        hint += " " + _(lang, "Reply SKIP to move on, or HELP for help.")
+        hint += " " + _(lang, "Or reply SKIP or HELP.")
     return hint
 
 
@@ -593,39 +623,79 @@ def reprompt(survey: Survey, result: Step) -> None:
 
 @dataclass(frozen=True)
 class Catalog:
-    """The surveys a participant can reach, and the one to start when nothing matches."""
+    """The surveys and consultations a participant can reach, and the one to start when
+    nothing matches."""
 
     surveys: Mapping[str, Survey]
     default_survey: str | None = None
+    consultations: Mapping[str, Consultation] = field(default_factory=dict)
 
-    def open_surveys(self, now: datetime) -> list[Survey]:
-        return [s for s in self.surveys.values() if s.is_open(now)]
+    def open_surveys(self, now: datetime) -> list[Survey | Consultation]:
+        items: list[Survey | Consultation] = [*self.surveys.values(),
+                                              *self.consultations.values()]
+        return [s for s in items if s.is_open(now)]
+
+    def item(self, item_id: str | None) -> Survey | Consultation | None:
+        """The survey or consultation with this id, if there is one."""
+        if not item_id:
+            return None
+        return self.surveys.get(item_id) or self.consultations.get(item_id)
+
+
+def _begin_item(item: Survey | Consultation, state: Mapping[str, Any], now: datetime) -> Step:
+    if isinstance(item, Survey):
+        return begin(item, state, now)
+    from surveys import consultation
+
+    return consultation.begin(item, state, now)
+
+
+def _step_item(item: Survey | Consultation, state: Mapping[str, Any], event: Event,
+               now: datetime, context: Mapping[str, Any] | None) -> Step:
+    if isinstance(item, Survey):
+        return step(item, state, event, now)
+    from surveys import consultation
+
+    return consultation.step(item, state, event, now, context)
+
+
+def _more_wanted(item: Survey | Consultation, state: Mapping[str, Any], event: Event) -> bool:
+    """MORE after finishing a consultation: more statements to vote on, any time."""
+    if isinstance(item, Survey):
+        return False
+    from surveys import consultation
+
+    return consultation.wants_more(state, event)
 
 
 def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
-             now: datetime) -> Step:
-    """Handle one event for one participant, across all surveys."""
+             now: datetime, context: Mapping[str, Any] | None = None) -> Step:
+    """Handle one event for one participant, across all surveys and consultations.
+
+    `context` carries what only the caller can look up: in a consultation, the statements
+    this person may vote on next (see surveys.consultation.build_context).
+    """
     s = _load(state)
     word = keyword(event.text) if event.kind == "text" else None
     order = command(event.text) if event.kind == "text" else None
     lang = str(s["lang"] or "en")
-    current = catalog.surveys.get(s["survey"] or "")
+    current = catalog.item(s["survey"])
 
     if event.kind == "timeout":
         if current is None or s["stopped"]:
             return Step(s)
-        return step(current, s, event, now)
+        return _step_item(current, s, event, now, context)
 
     # Data rights hold even after STOP: people may always ask what we hold, or to delete it.
     if s["pending"] == "delete" or order in (Command.DELETE, Command.MYDATA):
-        return _data_rights(catalog, s, event, order, now)
+        return _data_rights(catalog, s, event, order, now, context)
 
     if s["stopped"]:
         if word is Keyword.START or event.kind == "start":
             s["stopped"] = False
             result = Step(s, records=[OptedIn()])
             result.say(_(lang, "Welcome back. You will get messages from us again."))
-            _resume_or_menu(catalog, result, now)
+            _resume_or_menu(catalog, result, now, context=context)
             return result
         return Step(s)  # opted out: stay silent until they say START
 
@@ -638,8 +708,8 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
 
     if s["pending"] in ("time", "language") or order in (
         Command.TIME, Command.LATER, Command.LANGUAGE
-    ) or (language_named(event.text) and event.kind == "text"):
-        handled = _preferences(catalog, s, event, order, now)
+    ) or (language_named(event.text) and event.kind == "text" and s["stage"] != "language"):
+        handled = _preferences(catalog, s, event, order, now, context)
         if handled is not None:
             return handled
 
@@ -647,7 +717,7 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
     if chosen is not None:
         if not chosen.is_open(now):
             return _closed(chosen, s, now)
-        return begin(chosen, s, now)
+        return _begin_item(chosen, s, now)
 
     if s["paused"]:
         s["paused"] = False
@@ -657,21 +727,21 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
             result.say(_(lang, "Paused. Send any message when you're ready to carry on."))
             return result
         result.say(_(lang, "Welcome back."))
-        _resume_or_menu(catalog, result, now)
+        _resume_or_menu(catalog, result, now, context=context)
         return result
 
-    if s["stage"] in IN_SURVEY and current is not None:
+    if current is not None and (s["stage"] in IN_SURVEY or _more_wanted(current, s, event)):
         if not current.is_open(now):
             return _closed(current, s, now)
-        return step(current, s, event, now)
+        return _step_item(current, s, event, now, context)
 
     if word is Keyword.START and s["stage"] == "declined" and current is not None:
-        return begin(current, s, now)  # they changed their mind
+        return _begin_item(current, s, now)  # they changed their mind
 
     # Nothing in progress: start the default survey for newcomers, else offer a menu.
-    default = catalog.surveys.get(catalog.default_survey or "")
+    default = catalog.item(catalog.default_survey)
     if s["stage"] == "idle" and default is not None and default.is_open(now) and word is None:
-        return begin(default, s, now)
+        return _begin_item(default, s, now)
     result = Step(s)
     if word is Keyword.HELP:
         result.say(_(lang, "Choose a survey by its number. Reply STOP to get no more messages."))
@@ -683,7 +753,7 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
 
 
 def _data_rights(catalog: Catalog, s: dict[str, Any], event: Event, order: Command | None,
-                 now: datetime) -> Step:
+                 now: datetime, context: Mapping[str, Any] | None = None) -> Step:
     lang = str(s["lang"] or "en")
     result = Step(s)
     if order is Command.MYDATA:
@@ -706,15 +776,15 @@ def _data_rights(catalog: Catalog, s: dict[str, Any], event: Event, order: Comma
         return result
     result.say(_(lang, "Nothing has been deleted."))
     if not s["stopped"]:
-        _resume_or_menu(catalog, result, now)
+        _resume_or_menu(catalog, result, now, context=context)
     return result
 
 
 def _preferences(catalog: Catalog, s: dict[str, Any], event: Event, order: Command | None,
-                 now: datetime) -> Step | None:
+                 now: datetime, context: Mapping[str, Any] | None = None) -> Step | None:
     """TIME, LATER and LANGUAGE, and the answers to them. None: not for us after all."""
     lang = str(s["lang"] or "en")
-    current = catalog.surveys.get(s["survey"] or "")
+    current = catalog.item(s["survey"])
     languages = list(current.languages) if current and len(current.languages) > 1 else (
         list(LANGUAGE_NAMES)
     )
@@ -741,7 +811,7 @@ def _preferences(catalog: Catalog, s: dict[str, Any], event: Event, order: Comma
         s["lang"] = chosen
         result.records.append(LanguageChosen(chosen))
         result.say(_(chosen, "OK, we'll write in English."))
-        _resume_or_menu(catalog, result, now, quiet=True)
+        _resume_or_menu(catalog, result, now, quiet=True, context=context)
         return result
     # Pending time
     s["pending"] = None
@@ -759,7 +829,7 @@ def _preferences(catalog: Catalog, s: dict[str, Any], event: Event, order: Comma
                      when=when))
     else:
         result.say(_(lang, "Thanks. We'll send messages {when} from now on.", when=when))
-        _resume_or_menu(catalog, result, now, quiet=True)
+        _resume_or_menu(catalog, result, now, quiet=True, context=context)
     return result
 
 
@@ -770,41 +840,52 @@ def _time_choices(lang: str) -> tuple[ReplyChoice, ...]:
 
 
 def _chosen_survey(catalog: Catalog, s: dict[str, Any], event: Event,
-                   word: Keyword | None) -> Survey | None:
+                   word: Keyword | None) -> Survey | Consultation | None:
     if event.kind == "start":
-        return catalog.surveys.get(event.survey_id.strip().lower()) if event.survey_id else (
+        return catalog.item(event.survey_id.strip().lower()) if event.survey_id else (
             None
         )
     if event.kind == "button" and event.payload.startswith(MENU_PREFIX):
-        return catalog.surveys.get(event.payload.removeprefix(MENU_PREFIX))
+        return catalog.item(event.payload.removeprefix(MENU_PREFIX))
     if event.kind != "text" or word is not None:
         return None
     said = normalise(event.text)
-    current = catalog.surveys.get(s["survey"] or "")
-    question = current.question(s["q"]) if current and s["q"] else None
-    in_free_text = (
-        s["stage"] == "asking" and question is not None
-        and question.type is QuestionType.FREE_TEXT
-    )
-    if said in catalog.surveys and not in_free_text:
-        return catalog.surveys[said]
+    current = catalog.item(s["survey"])
+    if isinstance(current, Survey):
+        question = current.question(s["q"]) if s["q"] else None
+        in_free_text = (
+            s["stage"] == "asking" and question is not None
+            and question.type is QuestionType.FREE_TEXT
+        )
+    else:
+        from surveys import consultation
+
+        in_free_text = current is not None and consultation.awaits_words(current, s)
+    if catalog.item(said) is not None and not in_free_text:
+        return catalog.item(said)
     if s["stage"] not in IN_SURVEY and s["menu"]:
         for n, survey_id in enumerate(s["menu"], start=1):
-            survey = catalog.surveys.get(survey_id)
+            survey = catalog.item(survey_id)
             if survey and said in (str(n), normalise(survey.title.get(s["lang"]))):
                 return survey
     return None
 
 
-def _resume_or_menu(catalog: Catalog, result: Step, now: datetime, quiet: bool = False) -> None:
+def _resume_or_menu(catalog: Catalog, result: Step, now: datetime, quiet: bool = False,
+                    context: Mapping[str, Any] | None = None) -> None:
     """Carry on where they were; outside a survey, offer the menu (unless `quiet`)."""
     s = result.state
-    survey = catalog.surveys.get(s["survey"] or "")
+    survey = catalog.item(s["survey"])
     if survey is None or s["stage"] not in IN_SURVEY:
         if not quiet:
             _menu(catalog, result, now)
         return
-    reprompt(survey, result)
+    if isinstance(survey, Survey):
+        reprompt(survey, result)
+    else:
+        from surveys import consultation
+
+        consultation.reprompt(survey, result, context)
 
 
 def _menu(catalog: Catalog, result: Step, now: datetime) -> None:
@@ -824,7 +905,7 @@ def _menu(catalog: Catalog, result: Step, now: datetime) -> None:
     )
 
 
-def _closed(survey: Survey, s: dict[str, Any], now: datetime) -> Step:
+def _closed(survey: Survey | Consultation, s: dict[str, Any], now: datetime) -> Step:
     lang = str(s["lang"] or survey.default_language)
     result = Step(s)
     if survey.opens_at and now < survey.opens_at:
@@ -835,4 +916,5 @@ def _closed(survey: Survey, s: dict[str, Any], now: datetime) -> Step:
         s["stage"] = "closed"  # stalled, not failed: what they gave is kept
     result.say(_(lang, "\"{title}\" has now closed. Thank you for your interest.",
                  title=survey.title.get(lang)))
+    result.records.append(SurveyClosed(survey.id))
     return result

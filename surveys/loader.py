@@ -10,11 +10,14 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from surveys.model import Condition, Option, Question, QuestionType, Survey, Text
+
+if TYPE_CHECKING:  # imported lazily below: surveys.consultation builds on this module
+    from surveys.consultation import Consultation
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
@@ -113,8 +116,8 @@ class _Reader:
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def load_file(path: str | Path) -> Survey:
-    """Load and validate one survey file."""
+def load_file(path: str | Path) -> Survey | Consultation:
+    """Load and validate one survey (or consultation) file."""
     path = Path(path)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -127,8 +130,11 @@ def load_file(path: str | Path) -> Survey:
     return load_text(source, str(path))
 
 
-def load_text(source: str, name: str = "<survey>") -> Survey:
-    """Load and validate a survey from YAML text; `name` is used in error messages."""
+def load_text(source: str, name: str = "<survey>") -> Survey | Consultation:
+    """Load and validate a survey from YAML text; `name` is used in error messages.
+
+    A file with `kind: consultation` is a consultation (see surveys.consultation).
+    """
     try:
         data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
@@ -137,6 +143,10 @@ def load_text(source: str, name: str = "<survey>") -> Survey:
         raise SurveyError(name, f"not valid YAML{where}") from None
     if not isinstance(data, Mapping):
         raise SurveyError(name, "the file must be a mapping with id, title, questions, ...")
+    if data.get("kind") == "consultation":
+        from surveys.consultation import parse_consultation
+
+        return parse_consultation(data, name)
     return parse(data, name)
 
 
@@ -358,7 +368,7 @@ def _normalise_value(value: Any) -> str:
     return str(value)
 
 
-def load_folder(folder: str | Path) -> list[Survey]:
+def load_folder(folder: str | Path) -> list[Survey | Consultation]:
     """Load every *.yaml file in a folder; fail on the first bad file, loading none."""
     paths = sorted(Path(folder).glob("*.yaml")) + sorted(Path(folder).glob("*.yml"))
     surveys = [load_file(p) for p in paths]

@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from surveys.consultation import Candidate, StatementProposed, VoteCast, build_context
 from surveys.engine import (
     AnswerGiven,
     Catalog,
@@ -94,21 +95,69 @@ def render_record(record: Record) -> str:
         return f"language {record.language}"
     if isinstance(record, DataRequested):
         return "asked what we hold"
+    if type(record).__name__ == "SurveyClosed":
+        return "survey closed"
     if isinstance(record, ErasureRequested):
         return "asked to erase everything"
+    if isinstance(record, VoteCast):
+        return f"vote on statement {record.statement_id}: {record.vote}"
+    if isinstance(record, StatementProposed):
+        return f"statement for {record.question_id}, waits for a reviewer: {record.text!r}"
     raise AssertionError(record)
 
 
-def run(catalog: Catalog, events: list[Any]) -> list[dict[str, Any]]:
-    """Play `events`; return one entry per event with the replies and records."""
+class StatementPool:
+    """Plays the service's part in a consultation: the statements on offer, and the votes.
+
+    Each is {id, question, text, author: "me" or anyone else, status, votes}. What the
+    person proposes joins the pool as pending, so a transcript shows it is never offered.
+    """
+
+    ME = "me"
+
+    def __init__(self, statements: list[dict[str, Any]] | None) -> None:
+        self.rows = [dict(row) for row in statements or []]
+        self.voted: set[int] = set()
+
+    def context(self, catalog: Catalog, state: dict[str, Any] | None) -> dict[str, Any] | None:
+        consultation = catalog.consultations.get((state or {}).get("survey") or "")
+        if consultation is None:
+            return None
+        approved = [Candidate(int(r["id"]), str(r["question"]), str(r["text"]),
+                              str(r.get("author", "organisers")))
+                    for r in self.rows if r.get("status", "approved") == "approved"]
+        votes = {int(r["id"]): int(r.get("votes", 0)) for r in self.rows}
+        return build_context(consultation, state, approved, votes, self.ME, self.voted)
+
+    def apply(self, records: list[Record]) -> None:
+        for record in records:
+            if isinstance(record, VoteCast):
+                self.voted.add(record.statement_id)
+                for row in self.rows:
+                    if row["id"] == record.statement_id:
+                        row["votes"] = int(row.get("votes", 0)) + 1
+            elif isinstance(record, StatementProposed):
+                self.rows.append({"id": max([0, *(r["id"] for r in self.rows)]) + 1,
+                                  "question": record.question_id, "text": record.text,
+                                  "author": self.ME, "status": "pending"})
+
+
+def run(catalog: Catalog, events: list[Any],
+        statements: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Play `events`; return one entry per event with the replies and records.
+
+    `statements` stands in for the database in a consultation (see StatementPool).
+    """
     now, state = START, None
+    pool = StatementPool(statements)
     transcript: list[dict[str, Any]] = []
     for raw in events:
         event = parse_event(raw)
         if isinstance(event, timedelta):
             now += event
             continue
-        result = converse(catalog, state, event, now)
+        result = converse(catalog, state, event, now, pool.context(catalog, state))
+        pool.apply(result.records)
         state = result.state
         entry: dict[str, Any] = {"in": raw, "out": [render_reply(r) for r in result.replies]}
         if result.records:

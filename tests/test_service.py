@@ -90,6 +90,7 @@ def count(runtime: Runtime, model: type) -> int:
 def test_completing_fft_stores_answers_under_a_pseudonym(runtime: Runtime,
                                                         fake: RecordingChannel) -> None:
     say(runtime, "hello")
+    say(runtime, "English")  # the example surveys are in English and Welsh
     say(runtime, "yes")
     say(runtime, "2")
     replies = say(runtime, "Staff were kind. Call me on 07700 900456 if you like.")
@@ -102,7 +103,7 @@ def test_completing_fft_stores_answers_under_a_pseudonym(runtime: Runtime,
         answers = {a.question_id: a for a in session.scalars(select(Answer))}
         consent = session.scalars(select(Consent)).one()
     assert response.status == "completed" and response.completed_at is not None
-    assert response.survey_id == "fft" and response.survey_version == 1
+    assert response.survey_id == "fft" and response.survey_version == 2
     assert response.quote_ok is True and response.share_back is False
     assert response.participant_id.startswith("p") and len(response.participant_id) == 25
     assert answers["overall"].value == "good" and answers["overall"].label == "Good"
@@ -115,13 +116,14 @@ def test_completing_fft_stores_answers_under_a_pseudonym(runtime: Runtime,
 def test_the_same_provider_message_id_is_handled_once(runtime: Runtime) -> None:
     say(runtime, "hello", message_id="SM1")
     assert say(runtime, "hello", message_id="SM1") == []
-    say(runtime, "yes", message_id="SM2")
+    say(runtime, "English", message_id="SM2")
     assert count(runtime, InboundRow) == 2
-    assert count(runtime, OutboxMessage) == 3  # intro + consent, then the first question
+    assert count(runtime, OutboxMessage) == 3  # language, then intro + consent
 
 
 def test_two_concurrent_deliveries_of_one_message_are_handled_once(runtime: Runtime) -> None:
     say(runtime, "hello")
+    say(runtime, "English")  # the example surveys are in English and Welsh
     barrier = threading.Barrier(2)
     results = []
 
@@ -143,6 +145,7 @@ def test_a_failure_mid_transaction_stores_nothing_and_a_retry_succeeds(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     say(runtime, "hello")
+    say(runtime, "English")  # the example surveys are in English and Welsh
     say(runtime, "yes")
     outbox_before = count(runtime, OutboxMessage)
     from storage import repositories
@@ -156,7 +159,7 @@ def test_a_failure_mid_transaction_stores_nothing_and_a_retry_succeeds(
     with pytest.raises(RuntimeError):
         runtime.service.handle(InboundMessage("fake", PHONE, "SM-retry", "text", text="1"))
     assert count(runtime, OutboxMessage) == outbox_before  # no reply for an unsaved answer
-    assert count(runtime, InboundRow) == 2  # and the id was not used up
+    assert count(runtime, InboundRow) == 3  # and the id was not used up
     monkeypatch.setattr(repositories.AnswerRepository, "record", original)
     handled = runtime.service.handle(InboundMessage("fake", PHONE, "SM-retry", "text", text="1"))
     assert not handled.duplicate and count(runtime, Answer) == 1
@@ -166,6 +169,7 @@ def test_stop_is_silent_where_the_provider_confirms_it(runtime: Runtime,
                                                        fake: RecordingChannel) -> None:
     fake.provider_confirms_opt_out = True
     say(runtime, "hello")
+    say(runtime, "English")  # the example surveys are in English and Welsh
     assert say(runtime, "STOP") == []
     assert say(runtime, "1") == []
     assert say(runtime, "START")[0].startswith("Welcome back")
@@ -173,6 +177,7 @@ def test_stop_is_silent_where_the_provider_confirms_it(runtime: Runtime,
 
 def test_stop_is_confirmed_where_the_provider_does_not(runtime: Runtime) -> None:
     say(runtime, "hello")
+    say(runtime, "English")  # the example surveys are in English and Welsh
     assert say(runtime, "STOP") == [
         "You won't get any more messages from us. Text START if you want to join in again."]
 

@@ -60,7 +60,9 @@ def test_the_simulator_page_lists_the_surveys(client: FlaskClient) -> None:
 
 def test_a_survey_can_be_completed_in_the_simulator(client: FlaskClient,
                                                     runtime: Runtime) -> None:
-    first = client.post("/simulator/api/message", json={"start": "fft"}).json
+    language = client.post("/simulator/api/message", json={"start": "fft"}).json
+    assert [c["label"] for c in language["replies"][0]["choices"]] == ["English", "Cymraeg"]
+    first = client.post("/simulator/api/message", json={"payload": "lang:en"}).json
     assert first["replies"][1]["choices"][0] == {"payload": "consent:yes", "label": "Yes, I agree"}
     client.post("/simulator/api/message", json={"payload": "consent:yes"})
     question = client.post("/simulator/api/message", json={"text": "1"}).json["replies"][0]

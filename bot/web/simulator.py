@@ -29,7 +29,8 @@ def index() -> Response:
 def page() -> str:
     runtime = current_runtime()
     catalog = runtime.catalog.get()
-    surveys = sorted(catalog.surveys.values(), key=lambda s: s.id)
+    items = [*catalog.surveys.values(), *catalog.consultations.values()]
+    surveys = sorted(items, key=lambda s: s.id)
     chosen = request.args.get("survey", "")
     return render_template("simulator.html", surveys=surveys, chosen=chosen)
 
