@@ -9,14 +9,14 @@ PORT ?= 5000
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: run test lint typecheck imports pytest install postgres chromium clean benchmark
+.PHONY: run test lint typecheck imports pytest install postgres chromium axe clean benchmark benchmark-exports messages
 
 run: $(STAMP)
 	$(BIN)/withus db upgrade
 	$(BIN)/withus surveys load surveys/library
 	$(BIN)/withus serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) postgres lint typecheck imports pytest
+test: $(STAMP) postgres chromium axe lint typecheck imports pytest
 
 install: $(STAMP)
 
@@ -38,8 +38,8 @@ imports: $(STAMP)
 
 # The suite runs every database test twice: on SQLite and on a throwaway PostgreSQL
 # cluster that pg_virtualenv starts and removes (it works as root, unlike initdb).
-pytest: $(STAMP) postgres
-	pg_virtualenv sh -c 'WITHUS_TEST_POSTGRES_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$${PGDATABASE:-postgres}" $(BIN)/python -m pytest $(PYTEST_ARGS)'
+pytest: $(STAMP) postgres chromium axe
+	pg_virtualenv -t sh -c 'WITHUS_TEST_POSTGRES_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$${PGDATABASE:-postgres}" $(BIN)/python -m pytest $(PYTEST_ARGS)'
 
 # Debian's PostgreSQL server, installed when missing (needs root or sudo).
 postgres:
@@ -49,8 +49,37 @@ postgres:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql postgresql-common >/dev/null; \
 	fi
 
+# Debian's Chromium for the browser tests, installed when missing (needs root or sudo).
+# Playwright launches /usr/bin/chromium; it never downloads a browser of its own.
+chromium:
+	@if ! [ -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# axe-core (the accessibility checker) from the npm registry, as pinned in package-lock.json.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Export time and peak memory per format, and the survey page, over a million answers.
+benchmark-exports: $(STAMP)
+	$(BIN)/python benchmarks/export_benchmark.py
+
+# The webhook hot path on SQLite and PostgreSQL (benchmarks/README.md). 127.0.0.1, not
+# $PGHOST: "localhost" may resolve to ::1, and the benchmark's traffic stays on 127.0.0.1.
 benchmark: $(STAMP) postgres
-	pg_virtualenv sh -c 'WITHUS_BENCH_POSTGRES_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$${PGDATABASE:-postgres}" $(BIN)/python benchmarks/webhook_load.py'
+	pg_virtualenv -t sh -c 'WITHUS_BENCH_POSTGRES_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@127.0.0.1:$$PGPORT/$${PGDATABASE:-postgres}" $(BIN)/python benchmarks/webhook_load.py $(BENCH_ARGS)'
+
+# Re-extract system messages, merge them into every catalogue, and compile (see
+# docs/translating.md). Commit the .pot, .po and .mo files.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k _:2 -k gettext:2 -k t --add-comments=Translators: --sort-by-file -w 100 --project=WithUs -o surveys/locale/messages.pot .
+	$(BIN)/pybabel update -i surveys/locale/messages.pot -d surveys/locale -D withus -w 100 --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d surveys/locale -D withus --statistics
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -28,13 +28,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.extensions["withus"] = runtime
 
+    from flask_wtf.csrf import CSRFProtect
+
+    from bot import dashboard, dashboard_consultation
     from bot.web.health import bp as health
     from bot.web.simulator import bp as simulator
+    from bot.web.simulator import message as simulator_message
     from bot.web.webhooks import bp as webhooks
 
     app.register_blueprint(health)
     app.register_blueprint(simulator)
     app.register_blueprint(webhooks)
+    # Every form posts a CSRF token; providers' webhooks cannot, and the simulator's JSON
+    # endpoint needs none (a JSON content type cannot be sent cross-site without CORS).
+    csrf = CSRFProtect(app)
+    csrf.exempt(webhooks)
+    csrf.exempt(simulator_message)
+    dashboard.init_app(app)
+    dashboard_consultation.init_app(app)
 
     @app.errorhandler(413)
     def too_large(_error: Exception) -> tuple[Response, int]:

@@ -308,13 +308,14 @@ def keys_rotate() -> None:
 def _register() -> None:
     """Command groups that live in their own modules."""
     from bot.cli_consultation import COMMANDS as CONSULTATION
+    from bot.cli_dashboard import COMMANDS as DASHBOARD
     from bot.cli_outreach import COMMANDS as OUTREACH
     from bot.cli_privacy import COMMANDS as PRIVACY
     from bot.cli_surveys import SURVEY_COMMANDS
     from bot.telegram_cli import telegram
 
     main.add_command(telegram)
-    for command in [*PRIVACY, *OUTREACH, *CONSULTATION]:
+    for command in [*PRIVACY, *OUTREACH, *CONSULTATION, *DASHBOARD]:
         main.add_command(command)
     for command in SURVEY_COMMANDS:
         surveys.add_command(command)

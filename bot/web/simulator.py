@@ -15,6 +15,8 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from bot.app import current_runtime
 from channels.base import EventKind, InboundMessage, numbered
 from channels.local import WebChannel
+from surveys.consultation import Consultation
+from surveys.model import Survey
 
 bp = Blueprint("simulator", __name__)
 MAX_TEXT = 2000
@@ -29,7 +31,8 @@ def index() -> Response:
 def page() -> str:
     runtime = current_runtime()
     catalog = runtime.catalog.get()
-    items = [*catalog.surveys.values(), *catalog.consultations.values()]
+    items: list[Survey | Consultation] = [*catalog.surveys.values(),
+                                          *catalog.consultations.values()]
     surveys = sorted(items, key=lambda s: s.id)
     chosen = request.args.get("survey", "")
     return render_template("simulator.html", surveys=surveys, chosen=chosen)

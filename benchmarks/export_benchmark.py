@@ -1,0 +1,275 @@
+"""Exports and the survey page over a million answers: time and peak memory.
+
+    python benchmarks/export_benchmark.py [--answers 1000000] [--formats csv,xlsx,jsonl]
+                                          [--database URL] [--keep]
+
+Builds a database (SQLite in a temporary folder unless --database or
+WITHUS_BENCH_POSTGRES_URL names a PostgreSQL server) holding the `carers` survey from
+the library with about --answers answers, stored in bulk through SQLAlchemy Core. Then:
+
+* each export format runs in its own child process (`withus export`'s code path), and
+  its wall time and peak RSS are read from os.wait4 for that child alone;
+* the survey page is requested through the Flask test client as a signed-in reviewer,
+  three times, and the median is reported, with the time of the SQL alone.
+
+Targets (issue 5): CSV export within 30 s and 250 MB; the survey page within 1 s, with
+counts done in SQL. Not a test: it prints figures, and writes them to
+benchmarks/results/exports.json (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SURVEY = "carers"
+WORDS = ["Respite is hard to get", "The council never called back", "My GP listens",
+         "I have no time for myself", "Money is the worst part", "Night-time is hardest",
+         "The carers group saves me", "Nobody asks how I am", "=SUM(1,2)",
+         "I would like a break once a month", "Transport to appointments"]
+TARGETS = {"csv": (30.0, 250.0)}
+
+
+def _settings(url: str, instance: Path) -> Any:
+    from bot.config import Settings
+    from tests.conftest_db import TEST_VAULT_KEY
+
+    return Settings(env="benchmark", instance_path=instance, database_url=url,
+                    secret_key="benchmark", pseudonym_key=b"benchmark-pseudonym-key-32-bytes!!",
+                    vault_keys=(TEST_VAULT_KEY,))
+
+
+def build(url: str, instance: Path, answers: int, seed: int = 5) -> dict[str, float]:
+    """Create and fill the database; returns how long each step took."""
+    from sqlalchemy import insert
+
+    from bot.runtime import build as build_runtime
+    from storage.db import upgrade
+    from storage.models import Answer, Participant, Response
+    from surveys.model import QuestionType
+    from tests.helpers import load_library
+
+    started = time.perf_counter()
+    upgrade(url)
+    runtime = build_runtime(_settings(url, instance))
+    load_library(runtime)
+    survey = runtime.catalog.get().surveys[SURVEY]
+    questions = [q for q in survey.questions if q.is_answerable]
+    rng = random.Random(seed)
+    base = datetime(2026, 9, 1, tzinfo=UTC)
+    channels = ["sms", "sms", "sms", "whatsapp", "telegram"]
+    batch = 5000
+    written = answer_id = responses = 0
+    with runtime.engine.begin() as connection:
+        while written < answers:
+            people, rows, given = [], [], []
+            for n in range(responses, responses + batch):
+                if written >= answers:
+                    break
+                responses += 1
+                pid = f"p{n:024d}"
+                channel = rng.choice(channels)
+                at = base + timedelta(minutes=n)
+                completed = rng.random() < 0.85
+                people.append({"id": pid, "channel": channel, "created_at": at})
+                rows.append({"id": n + 1, "participant_id": pid, "survey_id": SURVEY,
+                             "survey_version": survey.version, "channel": channel,
+                             "language": "cy" if n % 10 == 0 else "en",
+                             "status": "completed" if completed else "consented",
+                             "started_at": at, "consented_at": at,
+                             "completed_at": at + timedelta(minutes=4) if completed else None,
+                             "updated_at": at, "quote_ok": rng.random() < 0.5})
+                asked = questions if completed else questions[:rng.randrange(len(questions))]
+                for q in asked:
+                    if written >= answers:
+                        break
+                    value: Any
+                    if q.type is QuestionType.FREE_TEXT:
+                        value, label = rng.choice(WORDS), ""
+                    elif q.type is QuestionType.MULTIPLE_CHOICE:
+                        picked = rng.sample(q.options, rng.randint(1, 3))
+                        value = [o.code for o in q.options if o in picked]
+                        label = "; ".join(o.label.get() for o in q.options if o in picked)
+                    elif q.type is QuestionType.SCALE:
+                        option = rng.choice(q.options)
+                        value, label = int(option.code), option.label.get()
+                    else:
+                        option = rng.choice(q.options)
+                        value, label = option.code, option.label.get()
+                    answer_id += 1
+                    written += 1
+                    given.append({"id": answer_id, "response_id": n + 1, "participant_id": pid,
+                                  "survey_id": SURVEY, "question_id": q.id, "kind": "value",
+                                  "value": value, "label": label,
+                                  "survey_version": survey.version, "answered_at": at})
+            connection.execute(insert(Participant), people)
+            connection.execute(insert(Response), rows)
+            if given:
+                connection.execute(insert(Answer), given)
+    if runtime.engine.dialect.name == "postgresql":
+        # As autovacuum would before long; in a transaction that commits, or it is lost.
+        with runtime.engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    runtime.close()
+    return {"responses": responses, "answers": written,
+            "build_s": round(time.perf_counter() - started, 1)}
+
+
+def export_child(url: str, instance: Path, fmt: str, output: Path) -> None:
+    """Run in the child process: the export exactly as `withus export` does it."""
+    from bot.runtime import build as build_runtime
+    from storage.exports import ExportPlan, export, load_versions
+
+    runtime = build_runtime(_settings(url, instance))
+    with runtime.sessions() as session:
+        plan = ExportPlan(load_versions(session, SURVEY))
+    with output.open("wb") as out:
+        rows = export(runtime.sessions, plan, fmt, out,  # type: ignore[arg-type]
+                      xlsx_path=output if fmt == "xlsx" else None)
+    runtime.close()
+    print(json.dumps({"rows": rows}))
+
+
+def measure_export(url: str, instance: Path, fmt: str, folder: Path) -> dict[str, Any]:
+    output = folder / f"export.{fmt}"
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--child", fmt, "--database", url,
+         "--instance", str(instance), "--output", str(output)],
+        stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    out = child.stdout.read()
+    _pid, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        raise SystemExit(f"{fmt} export failed ({child.returncode})")
+    rows = json.loads(out.strip().splitlines()[-1])["rows"]
+    peak_mb = usage.ru_maxrss / 1024  # Linux reports kilobytes
+    return {"format": fmt, "rows": rows, "seconds": round(seconds, 1),
+            "peak_rss_mb": round(peak_mb, 1), "size_mb": round(output.stat().st_size / 2**20, 1)}
+
+
+def measure_page(url: str, instance: Path) -> dict[str, Any]:
+    """The survey page for a signed-in reviewer, end to end, and its SQL alone."""
+    import re
+
+    from bot.app import create_app
+    from bot.dashboard.results import funnel, question_results
+    from bot.runtime import build as build_runtime
+    from storage.repositories.dashboard import DashboardRepository
+    from surveys.suppression import Suppressor
+    from tests.browser.seed import PASSWORD, add_user
+
+    runtime = build_runtime(_settings(url, instance))
+    add_user(runtime, f"bench{time.time_ns()}@example.org", "reviewer")
+    with runtime.sessions() as session:
+        from sqlalchemy import select
+
+        from storage.models import User
+
+        email = session.scalars(select(User.email).order_by(User.id.desc())).first()
+    client = create_app(runtime=runtime).test_client()
+    page = client.get("/dashboard/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]  # type: ignore[index]
+    client.post("/dashboard/login", data={"email": email, "password": PASSWORD,
+                                          "csrf_token": token})
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        reply = client.get(f"/dashboard/surveys/{SURVEY}")
+        timings.append(time.perf_counter() - started)
+        assert reply.status_code == 200, reply.status_code
+    filtered = []
+    for _ in range(3):
+        started = time.perf_counter()
+        client.get(f"/dashboard/surveys/{SURVEY}?channel=sms&language=en")
+        filtered.append(time.perf_counter() - started)
+    survey = runtime.catalog.get().surveys[SURVEY]
+    sql = []
+    for _ in range(3):
+        started = time.perf_counter()
+        with runtime.sessions() as session:
+            repo = DashboardRepository(session)
+            funnel(repo, survey, Suppressor())
+            question_results(repo, survey, Suppressor())
+        sql.append(time.perf_counter() - started)
+    listing = time.perf_counter()
+    client.get("/dashboard/")
+    listing_s = time.perf_counter() - listing
+    runtime.close()
+    return {"survey_page_s": round(statistics.median(timings), 3),
+            "survey_page_filtered_s": round(statistics.median(filtered), 3),
+            "counts_sql_s": round(statistics.median(sql), 3),
+            "surveys_list_s": round(listing_s, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--answers", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="csv,jsonl,xlsx")
+    parser.add_argument("--database", default=os.environ.get("WITHUS_BENCH_POSTGRES_URL", ""))
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--instance", help=argparse.SUPPRESS)
+    parser.add_argument("--output", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        export_child(args.database, Path(args.instance), args.child, Path(args.output))
+        return
+
+    folder = Path(tempfile.mkdtemp(prefix="withus-export-bench-"))
+    url = args.database or f"sqlite:///{folder / 'bench.db'}"
+    if args.database:  # a fresh schema on the server given
+        from storage.db import downgrade
+
+        downgrade(url, "base")
+    kind = url.split(":", 1)[0]
+    print(f"building {args.answers:,} answers on {kind} in {folder} ...", flush=True)
+    built = build(url, folder, args.answers)
+    print(f"  {built['answers']:,} answers in {built['responses']:,} responses, "
+          f"{built['build_s']} s", flush=True)
+    results: dict[str, Any] = {"database": kind, **built, "exports": []}
+    print(f"\n{'format':7} {'rows':>9} {'seconds':>8} {'peak RSS MB':>12} {'file MB':>8}")
+    for fmt in [f for f in args.formats.split(",") if f]:
+        figures = measure_export(url, folder, fmt, folder)
+        results["exports"].append(figures)
+        verdict = ""
+        if fmt in TARGETS:
+            seconds, mb = TARGETS[fmt]
+            ok = figures["seconds"] <= seconds and figures["peak_rss_mb"] <= mb
+            verdict = f"  target <= {seconds:.0f} s, <= {mb:.0f} MB: {'met' if ok else 'MISSED'}"
+        print(f"{fmt:7} {figures['rows']:>9,} {figures['seconds']:>8} "
+              f"{figures['peak_rss_mb']:>12} {figures['size_mb']:>8}{verdict}", flush=True)
+    page = measure_page(url, folder)
+    results["page"] = page
+    print(f"\nsurvey page (reviewer, whole request, median of 3): {page['survey_page_s']} s"
+          f"  target <= 1 s: {'met' if page['survey_page_s'] <= 1 else 'MISSED'}")
+    print(f"survey page filtered by channel and language:        "
+          f"{page['survey_page_filtered_s']} s")
+    print(f"counts in SQL alone (funnel and every question):      {page['counts_sql_s']} s")
+    print(f"surveys list:                                         {page['surveys_list_s']} s")
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"exports-{kind}.json").write_text(json.dumps(results, indent=2))
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""`withus users add` and `withus export`: dashboard accounts and exports from the terminal.
+
+Registered on the `withus` group by `bot.cli` (`COMMANDS`). Passwords are never taken as an
+argument, where they would land in shell history and `ps`: they are prompted for, or read
+from standard input with `--password-stdin` for scripts.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_BAD_INPUT = 2
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from bot.cli import _runtime as build
+
+    return build()
+
+
+@click.group()
+def users() -> None:
+    """Dashboard accounts for organisers and reviewers."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["organiser", "reviewer"]), required=True,
+              help="organiser: everything, including exports. reviewer: a coproduction "
+                   "group member who sees suppressed results, tags themes and writes notes.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+def users_add(email: str, role: str, password_stdin: bool) -> None:
+    """Create a dashboard account. Prompts for the password unless --password-stdin."""
+    from bot.dashboard.auth import PasswordTooShort, hash_password
+    from storage.repositories.dashboard import DashboardRepository
+
+    if not EMAIL.match(email):
+        click.echo(f"error: '{email}' does not look like an email address", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        password_hash = hash_password(password)
+    except PasswordTooShort as exc:
+        click.echo(f"error: that password is too short: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    runtime = _runtime()
+    try:
+        with runtime.sessions() as session:
+            repo = DashboardRepository(session)
+            if repo.user_by_email(email) is not None:
+                click.echo(f"error: there is already an account for {email.lower()}", err=True)
+                sys.exit(EXIT_BAD_INPUT)
+            repo.add_user(email, password_hash, role, runtime.clock())
+            session.commit()
+    finally:
+        runtime.close()
+    click.echo(f"added {role} {email.strip().lower()}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """One line per account: email, role, last sign-in."""
+    from storage.repositories.dashboard import DashboardRepository
+
+    runtime = _runtime()
+    try:
+        with runtime.sessions() as session:
+            accounts = DashboardRepository(session).users()
+    finally:
+        runtime.close()
+    for user in accounts:
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+        state = " (disabled)" if user.disabled_at else ""
+        click.echo(f"{user.email}\t{user.role}\tlast signed in {last}{state}")
+
+
+@click.command()
+@click.argument("survey_id")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), default="csv",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The file to write. The data dictionary is written beside it.")
+@click.option("--random-ids", is_flag=True,
+              help="Identify each response by a random id made for this export only, "
+                   "instead of the participant's pseudonym.")
+@click.option("--reason", default="", help="Why the export is needed (kept in the audit log).")
+def export(survey_id: str, fmt: str, output: Path, random_ids: bool, reason: str) -> None:
+    """Export a survey's responses: one row per response, a data dictionary beside it.
+
+    CSV is UTF-8 with a byte-order mark, so Excel opens it right. Each export is
+    recorded in the audit log. Exports never contain phone numbers or chat ids.
+    """
+    from storage.exports import ExportPlan, count_rows, dictionary_csv, load_versions
+    from storage.exports import export as run_export
+    from storage.repositories.dashboard import DashboardRepository
+
+    runtime = _runtime()
+    try:
+        with runtime.sessions() as session:
+            versions = load_versions(session, survey_id)
+            if not versions:
+                click.echo(f"error: survey '{survey_id}' is not loaded "
+                           "(see `withus surveys list`)", err=True)
+                sys.exit(EXIT_BAD_INPUT)
+            total = count_rows(session, survey_id)
+            DashboardRepository(session).audit(
+                None, "export", survey_id, runtime.clock(), reason=reason or None,
+                detail={"format": fmt, "ids": "random" if random_ids else "pseudonym",
+                        "via": "command line"})
+            session.commit()
+        plan = ExportPlan(versions, random_ids=random_ids)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        dictionary = output.with_name(f"{output.stem}.dictionary.csv")
+        dictionary.write_bytes(dictionary_csv(plan))
+        with click.progressbar(length=total, label=f"exporting {survey_id}",
+                               file=sys.stderr) as bar:
+            if fmt == "xlsx":
+                written = run_export(runtime.sessions, plan, "xlsx", sys.stdout.buffer,
+                                     xlsx_path=output, progress=bar.update)
+            else:
+                with output.open("wb") as out:
+                    written = run_export(runtime.sessions, plan, fmt,  # type: ignore[arg-type]
+                                         out, progress=bar.update)
+    finally:
+        runtime.close()
+    click.echo(f"wrote {written} responses to {output} and the data dictionary to {dictionary}")
+
+
+COMMANDS = [users, export]

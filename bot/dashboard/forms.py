@@ -1,0 +1,59 @@
+"""The dashboard's forms. Each is a FlaskForm, so each carries and checks a CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    submit = SubmitField("Sign in")
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (sign out): the token is all it carries."""
+
+
+class ThemeForm(FlaskForm):
+    name = StringField("New theme", validators=[DataRequired(), Length(max=80)])
+    back = HiddenField()
+
+
+class TagForm(FlaskForm):
+    theme = IntegerField("Theme", validators=[DataRequired(), NumberRange(min=1)])
+    back = HiddenField()
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField("Note", validators=[DataRequired(), Length(max=2000)])
+    back = HiddenField()
+
+
+class ExportForm(FlaskForm):
+    format = RadioField("Format", choices=[
+        SelectChoice("csv", "CSV (opens in Excel)"),
+        SelectChoice("xlsx", "Excel workbook (XLSX)"),
+        SelectChoice("jsonl", "JSON Lines (for programs)"),
+    ], default="csv", validators=[DataRequired()])
+    ids = RadioField("Identify each person by", choices=[
+        SelectChoice("pseudonym", "Their pseudonym (the same in every export)"),
+        SelectChoice("random", "A random id made for this export only"),
+    ], default="pseudonym", validators=[DataRequired()])
+    reason = StringField("Why is this export needed? (kept in the audit log)",
+                         validators=[Length(max=500)])
+    responses = SubmitField("Download responses")
+    dictionary = SubmitField("Download the data dictionary")
+

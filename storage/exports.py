@@ -1,0 +1,369 @@
+"""Exports of a survey's responses as CSV, XLSX or JSON Lines, streamed in constant memory.
+
+One row per response that gave consent, one column per question (a label column and a
+code column for choice questions), headed with the question's text and id, and a data
+dictionary alongside that explains every column. Exports are raw rows, so only
+organisers may make them, and each one is audited by the caller.
+
+What an export never holds: an address (the vault is not read), unredacted text (answers
+are redacted before they are stored), or anything a spreadsheet would run. A cell that
+begins with = + - @ tab, CR or LF would be read by Excel or LibreOffice as a formula,
+which can fetch URLs or run commands (OWASP "CSV injection"), so such cells get a leading
+apostrophe in CSV and XLSX. JSON Lines is for programs and keeps text exactly as stored.
+
+Memory stays flat however big the survey: responses are read in keyset-paginated chunks,
+each in its own short transaction. On SQLite every transaction takes the write lock, so a
+single export-long transaction would hold up incoming messages for its whole length.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from sqlalchemy import String, func, literal_column, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import Answer, Response, SurveyDefinition
+from surveys.model import Question, QuestionType, Survey
+
+Format = Literal["csv", "xlsx", "jsonl"]
+FORMATS: tuple[Format, ...] = ("csv", "xlsx", "jsonl")
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               "jsonl": "application/x-ndjson"}
+
+#: Responses read per transaction.
+CHUNK = 1000
+#: What a skipped or media-only answer reads as (option codes are [a-z0-9_], never these).
+SKIPPED, MEDIA = "(skipped)", "(photo, file or voice note)"
+#: First characters that make a spreadsheet treat a cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+BOM = "\ufeff"
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell made safe for spreadsheets: a leading apostrophe before a formula start.
+
+    Numbers are left alone: they are validated answers, and a spreadsheet shows -3 as -3.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+@dataclass(frozen=True)
+class Column:
+    #: Stable key, used as the JSON Lines field name: "overall", "overall.code".
+    key: str
+    #: Heading in CSV and XLSX: the question text and id.
+    header: str
+    description: str
+    question: Question | None = None
+    part: Literal["meta", "label", "code", "value"] = "meta"
+
+
+_META: tuple[tuple[str, str, str], ...] = (
+    ("survey_version", "Survey version", "Which version of the survey they answered."),
+    ("channel", "Channel", "How they took part: sms, whatsapp, telegram, web or console."),
+    ("language", "Language", "The language they answered in."),
+    ("status", "Status", "completed, consented (still going or paused), or stopped."),
+    ("started_at", "Started (UTC)", "When they started, in UTC."),
+    ("completed_at", "Completed (UTC)", "When they finished, in UTC; empty if they did not."),
+    ("quote_ok", "May be quoted",
+     "yes if they agreed their words may be quoted without their name, no if they said no, "
+     "empty if they were not asked."),
+)
+
+
+class ExportPlan:
+    """The columns of one survey's export, from every version of it that was published."""
+
+    def __init__(self, versions: Sequence[Survey], *, random_ids: bool = False) -> None:
+        if not versions:
+            raise ValueError("no survey versions to export")
+        self.versions = sorted(versions, key=lambda s: s.version)
+        self.survey = self.versions[-1]
+        self.random_ids = random_ids
+        respondent = (
+            Column("respondent", "Respondent (random id for this export)",
+                   "A random id made for this export only; it links to nothing else.")
+            if random_ids else
+            Column("respondent", "Respondent (pseudonym)",
+                   "The participant's pseudonym. The same person has the same pseudonym in "
+                   "every survey and export; it is not their phone number or chat id.")
+        )
+        self.columns: list[Column] = [respondent]
+        self.columns += [Column(key, header, text) for key, header, text in _META]
+        for question in self._questions():
+            self.columns += _question_columns(question)
+
+    def _questions(self) -> list[Question]:
+        """Newest version's questions in order, then any only older versions had."""
+        seen: dict[str, Question] = {}
+        for survey in reversed(self.versions):
+            for question in survey.questions:
+                if question.is_answerable and question.id not in seen:
+                    seen[question.id] = question
+        return list(seen.values())
+
+    @property
+    def headers(self) -> list[str]:
+        return [column.header for column in self.columns]
+
+    def dictionary(self) -> Iterator[list[str]]:
+        """The data dictionary: one row per column of the export."""
+        yield ["Column", "Field (JSON Lines)", "Question id", "Question type", "Question",
+               "Answers (code = label)", "About this column"]
+        for column in self.columns:
+            q = column.question
+            answers = ""
+            if q is not None and q.options and column.part in ("label", "code"):
+                answers = "; ".join(f"{o.code} = {o.label.get()}" for o in q.options)
+            yield [column.header, column.key, q.id if q else "", q.type.value if q else "",
+                   q.text.get() if q else "", answers, column.description]
+        yield ["", "", "", "", "", "",
+               f"{SKIPPED} means they skipped the question; {MEDIA} that they sent "
+               "only a photo, file or voice note. Free text was redacted before it was "
+               "stored. In CSV and XLSX, text starting with = + - @ or a tab or line break "
+               "has an apostrophe put in front, so spreadsheets do not run it."]
+
+    def row(self, response: Any, answers: dict[str, list[tuple[str, Any, str | None]]]
+            ) -> list[Any]:
+        """One response as a list of cell values, in column order."""
+        respondent = secrets.token_hex(8) if self.random_ids else response.participant_id
+        quote = {True: "yes", False: "no"}.get(response.quote_ok, "")
+        values: list[Any] = [respondent, response.survey_version, response.channel,
+                             response.language, response.status, response.started_at,
+                             response.completed_at, quote]
+        kinds: dict[str, tuple[Any, str | None]] = {}
+        current = ""
+        for column in self.columns[len(values):]:
+            assert column.question is not None
+            if column.question.id != current:
+                current = column.question.id
+                kinds = {kind: (value, label)
+                         for kind, value, label in answers.get(current, ())}
+            values.append(_cell(column, kinds))
+        return values
+
+
+def _question_columns(q: Question) -> list[Column]:
+    title = f"{q.text.get()} [{q.id}]"
+    if q.type in (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE,
+                  QuestionType.SCALE, QuestionType.YES_NO):
+        several = " (several may be chosen, separated by ;)" \
+            if q.type is QuestionType.MULTIPLE_CHOICE else ""
+        return [
+            Column(q.id, title, f"The answer's label{several}.", q, "label"),
+            Column(f"{q.id}.code", f"{title} code", f"The answer's code{several}.", q, "code"),
+        ]
+    if q.type is QuestionType.NUMBER:
+        return [Column(q.id, title, "The number they gave.", q, "value")]
+    return [Column(q.id, title, "Their words, redacted (names, numbers and places removed).",
+                   q, "value")]
+
+
+def _cell(column: Column, kinds: dict[str, tuple[Any, str | None]]) -> Any:
+    if "value" not in kinds:
+        if "skipped" in kinds:
+            return SKIPPED
+        return MEDIA if "media" in kinds else None
+    value, stored_label = kinds["value"]
+    q = column.question
+    assert q is not None
+    if column.part == "value":
+        return value
+    codes = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    if column.part == "code":
+        if q.type is QuestionType.SCALE and not isinstance(value, list):
+            return value
+        return ";".join(codes)
+    labels = []
+    for code in codes:
+        option = q.option(code)
+        labels.append(option.label.get() if option else (stored_label or code))
+    if q.type is QuestionType.SCALE and q.low_label and q.high_label and q.minimum is not None:
+        ends = {int(q.minimum): q.low_label.get(), int(q.maximum or 0): q.high_label.get()}
+        labels = [f"{label} ({ends[int(label)]})" if label.isdigit() and int(label) in ends
+                  else label for label in labels]
+    return "; ".join(labels)
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def load_versions(session: Session, survey_id: str) -> list[Survey]:
+    """Every stored version of a survey, compiled, oldest first (empty if unknown)."""
+    from surveys.loader import load_text
+
+    definitions = session.scalars(
+        select(SurveyDefinition).where(SurveyDefinition.survey_id == survey_id)
+        .order_by(SurveyDefinition.version)
+    )
+    compiled = [load_text(d.source, f"{d.survey_id} v{d.version}") for d in definitions]
+    return [survey for survey in compiled if isinstance(survey, Survey)]
+
+
+def _exported(survey_id: str, dialect: str = "") -> list[Any]:
+    survey: Any = Response.survey_id
+    if dialect == "sqlite":
+        # Unary plus is SQLite's documented way to keep a column's index out of the
+        # plan. Otherwise it picks the (survey_id, status) index and sorts every response
+        # of the survey for each chunk; walking the primary key from the last id read
+        # instead makes each chunk cost only its own rows.
+        survey = literal_column("+responses.survey_id", String)
+    return [survey == survey_id, Response.consented_at.is_not(None)]
+
+
+def count_rows(session: Session, survey_id: str) -> int:
+    """How many rows an export of this survey will have (for progress bars)."""
+    return int(session.scalar(
+        select(func.count()).select_from(Response).where(*_exported(survey_id))
+    ) or 0)
+
+
+def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
+              chunk: int = CHUNK) -> Iterator[list[Any]]:
+    """Every exported response as a row, in response order, `chunk` responses at a time.
+
+    Two plain queries per chunk, each answered from an index whatever the planner's
+    statistics say: the next `chunk` responses by primary key, then their answers by
+    response id. (A single join let PostgreSQL hash the whole answers table per chunk.)
+    """
+    after = 0
+    survey_id = plan.survey.id
+    while True:
+        with sessions() as session:
+            dialect = session.get_bind().dialect.name
+            responses = session.execute(
+                select(Response.id, Response.participant_id, Response.survey_version,
+                       Response.channel, Response.language, Response.status,
+                       Response.started_at, Response.completed_at, Response.quote_ok)
+                .where(*_exported(survey_id, dialect), Response.id > after)
+                .order_by(Response.id).limit(chunk)
+            ).all()
+            if not responses:
+                return
+            answers = session.execute(
+                select(Answer.response_id, Answer.question_id, Answer.kind, Answer.value,
+                       Answer.label)
+                .where(Answer.response_id.in_([r.id for r in responses]))
+                .order_by(Answer.response_id, Answer.id)
+            ).all()
+            session.rollback()  # end the (read) transaction before writing anything out
+        given: dict[int, dict[str, list[tuple[str, Any, str | None]]]] = {}
+        for a in answers:
+            given.setdefault(a.response_id, {}).setdefault(a.question_id, []).append(
+                (a.kind, a.value, a.label))
+        for response in responses:
+            yield plan.row(response, given.get(response.id, {}))
+        after = responses[-1].id
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def csv_chunks(rows: Iterator[list[Any]], header: Sequence[str],
+               flush_every: int = 500) -> Iterator[bytes]:
+    """CSV in UTF-8 with a byte-order mark (so Excel reads the accents right), in pieces."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(BOM)
+    writer.writerow([neutralise(h) for h in header])
+    for n, row in enumerate(rows, start=1):
+        writer.writerow([neutralise(_text(v)) if isinstance(v, str | datetime) or v is None
+                         else v for v in row])
+        if n % flush_every == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def jsonl_chunks(rows: Iterator[list[Any]], keys: Sequence[str],
+                 flush_every: int = 500) -> Iterator[bytes]:
+    """One JSON object per line, keyed by each column's field name; text kept exactly."""
+    lines: list[str] = []
+    for row in rows:
+        record = {key: value.isoformat() if isinstance(value, datetime) else value
+                  for key, value in zip(keys, row, strict=True)}
+        lines.append(json.dumps(record, ensure_ascii=False))
+        if len(lines) >= flush_every:
+            yield ("\n".join(lines) + "\n").encode("utf-8")
+            lines = []
+    if lines:
+        yield ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def write_xlsx(path: Path, rows: Iterator[list[Any]], plan: ExportPlan) -> None:
+    """An XLSX workbook (responses, then the data dictionary) via openpyxl's write-only mode.
+
+    Write-only worksheets stream rows to disk as they are appended, so memory stays flat.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=None)  # Excel has no time zones; the header says UTC
+        return value
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Responses")
+    sheet.append([clean(h) for h in plan.headers])
+    for row in rows:
+        sheet.append([clean(v) for v in row])
+    dictionary = workbook.create_sheet("Data dictionary")
+    for line in plan.dictionary():
+        dictionary.append([clean(v) for v in line])
+    workbook.save(path)
+
+
+def dictionary_csv(plan: ExportPlan) -> bytes:
+    """The data dictionary as a small CSV file (UTF-8 with a byte-order mark)."""
+    header, *lines = plan.dictionary()
+    return b"".join(csv_chunks(iter(lines), header))
+
+
+def export(sessions: sessionmaker[Session], plan: ExportPlan, fmt: Format, out: BinaryIO,
+           *, xlsx_path: Path | None = None,
+           progress: Callable[[int], None] | None = None) -> int:
+    """Write the export to `out` (CSV, JSON Lines) or to `xlsx_path`; returns rows written."""
+    written = 0
+
+    def counted() -> Iterator[list[Any]]:
+        nonlocal written
+        for row in iter_rows(sessions, plan):
+            written += 1
+            if progress is not None:
+                progress(1)
+            yield row
+
+    if fmt == "xlsx":
+        if xlsx_path is None:
+            raise ValueError("an XLSX export needs a file path")
+        write_xlsx(xlsx_path, counted(), plan)
+        return written
+    chunks = (csv_chunks(counted(), plan.headers) if fmt == "csv"
+              else jsonl_chunks(counted(), [c.key for c in plan.columns]))
+    for piece in chunks:
+        out.write(piece)
+    return written
