@@ -33,7 +33,7 @@ CONTENT_SECURITY_POLICY = (
 
 def init_app(app: Flask) -> None:
     """Register the dashboard and its sign-in handling on `app`."""
-    from bot.dashboard import auth, views  # noqa: F401  (registers the routes on bp)
+    from bot.dashboard import auth, outreach, views  # noqa: F401  (registers the routes on bp)
 
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
     # The token lives as long as the session: a reviewer reading for an hour can still save.
