@@ -72,6 +72,7 @@ def to_outbound(payload: Mapping[str, object]) -> OutboundMessage:
         choices=tuple(Choice(str(p), str(label)) for p, label in choices),
         multiple=bool(payload.get("multiple")),
         business_initiated=bool(payload.get("business_initiated")),
+        language=str(payload["language"]) if payload.get("language") else None,
     )
 
 

@@ -158,10 +158,12 @@ class WithUsService:
             stopping = any(isinstance(r, OptedOut) for r in result.records)
             handled.opted_out = bool(result.state.get("stopped"))
             provider_confirms = getattr(channel, "provider_confirms_opt_out", False)
+            language = str(result.state.get("lang") or "en")
             for reply, extra in self._privacy(uow, pid, result, response_id, now):
                 if stopping and provider_confirms:
                     continue  # Twilio already confirmed STOP by SMS: no second message
                 payload = reply_payload(reply, confirms_opt_out=stopping) | extra
+                payload["language"] = language
                 handled.outbox_ids.append(uow.outbox.add(
                     pid, message.channel, payload, now, in_reply_to=inbound_id,
                 ))
@@ -303,7 +305,8 @@ class WithUsService:
             result = converse(catalog, conversation.state, Event("timeout"), now, context)
             ids = [
                 uow.outbox.add(pid, participant.channel,
-                               reply_payload(reply, business_initiated=True), now,
+                               reply_payload(reply, business_initiated=True)
+                               | {"language": str(result.state.get("lang") or "en")}, now,
                                kind="reminder")
                 for reply in result.replies
             ]

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from surveys import render
+
 EventKind = Literal["start", "text", "button", "media"]
 
 
@@ -83,6 +85,8 @@ class OutboundMessage:
     #: The message starts a conversation rather than answering one (invitations, reminders):
     #: on WhatsApp it must go as an approved template outside the 24-hour window.
     business_initiated: bool = False
+    #: The person's language, for the words a channel adds (e.g. "Reply 1 or 2").
+    language: str | None = None
 
     def __repr__(self) -> str:
         return f"OutboundMessage(chars={len(self.text)}, choices={len(self.choices)})"
@@ -145,16 +149,9 @@ class BadRequest(ValueError):
 
 
 def numbered(message: OutboundMessage) -> str:
-    """Render choices as numbered lines for channels without buttons (SMS, console)."""
-    if not message.choices:
-        return message.text
-    lines = [message.text, ""]
-    lines += [f"{i} {choice.label}" for i, choice in enumerate(message.choices, start=1)]
-    count = len(message.choices)
-    if message.multiple:
-        lines += ["", "Reply with all the numbers that apply, e.g. 1 3"]
-    elif count == 2:
-        lines += ["", "Reply 1 or 2"]
-    else:
-        lines += ["", f"Reply with a number from 1 to {count}"]
-    return "\n".join(lines)
+    """Render choices as numbered lines for channels without buttons (SMS, console).
+
+    The "Reply 1 or 2" line is in the person's language, like everything else we say.
+    """
+    return render.numbered(message.text, [c.label for c in message.choices],
+                           message.multiple, message.language)

@@ -203,3 +203,18 @@ def test_logs_carry_no_address_or_message_text(runtime: Runtime,
     assert "Pauline" not in joined and "shopping" not in joined
     for line in lines:
         json.loads(line)
+
+
+def test_numbered_choices_say_how_to_reply_in_the_persons_language(
+    runtime: Runtime, fake: RecordingChannel
+) -> None:
+    from channels.base import numbered
+    from surveys.i18n import gettext
+
+    say(runtime, "hello")
+    say(runtime, "Cymraeg")
+    consent = fake.sent[-1][1]
+    assert consent.language == "cy"
+    welsh = gettext("cy", "Reply 1 or 2")
+    assert welsh != "Reply 1 or 2"
+    assert numbered(consent).endswith("\n\n" + welsh)
