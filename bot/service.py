@@ -316,6 +316,17 @@ class WithUsService:
         log.info("reminder queued", extra={"participant": pid, "replies": len(ids)})
         return ids
 
+    def opt_out(self, channel: str, address: str) -> None:
+        """The provider says this person no longer wants messages (e.g. blocked the bot)."""
+        pid = self.pseudonym(channel, address)
+        now = self.clock()
+        with self.uow() as uow:
+            participant = uow.participants.get(pid)
+            if participant is not None and participant.opted_out_at is None:
+                uow.participants.set_opted_out(pid, now)
+            uow.commit()
+        log.info("opted out by the provider", extra={"channel": channel, "participant": pid})
+
     def record_status(self, provider_message_id: str, status: str, error_code: int | None,
                       *, opted_out: bool = False) -> None:
         """Apply a provider's delivery report to the outbox (and opt-outs to the person)."""

@@ -635,6 +635,28 @@ def test_a_blocked_telegram_bot_opts_the_person_out(harness: Harness) -> None:
     assert [m.status for m in harness.outbox()] == ["dead"]
 
 
+def test_blocking_the_bot_opts_the_person_out_at_once(harness: Harness) -> None:
+    """Telegram tells us with my_chat_member "kicked"; no send has to fail first."""
+    harness.say("telegram", "hello")
+    update = {
+        "update_id": 990001,
+        "my_chat_member": {
+            "chat": {"id": CHAT, "first_name": "Sam", "type": "private"},
+            "from": {"id": CHAT, "is_bot": False, "first_name": "Sam"},
+            "date": 1763899200,
+            "old_chat_member": {"user": {"id": 1, "is_bot": True, "first_name": "WithUs"},
+                                "status": "member"},
+            "new_chat_member": {"user": {"id": 1, "is_bot": True, "first_name": "WithUs"},
+                                "status": "kicked", "until_date": 0},
+        },
+    }
+    assert Telegram(update).send(harness).status_code == 200
+    participant = harness.participant("telegram", str(CHAT))
+    assert participant is not None and participant.opted_out_at is not None
+    forged = Telegram(update, secret="wrong")
+    assert forged.send(harness).status_code == 403
+
+
 # -- delivery status callbacks -------------------------------------------------------------
 
 

@@ -124,10 +124,14 @@ def _receive(name: str, ok: Response) -> Response:
             log.warning("webhook verification failed", extra={"channel": name})
             return _plain(403, "forbidden")
         messages = [sane(message) for message in channel.parse(incoming)]
+        blocked = getattr(channel, "blocked_chat", None)
+        blocker = blocked(incoming) if callable(blocked) else None
     except MALFORMED as exc:
         _rejected(name, exc)
         return _plain(400, "bad request")
     try:
+        if blocker:  # they blocked the bot: the same as STOP, without a reply
+            runtime.service.opt_out(name, blocker)
         for message in messages:
             handled = runtime.service.handle(message)
             if message.ack:
