@@ -905,12 +905,27 @@ def _menu(catalog: Catalog, result: Step, now: datetime) -> None:
     )
 
 
+def t(message: str) -> str:
+    """Mark a message for translation where it is defined (Babel extracts `t(...)`)."""
+    return message
+
+
+MONTHS = (t("January"), t("February"), t("March"), t("April"), t("May"), t("June"),
+          t("July"), t("August"), t("September"), t("October"), t("November"), t("December"))
+
+
+def long_date(moment: datetime, language: str) -> str:
+    """A date as people write it, e.g. "26 November 2026" or "26 Tachwedd 2026"."""
+    month = _(language, MONTHS[moment.month - 1])
+    return f"{moment.day} {month} {moment.year}"
+
+
 def _closed(survey: Survey | Consultation, s: dict[str, Any], now: datetime) -> Step:
     lang = str(s["lang"] or survey.default_language)
     result = Step(s)
     if survey.opens_at and now < survey.opens_at:
         result.say(_(lang, "\"{title}\" opens on {date}. Please come back then.",
-                     title=survey.title.get(lang), date=survey.opens_at.strftime("%-d %B %Y")))
+                     title=survey.title.get(lang), date=long_date(survey.opens_at, lang)))
         return result
     if s["survey"] == survey.id and s["stage"] in IN_SURVEY:
         s["stage"] = "closed"  # stalled, not failed: what they gave is kept

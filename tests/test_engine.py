@@ -155,3 +155,11 @@ def test_the_core_never_reads_the_clock_or_randomness() -> None:
             else:
                 continue
             assert not {"random", "time", "secrets"} & modules, path.name
+
+
+def test_dates_are_written_in_the_persons_language() -> None:
+    from surveys.engine import long_date
+
+    moment = datetime(2027, 3, 1, tzinfo=UTC)
+    assert long_date(moment, "en") == "1 March 2027"
+    assert long_date(moment, "cy") == "1 Mawrth 2027"
