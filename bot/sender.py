@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -102,28 +102,62 @@ class Sender:
         self.pacers = dict(pacers or {})
         self.max_attempts = max_attempts
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        # Rows this sender claimed whose outcome is not committed yet: None = not sent,
+        # a list = the provider accepted it with these ids. If a pass dies (database down,
+        # bug), the next pass settles them, so nothing waits in 'sending' and nothing the
+        # provider already has goes twice.
+        self._inflight: dict[int, list[str] | None] = {}
+        self._inflight_lock = threading.Lock()
 
     def run_once(self, limit: int = 100, channel: str | None = None) -> SendReport:
         """Claim up to `limit` due messages and try to deliver each once."""
         report = SendReport()
+        self.settle()
         with UnitOfWork(self.sessions, self.vault) as uow:
             claimed = [
                 (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
                 for m in uow.outbox.claim_due(self.clock(), limit, channel)
             ]
+            self._track(row[0] for row in claimed)
             uow.commit()
         for row in claimed:
             self._deliver(*row, report=report)
         return report
 
+    def _track(self, ids: Iterable[int]) -> None:
+        with self._inflight_lock:
+            for outbox_id in ids:
+                self._inflight[outbox_id] = None
+
+    def settle(self) -> None:
+        """Finish what an interrupted pass left: record sends the provider accepted, and
+        put back claims that were never sent."""
+        with self._inflight_lock:
+            left = dict(self._inflight)
+        if not left:
+            return
+        now = self.clock()
+        with UnitOfWork(self.sessions, self.vault) as uow:
+            for outbox_id, provider_ids in left.items():
+                if provider_ids is not None:
+                    uow.outbox.mark_sent(outbox_id, provider_ids, now)
+            uow.outbox.release_claims([i for i, p in left.items() if p is None])
+            uow.commit()
+        with self._inflight_lock:
+            for outbox_id in left:
+                self._inflight.pop(outbox_id, None)
+        log.warning("settled an interrupted send pass", extra={"rows": len(left)})
+
     def deliver(self, ids: list[int]) -> SendReport:
         """Deliver specific rows now (console and web simulator replies)."""
         report = SendReport()
+        self.settle()
         with UnitOfWork(self.sessions, self.vault) as uow:
             claimed = [
                 (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
                 for m in uow.outbox.claim_ids(ids, self.clock())
             ]
+            self._track(row[0] for row in claimed)
             uow.commit()
         for row in claimed:
             self._deliver(*row, report=report)
@@ -164,6 +198,8 @@ class Sender:
                 # same transaction, so the address is used for nothing else.
                 finish_erasure(uow, pid, self.clock())
             uow.commit()
+        with self._inflight_lock:
+            self._inflight.pop(outbox_id, None)
 
     def _attempt(self, uow: UnitOfWork, channel: Channel, outbox_id: int, pid: str,
                  address: str, payload: dict[str, object], attempts: int,
@@ -178,7 +214,11 @@ class Sender:
             log.exception("send crashed", extra={"outbox_id": outbox_id})
             return self._failed(uow, SendError(type(exc).__name__), outbox_id, pid, attempts,
                                 now, report)
-        uow.outbox.mark_sent(outbox_id, [r.provider_message_id for r in results], now)
+        provider_ids = [r.provider_message_id for r in results]
+        with self._inflight_lock:  # the provider has it now: never send it again
+            if outbox_id in self._inflight:
+                self._inflight[outbox_id] = provider_ids
+        uow.outbox.mark_sent(outbox_id, provider_ids, now)
         report.sent += 1
         log.info("outbound sent", extra={"outbox_id": outbox_id, "channel": channel.name,
                                          "participant": pid, "parts": len(results)})

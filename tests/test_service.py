@@ -218,3 +218,40 @@ def test_numbered_choices_say_how_to_reply_in_the_persons_language(
     welsh = gettext("cy", "Reply 1 or 2")
     assert welsh != "Reply 1 or 2"
     assert numbered(consent).endswith("\n\n" + welsh)
+
+
+def test_an_interrupted_send_pass_loses_nothing_and_sends_nothing_twice(
+    runtime: Runtime, fake: RecordingChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails in the middle of a pass: once after the provider has accepted a
+    message (its mark is lost), once before the next message is sent. The next pass must
+    record the first without resending it and send the rest exactly once."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage.repositories import messages
+
+    for n, text in enumerate(("hello", "English", "yes")):
+        runtime.service.handle(InboundMessage("fake", PHONE, f"int-{n}", "text", text=text))
+    queued = count(runtime, OutboxMessage)
+    assert queued >= 3
+    original = messages.OutboxRepository.mark_sent
+    calls = {"n": 0}
+
+    def flaky(self: object, *args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(messages.OutboxRepository, "mark_sent", flaky)
+    with pytest.raises(OperationalError):
+        runtime.sender.run_once()
+    assert len(fake.sent) == 2  # the second went out, but its mark was lost
+    with runtime.sessions() as session:
+        statuses = sorted(session.scalars(select(OutboxMessage.status)))
+    assert statuses.count("sending") == queued - 1  # stuck until the next pass settles them
+    monkeypatch.setattr(messages.OutboxRepository, "mark_sent", original)
+    runtime.sender.run_once()
+    assert len(fake.sent) == queued  # every reply once: none lost, none twice
+    with runtime.sessions() as session:
+        assert set(session.scalars(select(OutboxMessage.status))) == {"sent"}

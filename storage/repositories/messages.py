@@ -168,6 +168,17 @@ class OutboxRepository:
         )
         return rowcount(result)
 
+    def release_claims(self, ids: Sequence[int]) -> int:
+        """Put back rows this sender claimed but never sent (its pass was cut short)."""
+        if not ids:
+            return 0
+        result = self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "sending")
+            .values(status="pending")
+        )
+        return rowcount(result)
+
     def mark_sent(self, id: int, provider_ids: Sequence[str], now: datetime) -> None:
         """Record a handover to the provider, indexing its ids for delivery reports."""
         self._session.execute(
