@@ -67,10 +67,13 @@ IDLE_WAIT = 1.0  # seconds between outbox polls when nothing wakes the loop
 #: arrives during a big invitation run waits at most about a second.
 SEND_BATCH = 10
 REPLY_BATCH = 20
-#: A message still 'sending' this long after it was claimed had a sender that died.
-#: Requeuing risks one duplicate, so only clearly abandoned rows are put back.
-STUCK_AT_TAKEOVER = timedelta(minutes=10)
-STUCK_WHILE_RUNNING = timedelta(hours=1)
+#: A message still 'sending' this long after it was claimed had a sender that died (a
+#: live sender settles its own interrupted passes; see Sender.settle). Requeuing risks one
+#: duplicate, the message that was mid-send when the process died, so only rows clearly
+#: past any real send (a pass of 100 at 10/s takes 10 s) are put back. The fault harness
+#: found the old 10-minute cut-off left people waiting for their next question.
+STUCK_AT_TAKEOVER = timedelta(minutes=2)
+STUCK_WHILE_RUNNING = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
