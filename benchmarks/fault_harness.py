@@ -531,12 +531,12 @@ def check(url: str, pseudonymiser: Pseudonymiser, participants: int, plan: Plan,
             for pid, question, n in connection.execute(
                     select(Answer.participant_id, Answer.question_id, func.count())
                     .where(Answer.kind == "value")
-                    .group_by(Answer.participant_id, Answer.question_id)).tuples():
+                    .group_by(Answer.participant_id, Answer.question_id)):
                 answers[pid, question] = int(n)
             rows: Counter[tuple[str, str]] = Counter()  # (participant, status) -> rows
             for pid, status, n in connection.execute(
                     select(OutboxMessage.participant_id, OutboxMessage.status, func.count())
-                    .group_by(OutboxMessage.participant_id, OutboxMessage.status)).tuples():
+                    .group_by(OutboxMessage.participant_id, OutboxMessage.status)):
                 rows[pid, status] = int(n)
             result.inbound_stored = int(connection.scalar(
                 select(func.count()).select_from(InboundMessage)) or 0)
