@@ -55,7 +55,7 @@ from surveys.engine import (
 )
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
-from surveys.loader import ID_PATTERN, LANGUAGE_PATTERN, _Reader
+from surveys.loader import ID_PATTERN, LANGUAGE_PATTERN, _Reader, read_header
 from surveys.model import Text
 from surveys.parsing import DONT_KNOW, NO_WORDS, YES_WORDS, normalise
 
@@ -169,21 +169,8 @@ def parse_consultation(data: Mapping[str, Any], name: str = "<consultation>") ->
     same organisers write both by hand.
     """
     reader = _Reader(name)
-    unknown = set(data) - CONSULTATION_KEYS
-    if unknown:
-        raise reader.fail(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
-    consultation_id = data.get("id")
-    if not isinstance(consultation_id, str) or not ID_PATTERN.match(consultation_id):
-        raise reader.fail(
-            "'id' must be lowercase letters, digits or _ and start with a letter (e.g. fairpay)"
-        )
-    language = data.get("language", "en")
-    if not isinstance(language, str) or not LANGUAGE_PATTERN.match(language):
-        raise reader.fail("'language' must be a language code such as en or cy")
-    reader.default_language = language
-    version = reader.integer(data.get("version"), "version", default=0, minimum=1)
-    if version == 0:
-        raise reader.fail("'version' is missing (a whole number; raise it when you edit)")
+    consultation_id, language, version = read_header(reader, data, CONSULTATION_KEYS,
+                                                     "fairpay")
 
     source_name, source_url = _source(reader, data.get("source"))
     opens = reader.moment(data.get("opens"), "opens")

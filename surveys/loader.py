@@ -150,15 +150,20 @@ def load_text(source: str, name: str = "<survey>") -> Survey | Consultation:
     return parse(data, name)
 
 
-def parse(data: Mapping[str, Any], name: str = "<survey>") -> Survey:
-    reader = _Reader(name)
-    unknown = set(data) - SURVEY_KEYS
+def read_header(reader: _Reader, data: Mapping[str, Any], allowed: set[str],
+                example_id: str) -> tuple[str, str, int]:
+    """The fields every survey-like file starts with: id, default language and version.
+
+    Also sets the reader's default language, which every text field after this needs.
+    """
+    unknown = set(data) - allowed
     if unknown:
         raise reader.fail(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
-    survey_id = data.get("id")
-    if not isinstance(survey_id, str) or not ID_PATTERN.match(survey_id):
+    item_id = data.get("id")
+    if not isinstance(item_id, str) or not ID_PATTERN.match(item_id):
         raise reader.fail(
-            "'id' must be lowercase letters, digits or _ and start with a letter (e.g. fft)"
+            "'id' must be lowercase letters, digits or _ and start with a letter "
+            f"(e.g. {example_id})"
         )
     language = data.get("language", "en")
     if not isinstance(language, str) or not LANGUAGE_PATTERN.match(language):
@@ -167,6 +172,12 @@ def parse(data: Mapping[str, Any], name: str = "<survey>") -> Survey:
     version = reader.integer(data.get("version"), "version", default=0, minimum=1)
     if version == 0:
         raise reader.fail("'version' is missing (a whole number; raise it when you edit)")
+    return item_id, language, version
+
+
+def parse(data: Mapping[str, Any], name: str = "<survey>") -> Survey:
+    reader = _Reader(name)
+    survey_id, language, version = read_header(reader, data, SURVEY_KEYS, "fft")
 
     raw_questions = data.get("questions")
     if not isinstance(raw_questions, list) or not raw_questions:
