@@ -14,20 +14,18 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from bot.logs import JsonFormatter
 from channels.smstext import encoding
 from storage.models import Answer, Response
-from tests.fakes import FakeTelegramAPI, FakeTwilioAPI
 from tests.privacy import scan_database, scan_text
-from tests.test_webhooks import (
-    ACCOUNT,
+from tests.webhook_harness import (
     AUTH,
+    CHAT,
     CONSENT,
     CONSENT_SMS,
     INTRO,
@@ -37,34 +35,33 @@ from tests.test_webhooks import (
     OUR_WHATSAPP,
     OVERALL,
     OVERALL_SMS,
+    PERSON,
     PUBLIC,
     QUOTE,
     QUOTE_SMS,
     SECRET,
     SHARE_BACK,
     SHARE_BACK_SMS,
-    SMS,
     STATUS,
+    SURVEY_CHANNELS,
+    TELEGRAM_WARNINGS,
     THANKS,
     TOKEN,
-    WHATSAPP,
     WHY,
     Harness,
-    open_harness,
-    tg_button,
-    tg_text,
-    twilio_form,
+    fake_providers_fixture,
+    harness_fixture,
+    inline_keyboard,
+    quick_reply,
 )
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Please use 'Bot.getUpdates'"),
-    pytest.mark.filterwarnings("ignore:.*`retry_after` will be of type"),
-]
+pytestmark = TELEGRAM_WARNINGS
+fakes = fake_providers_fixture(SURVEY_CHANNELS)
+harness = harness_fixture()
 
-# People, from Ofcom's drama range and an invented chat id.
-SMS_PERSON = "+447700900123"
+# People, from Ofcom's drama range; on Telegram, the harness's invented CHAT.
+SMS_PERSON = PERSON  # whom the harness sends as unless told otherwise
 WHATSAPP_PERSON = "+447700900124"
-CHAT = 987654321
 #: Someone a participant mentions in an answer: their number must be redacted too.
 MENTIONED = "+447700900999"
 ADDRESSES = [SMS_PERSON, WHATSAPP_PERSON, str(CHAT), MENTIONED]
@@ -88,25 +85,6 @@ OVERALL_CHOICES = (
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def twilio_api() -> Iterator[FakeTwilioAPI]:
-    with FakeTwilioAPI(ACCOUNT, AUTH) as api:
-        yield api
-
-
-@pytest.fixture(scope="module")
-def telegram_api() -> Iterator[FakeTelegramAPI]:
-    with FakeTelegramAPI(token=TOKEN) as api:
-        yield api
-
-
-@pytest.fixture
-def harness(engine: Engine, tmp_path: Path, twilio_api: FakeTwilioAPI,
-            telegram_api: FakeTelegramAPI) -> Iterator[Harness]:
-    with open_harness(engine, tmp_path, twilio_api, telegram_api) as opened:
-        yield opened
-
-
 @pytest.fixture
 def logs() -> Iterator[io.StringIO]:
     """Everything logged at INFO and above, formatted as production formats it."""
@@ -126,35 +104,13 @@ def logs() -> Iterator[io.StringIO]:
 
 # -- sending, per channel ------------------------------------------------------------------
 
-_sids = iter(range(1, 10**6))
-
-
-def sms(h: Harness, body: str) -> None:
-    form = twilio_form(body, f"SM{next(_sids):032x}", SMS_PERSON, OUR_SMS)
-    assert h.post_twilio(SMS, form).status_code == 200
-    h.deliver()
-
-
 def whatsapp(h: Harness, body: str, button: str = "") -> None:
     """A WhatsApp message; `button` is the id of a quick reply the person tapped."""
-    sid = f"SM{next(_sids):032x}"
     extra = {"ProfileName": "Sam Carer", "WaId": WHATSAPP_PERSON.lstrip("+"),
              "MessageType": "button" if button else "text"}  # fmt: skip
     if button:
         extra |= {"ButtonText": body, "ButtonPayload": button}
-    form = twilio_form(body, sid, f"whatsapp:{WHATSAPP_PERSON}", OUR_WHATSAPP, **extra)
-    assert h.post_twilio(WHATSAPP, form).status_code == 200
-    h.deliver()
-
-
-_updates = iter(range(500_000_001, 10**10))
-
-
-def telegram(h: Harness, text: str = "", button: str = "") -> None:
-    update_id = next(_updates)
-    update = tg_button(update_id, button, f"cb{update_id}") if button else tg_text(update_id, text)
-    assert h.post_telegram(update).status_code == 200
-    h.deliver()
+    h.send_whatsapp(body, WHATSAPP_PERSON, **extra)
 
 
 # -- what the provider received ------------------------------------------------------------
@@ -162,16 +118,11 @@ def telegram(h: Harness, text: str = "", button: str = "") -> None:
 
 def whatsapp_sent(h: Harness) -> list[tuple[str, Any]]:
     """("text", body) or ("buttons", body, ((title, id), ...)) per message."""
-    contents = {c["sid"]: c["types"]["twilio/quick-reply"] for c in h.twilio.contents}
     out: list[tuple[str, Any]] = []
     for sent in h.twilio.messages:
         assert (sent["To"], sent["From"]) == (f"whatsapp:{WHATSAPP_PERSON}", OUR_WHATSAPP)
-        if "ContentSid" in sent:
-            spec = contents[sent["ContentSid"]]
-            actions = tuple((a["title"], a["id"]) for a in spec["actions"])
-            out.append(("buttons", (spec["body"], actions)))
-        else:
-            out.append(("text", sent["Body"]))
+        buttons = quick_reply(h.twilio, sent)
+        out.append(("text", sent["Body"]) if buttons is None else ("buttons", buttons))
     return out
 
 
@@ -180,9 +131,9 @@ def telegram_sent(h: Harness) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
     out = []
     for sent in h.telegram.messages:
         assert sent["chat_id"] == str(CHAT)
-        rows = (sent.get("reply_markup") or {}).get("inline_keyboard", [])
+        rows = inline_keyboard(sent)
         assert all(len(row) == 1 for row in rows)  # one button per row, readable on a phone
-        buttons = tuple((row[0]["text"], row[0]["callback_data"]) for row in rows)
+        buttons = tuple(row[0] for row in rows)
         out.append((sent["text"], buttons))
     return out
 
@@ -213,7 +164,7 @@ def assert_private(h: Harness, logs: io.StringIO) -> None:
 
 def test_sms(harness: Harness, logs: io.StringIO) -> None:
     for text in ("hello", "1", "yes", "2", FREE_TEXT["sms"], "1", "yes"):
-        sms(harness, text)
+        harness.send_sms(text, SMS_PERSON)
 
     bodies = [m["Body"] for m in harness.twilio.messages]
     assert bodies == [
@@ -259,13 +210,13 @@ def test_whatsapp(harness: Harness, logs: io.StringIO) -> None:
 
 
 def test_telegram(harness: Harness, logs: io.StringIO) -> None:
-    telegram(harness, "/start fft")  # from a t.me/WithUsBot?start=fft link
-    telegram(harness, button="lang:en")
-    telegram(harness, button="consent:yes")
-    telegram(harness, button="overall=good")
-    telegram(harness, FREE_TEXT["telegram"])
-    telegram(harness, button="quote:yes")
-    telegram(harness, button="share:no")
+    harness.send_telegram("/start fft")  # from a t.me/WithUsBot?start=fft link
+    harness.press_button("lang:en")
+    harness.press_button("consent:yes")
+    harness.press_button("overall=good")
+    harness.send_telegram(FREE_TEXT["telegram"])
+    harness.press_button("quote:yes")
+    harness.press_button("share:no")
 
     assert telegram_sent(harness) == [
         (LANGUAGE, LANGUAGES),

@@ -7,148 +7,81 @@ buttons, whose presses come back as callback queries. Both databases.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from bot.app import create_app
-from bot.runtime import Runtime, build
-from storage.db import upgrade
+from bot.runtime import Runtime
 from storage.models import Answer, Statement, Vote
 from storage.repositories.consultations import ConsultationRepository
 from surveys.consultation import Consultation
 from tests.consultation_sim import consultation, load_consultations
-from tests.fakes import FakeTelegramAPI, FakeTwilioAPI
-from tests.helpers import FakeClock, settings_for
 from tests.privacy import scan_database
+from tests.webhook_harness import (
+    OUR_SMS,
+    TELEGRAM_WARNINGS,
+    ChannelConfig,
+    FakeProviders,
+    WebhookClient,
+    fake_providers_fixture,
+    inline_keyboard,
+    open_runtime,
+)
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Please use 'Bot.getUpdates'"),
-    pytest.mark.filterwarnings("ignore:.*`retry_after` will be of type"),
-]
+pytestmark = TELEGRAM_WARNINGS
 
-PUBLIC = "https://withus.example.org"
-TOKEN = "7000000009:AAE-consultation-test-token"
-SECRET = "consultation-webhook-secret-0123456789"
-ACCOUNT = "AC" + "9" * 32
-AUTH = "consultation-test-auth-token"
-OUR_SMS = "+447700900001"
 PERSON = "+447700900321"  # Ofcom's drama range: never a real person
 CHAT = 424242
+CONSULTATION_CHANNELS = ChannelConfig(
+    telegram_token="7000000009:AAE-consultation-test-token",
+    telegram_secret="consultation-webhook-secret-0123456789",
+    twilio_account="AC" + "9" * 32,
+    twilio_auth="consultation-test-auth-token",
+    sms_from=OUR_SMS,
+)  # no WhatsApp, no default survey: people start a consultation by its keyword
 
 VOTE_SMS = "\n\n1 Agree\n2 Disagree\n3 Not sure\n\nReply with a number from 1 to 3"
 
-
-class SimulatedTime:
-    """Pacing without waiting: monotonic time moves only when the pacer sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(seconds, 1e-6)
+Buttons = list[tuple[str, str]]
 
 
-class Phone:
-    """One person on SMS or Telegram, talking to the app through its webhooks."""
-
-    def __init__(self, runtime: Runtime, client: FlaskClient, twilio: FakeTwilioAPI,
-                 telegram: FakeTelegramAPI) -> None:
-        self.runtime, self.client = runtime, client
-        self.twilio, self.telegram = twilio, telegram
-        self.updates = 1000
+class Phone(WebhookClient):
+    """One person on SMS or Telegram, and the replies each of their messages got."""
 
     def sms(self, body: str, frm: str = PERSON) -> list[str]:
-        form = self.twilio.inbound_form(frm, body, to=OUR_SMS)
-        signature = self.twilio.sign(PUBLIC + "/webhooks/twilio/sms", form)
         before = len(self.twilio.messages)
-        reply = self.client.post("/webhooks/twilio/sms", data=form,
-                                 headers={"X-Twilio-Signature": signature})
-        assert reply.status_code == 200, reply.get_data(as_text=True)
-        self.runtime.sender.run_once()
+        self.send_sms(body, frm)
         return [m["Body"] for m in self.twilio.messages[before:]]
 
-    def _telegram(self, update: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    def tg_text(self, text: str, chat: int = CHAT) -> list[tuple[str, Buttons]]:
         before = len(self.telegram.messages)
-        reply = self.client.post("/webhooks/telegram", data=json.dumps(update),
-                                 headers={"Content-Type": "application/json",
-                                          "X-Telegram-Bot-Api-Secret-Token": SECRET})
-        assert reply.status_code == 200, reply.get_data(as_text=True)
-        self.runtime.sender.run_once()
-        out = []
-        for sent in self.telegram.messages[before:]:
-            keyboard = (sent.get("reply_markup") or {}).get("inline_keyboard", [])
-            out.append((sent["text"], [(b["text"], b["callback_data"])
-                                       for row in keyboard for b in row]))
-        return out
+        self.send_telegram(text, chat)
+        return self._telegram_replies(before)
 
-    def tg_text(self, text: str, chat: int = CHAT) -> list[tuple[str, list[tuple[str, str]]]]:
-        self.updates += 1
-        message: dict[str, Any] = {
-            "message_id": self.updates, "date": 1795428000, "text": text,
-            "from": {"id": chat, "is_bot": False, "first_name": "Sam"},
-            "chat": {"id": chat, "first_name": "Sam", "type": "private"},
-        }
-        if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0,
-                                    "length": len(text.split()[0])}]
-        return self._telegram({"update_id": self.updates, "message": message})
+    def tg_press(self, data: str, chat: int = CHAT) -> list[tuple[str, Buttons]]:
+        before = len(self.telegram.messages)
+        self.press_button(data, chat)
+        return self._telegram_replies(before)
 
-    def tg_press(self, data: str, chat: int = CHAT) -> list[tuple[str, list[tuple[str, str]]]]:
-        self.updates += 1
-        return self._telegram({"update_id": self.updates, "callback_query": {
-            "id": f"cb{self.updates}", "chat_instance": "-80612399", "data": data,
-            "from": {"id": chat, "is_bot": False, "first_name": "Sam"},
-            "message": {"message_id": 7, "date": 1795428001, "text": "...",
-                        "chat": {"id": chat, "first_name": "Sam", "type": "private"},
-                        "from": {"id": 7000000009, "is_bot": True, "first_name": "WithUs"}},
-        }})
+    def _telegram_replies(self, before: int) -> list[tuple[str, Buttons]]:
+        return [(sent["text"], [button for row in inline_keyboard(sent) for button in row])
+                for sent in self.telegram.messages[before:]]
 
 
-@pytest.fixture(scope="module")
-def twilio_api() -> Iterator[FakeTwilioAPI]:
-    with FakeTwilioAPI(ACCOUNT, AUTH) as api:
-        yield api
-
-
-@pytest.fixture(scope="module")
-def telegram_api() -> Iterator[FakeTelegramAPI]:
-    with FakeTelegramAPI(token=TOKEN) as api:
-        yield api
+fakes = fake_providers_fixture(CONSULTATION_CHANNELS)
 
 
 @pytest.fixture
-def runtime(engine: Engine, tmp_path: Path, twilio_api: FakeTwilioAPI,
-            telegram_api: FakeTelegramAPI) -> Iterator[Runtime]:
-    twilio_api.reset()
-    telegram_api.reset()
-    url = engine.url.render_as_string(hide_password=False)
-    upgrade(url)
-    ticks = SimulatedTime()
-    settings = settings_for(
-        url, tmp_path, telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET,
-        telegram_api_base_url=telegram_api.base_url, twilio_account_sid=ACCOUNT,
-        twilio_auth_token=AUTH, twilio_sms_from=OUR_SMS, twilio_api_base_url=twilio_api.base_url,
-        public_url=PUBLIC)
-    rt = build(settings, clock=FakeClock(), monotonic=ticks.monotonic, sleep=ticks.sleep)
-    load_consultations(rt)
-    yield rt
-    rt.close()
+def runtime(engine: Engine, tmp_path: Path, fakes: FakeProviders) -> Iterator[Runtime]:
+    with open_runtime(engine, tmp_path, fakes, load=load_consultations) as opened:
+        yield opened
 
 
 @pytest.fixture
-def phone(runtime: Runtime, twilio_api: FakeTwilioAPI, telegram_api: FakeTelegramAPI) -> Phone:
-    app = create_app(runtime=runtime)
-    app.config["TESTING"] = True
-    return Phone(runtime, app.test_client(), twilio_api, telegram_api)
+def phone(runtime: Runtime, fakes: FakeProviders) -> Phone:
+    return Phone(runtime, fakes)
 
 
 def seed_ids(runtime: Runtime) -> dict[str, int]:

@@ -9,320 +9,64 @@ the fake Twilio and Telegram APIs on 127.0.0.1 through the real client libraries
 
 from __future__ import annotations
 
-import json
 import random
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 import requests
-from flask.testing import FlaskClient
-from sqlalchemy import Engine, func, select
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from bot.app import MAX_BODY_BYTES, create_app
-from bot.runtime import Runtime, build
-from storage.db import upgrade
-from storage.models import Answer, Consent, InboundMessage, OutboxMessage, Participant
-from tests.fakes import FakeTelegramAPI, FakeTwilioAPI
-from tests.helpers import FakeClock, load_library, settings_for
-
-pytestmark = [
-    # channels.telegram installs these filters at import; pytest resets filters per module.
-    pytest.mark.filterwarnings("ignore:Please use 'Bot.getUpdates'"),
-    pytest.mark.filterwarnings("ignore:.*`retry_after` will be of type"),
-]
-
-PUBLIC = "https://withus.example.org"
-TOKEN = "7000000001:AAE-webhook-test-token"
-SECRET = "telegram-webhook-secret-0123456789"
-ACCOUNT = "AC" + "7" * 32
-AUTH = "webhook-test-auth-token"
-OUR_SMS = "+447700900001"
-OUR_WHATSAPP = "whatsapp:+447700900002"
-PERSON = "+447700900123"  # Ofcom's drama range: never a real person
-CHAT = 987654321
-
-SMS = "/webhooks/twilio/sms"
-WHATSAPP = "/webhooks/twilio/whatsapp"
-STATUS = "/webhooks/twilio/status"
-TELEGRAM = "/webhooks/telegram"
-
-# What the `fft` survey says, as each channel renders it. It is offered in English and
-# Welsh, so a newcomer is first asked which they'd like.
-LANGUAGE = "Which language would you like? / Pa iaith hoffech chi?"
-LANGUAGE_SMS = LANGUAGE + "\n\n1 English\n2 Cymraeg\n\nReply 1 or 2"
-INTRO = (
-    "Hello from WithUs. We'd like to hear about your care, so it can get better. "
-    "It takes 2 minutes. You can reply HELP at any time, or STOP to stop."
+from bot.app import MAX_BODY_BYTES
+from tests.webhook_harness import (
+    ACCOUNT,
+    CHAT,
+    IN_WORDS,
+    LANGUAGE,
+    LANGUAGE_SMS,
+    OUR_SMS,
+    OUR_WHATSAPP,
+    OVERALL_SMS,
+    PERSON,
+    PUBLIC,
+    QUOTE_SMS,
+    SECRET,
+    SMS,
+    STATUS,
+    STOPPED,
+    SURVEY_CHANNELS,
+    TELEGRAM,
+    TELEGRAM_WARNINGS,
+    WELCOME_BACK,
+    WHATSAPP,
+    WHY,
+    Harness,
+    fake_providers_fixture,
+    harness_fixture,
+    tg_button,
+    tg_text,
+    twilio_form,
 )
-CONSENT = (
-    "Your answers are kept private. We store them without your name or number, and share "
-    "only what many people said. Do you agree to take part?"
-)
-CONSENT_SMS = CONSENT + "\n\n1 Yes, I agree\n2 No, thank you\n\nReply 1 or 2"
-OVERALL = "Overall, how was your experience of our service?"
-OVERALL_SMS = (
-    OVERALL + "\n\n1 Very good\n2 Good\n3 Neither good nor poor\n4 Poor\n5 Very poor\n"
-    "6 Don't know\n\nReply with a number from 1 to 6"
-)
-WHY = "What was good, and what could be better?\n(You can reply SKIP.)"
-QUOTE = "May we quote your words, without your name, when we share what we heard?"
-QUOTE_SMS = QUOTE + "\n\n1 Yes\n2 No\n\nReply 1 or 2"
-SHARE_BACK = "Would you like to hear what we learn?"
-SHARE_BACK_SMS = SHARE_BACK + "\n\n1 Yes\n2 No\n\nReply 1 or 2"
-THANKS = (
-    "Thank you. Your answers go to the group that looks at this service, which includes "
-    "people who use it. We will text you what we learned and what changes."
-)
-IN_WORDS = "Thank you. We can't use photos, files or voice notes yet, so please answer in words."
-WELCOME_BACK = "Welcome back. You will get messages from us again."
-STOPPED = "You won't get any more messages from us. Text START if you want to join in again."
 
+# Unused here, but tests/test_telegram_cli.py imports them from this module.
+from tests.webhook_harness import CONSENT as CONSENT
+from tests.webhook_harness import INTRO as INTRO
 
-# -- the harness: a runtime whose channels talk to the fakes -------------------------------
-
-
-class SimulatedTime:
-    """Monotonic time that only moves when the pacers sleep, so pacing costs no wall time
-    (Telegram's per-chat pacer allows one message a second).
-
-    Like a real clock it moves at least a microsecond per sleep: the pacer's token sum can
-    land a rounding error short of 1.0 and ask for a sleep too small to change a float.
-    """
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(seconds, 1e-6)
-
-
-@dataclass
-class Counts:
-    participants: int
-    inbound: int
-    outbox: int
-    consents: int
-    answers: list[tuple[str, str, Any]]
-
-
-class Harness:
-    """The Flask app and the sender of one runtime, plus the two fake providers."""
-
-    def __init__(self, runtime: Runtime, twilio: FakeTwilioAPI, telegram: FakeTelegramAPI):
-        self.runtime = runtime
-        self.twilio = twilio
-        self.telegram = telegram
-        app = create_app(runtime=runtime)
-        app.config["TESTING"] = True
-        self.app = app
-        self.client: FlaskClient = app.test_client()
-        self._ids = iter(range(1, 10**9))
-
-    # -- requests as the providers send them --
-
-    def post_twilio(
-        self,
-        path: str,
-        form: Mapping[str, str],
-        *,
-        signature: str | None = "valid",
-        base_url: str = "http://localhost",
-    ) -> TestResponse:
-        """POST a form; `signature` is "valid", None (no header) or the header itself."""
-        headers = {}
-        if signature == "valid":
-            headers["X-Twilio-Signature"] = self.twilio.sign(PUBLIC + path, form)
-        elif signature is not None:
-            headers["X-Twilio-Signature"] = signature
-        return self.client.post(path, data=dict(form), headers=headers, base_url=base_url)
-
-    def post_telegram(self, update: Mapping[str, Any] | bytes,
-                      secret: str | None = SECRET) -> TestResponse:
-        body = update if isinstance(update, bytes) else json.dumps(update).encode()
-        headers = {"Content-Type": "application/json"}
-        if secret is not None:
-            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-        return self.client.post(TELEGRAM, data=body, headers=headers)
-
-    def say(self, channel: str, text: str) -> TestResponse:
-        """One valid message from the person, then the sender runs, as in production."""
-        n = next(self._ids)
-        if channel == "telegram":
-            response = self.post_telegram(tg_text(10_000 + n, text))
-        elif channel == "sms":
-            response = self.post_twilio(SMS, twilio_form(text, f"SM{n:032x}"))
-        else:
-            form = twilio_form(text, f"SM{n:032x}", f"whatsapp:{PERSON}", OUR_WHATSAPP)
-            response = self.post_twilio(WHATSAPP, form)
-        assert response.status_code == 200, response.get_data(as_text=True)
-        self.deliver()
-        return response
-
-    def deliver(self) -> None:
-        self.runtime.sender.run_once()
-
-    # -- what happened --
-
-    def replies(self) -> list[str]:
-        """Every message the fakes received, rendered like the golden transcripts:
-        the text, then "[a | b]" for buttons."""
-        out = []
-        contents = {c["sid"]: c for c in self.twilio.contents}
-        for sent in self.twilio.messages:
-            if "ContentSid" in sent:
-                spec = contents[sent["ContentSid"]]["types"]["twilio/quick-reply"]
-                titles = " | ".join(a["title"] for a in spec["actions"])
-                out.append(f"{spec['body']}\n[{titles}]")
-            else:
-                out.append(sent["Body"])
-        for sent in self.telegram.messages:
-            keyboard = (sent.get("reply_markup") or {}).get("inline_keyboard", [])
-            labels = " | ".join(button["text"] for row in keyboard for button in row)
-            out.append(sent["text"] + (f"\n[{labels}]" if labels else ""))
-        return out
-
-    def forget_replies(self) -> None:
-        contents = list(self.twilio.contents)  # the channel caches content sids: keep them
-        self.twilio.reset()
-        self.twilio.contents.extend(contents)
-        self.telegram.reset()
-
-    def counts(self) -> Counts:
-        with self.runtime.sessions() as session:
-
-            def count(model: type) -> int:
-                return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-            answers = session.execute(
-                select(Answer.question_id, Answer.kind, Answer.value).order_by(Answer.id)
-            ).all()
-            return Counts(count(Participant), count(InboundMessage), count(OutboxMessage),
-                          count(Consent), [tuple(a) for a in answers])
-
-    def outbox(self) -> list[OutboxMessage]:
-        with self.runtime.sessions() as session:
-            return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-
-    def participant(self, channel: str, address: str) -> Participant | None:
-        pid = self.runtime.service.pseudonym(channel, address)
-        with self.runtime.sessions() as session:
-            return session.get(Participant, pid)
-
-
-def provider_settings(twilio: FakeTwilioAPI, telegram: FakeTelegramAPI) -> dict[str, object]:
-    return {
-        "telegram_bot_token": TOKEN,
-        "telegram_webhook_secret": SECRET,
-        "telegram_api_base_url": telegram.base_url,
-        "twilio_account_sid": twilio.account_sid,
-        "twilio_auth_token": twilio.auth_token,
-        "twilio_sms_from": OUR_SMS,
-        "twilio_whatsapp_from": OUR_WHATSAPP,
-        "twilio_api_base_url": twilio.base_url,
-        "public_url": PUBLIC,
-        "default_survey": "fft",
-    }
-
-
-@contextmanager
-def open_harness(engine: Engine, instance: Path, twilio: FakeTwilioAPI,
-                 telegram: FakeTelegramAPI) -> Iterator[Harness]:
-    """A runtime on `engine`'s (migrated, empty) database with the example surveys loaded
-    and real channels pointed at the fakes."""
-    twilio.reset()
-    telegram.reset()
-    url = engine.url.render_as_string(hide_password=False)
-    upgrade(url)  # already at head: a quick check
-    ticks = SimulatedTime()
-    runtime = build(settings_for(url, instance, **provider_settings(twilio, telegram)),
-                    clock=FakeClock(), monotonic=ticks.monotonic, sleep=ticks.sleep)
-    try:
-        load_library(runtime)
-        yield Harness(runtime, twilio, telegram)
-    finally:
-        runtime.close()
-
-
-@pytest.fixture(scope="module")
-def twilio_api() -> Iterator[FakeTwilioAPI]:
-    with FakeTwilioAPI(ACCOUNT, AUTH) as api:
-        yield api
-
-
-@pytest.fixture(scope="module")
-def telegram_api() -> Iterator[FakeTelegramAPI]:
-    with FakeTelegramAPI(token=TOKEN) as api:
-        yield api
-
-
-@pytest.fixture
-def harness(engine: Engine, tmp_path: Path, twilio_api: FakeTwilioAPI,
-            telegram_api: FakeTelegramAPI) -> Iterator[Harness]:
-    with open_harness(engine, tmp_path, twilio_api, telegram_api) as opened:
-        yield opened
+pytestmark = TELEGRAM_WARNINGS
+fakes = fake_providers_fixture(SURVEY_CHANNELS)
+harness = harness_fixture()
 
 
 # -- literal payloads ----------------------------------------------------------------------
 
 
-def twilio_form(body: str, sid: str, frm: str = PERSON, to: str = OUR_SMS,
-                **extra: str) -> dict[str, str]:
-    """An incoming-message webhook, field for field as Twilio posts it."""
-    form = {
-        "ToCountry": "GB", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
-        "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
-        "FromCity": "", "Body": body, "FromCountry": "GB", "To": to, "ToZip": "",
-        "NumSegments": "1", "MessageSid": sid, "AccountSid": ACCOUNT, "From": frm,
-        "ApiVersion": "2010-04-01",
-    }  # fmt: skip
-    return {**form, **extra}
-
-
 def without(form: Mapping[str, str], *keys: str) -> dict[str, str]:
     return {k: v for k, v in form.items() if k not in keys}
-
-
-USER = {"id": CHAT, "is_bot": False, "first_name": "Sam", "language_code": "en-GB"}
-PRIVATE = {"id": CHAT, "first_name": "Sam", "type": "private"}
-
-
-def tg_text(update_id: int, text: str, chat: int = CHAT) -> dict[str, Any]:
-    """A private text message, as Telegram posts it."""
-    message: dict[str, Any] = {
-        "message_id": update_id % 10_000, "from": {**USER, "id": chat},
-        "chat": {**PRIVATE, "id": chat}, "date": 1795428000, "text": text,
-    }  # fmt: skip
-    if text.startswith("/"):
-        command = text.split()[0]
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-    return {"update_id": update_id, "message": message}
-
-
-def tg_button(update_id: int, data: str, query_id: str = "4382bfdwdsb323b2d9") -> dict[str, Any]:
-    """A press of an inline keyboard button under one of our messages."""
-    return {
-        "update_id": update_id,
-        "callback_query": {
-            "id": query_id, "from": USER, "chat_instance": "-8061239911022224051",
-            "data": data,
-            "message": {
-                "message_id": 12, "chat": PRIVATE, "date": 1795428001, "text": OVERALL,
-                "from": {"id": 7000000001, "is_bot": True, "first_name": "WithUs"},
-            },
-        },
-    }  # fmt: skip
 
 
 # -- the table -----------------------------------------------------------------------------
