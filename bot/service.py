@@ -136,14 +136,20 @@ class WithUsService:
                 log.info("duplicate inbound ignored",
                          extra={"channel": message.channel, "participant": pid})
                 return Handled(pid, duplicate=True)
-            uow.vault.store(pid, message.channel, address, now)
-            # They wrote: invitations and reminders still waiting for quiet hours would now
-            # only interrupt them.
-            OutreachRepository(uow.session).cancel_waiting(pid, now)
-            if message.channel == "whatsapp":
+            # Their conversation, vault entry, and whether the writes below could change
+            # anything, in one SELECT (their row is locked already): each statement costs
+            # more in Python than in the database, so ones that would find nothing are
+            # not run.
+            arrival = uow.conversations.arrival(pid, now)
+            uow.vault.refresh(pid, message.channel, address, now, arrival.vault)
+            if arrival.outreach_waiting:
+                # They wrote: invitations and reminders still waiting for quiet hours would
+                # now only interrupt them.
+                OutreachRepository(uow.session).cancel_waiting(pid, now)
+            if message.channel == "whatsapp" and arrival.held:
                 # Their message reopens WhatsApp's 24-hour window: held replies can go.
                 uow.outbox.release_held(pid, now)
-            conversation = uow.conversations.peek(pid)  # their row is locked already
+            conversation = arrival.conversation
             state = dict(conversation.state) if conversation else None
             response_id = conversation.response_id if conversation else None
             if opted_out_at is not None and state is not None:
@@ -153,7 +159,7 @@ class WithUsService:
             context = self._context(uow, catalog, pid, state)
             result = converse(catalog, state, to_event(message), now, context)
             response_id = self._apply(uow, pid, message.channel, result.records, response_id,
-                                      now)
+                                      now, may_have_skips=arrival.skipped_answers)
             handled = Handled(pid)
             stopping = any(isinstance(r, OptedOut) for r in result.records)
             handled.opted_out = bool(result.state.get("stopped"))
@@ -177,12 +183,16 @@ class WithUsService:
         return handled
 
     def _apply(self, uow: UnitOfWork, pid: str, channel: str, records: list[Record],
-               response_id: int | None, now: datetime) -> int | None:
+               response_id: int | None, now: datetime, *,
+               may_have_skips: bool = True) -> int | None:
+        """Store the engine's records. `may_have_skips` False: the response holds no
+        skipped answer, so a value needs no skip of its question removed first."""
         for record in records:
             if isinstance(record, Started):
                 response_id = uow.responses.start(
                     pid, record.survey_id, record.version, channel, record.language, now
                 )
+                may_have_skips = False  # a new response holds no answers at all
             elif isinstance(record, ConsentDecision):
                 uow.consents.record(pid, record.survey_id, record.consent_version,
                                     "given" if record.given else "declined", channel, now)
@@ -197,7 +207,9 @@ class WithUsService:
                 if record.free_text and isinstance(value, str):
                     value = self.redactor.redact(value)  # raw text is never stored
                 uow.answers.record(response_id, pid, record.survey_id, record.question_id,
-                                   record.kind, value, label, record.version, now)
+                                   record.kind, value, label, record.version, now,
+                                   may_have_other=record.kind != "value" or may_have_skips)
+                may_have_skips = may_have_skips or record.kind == "skipped"
             elif isinstance(record, Completed):
                 if response_id is not None:
                     uow.responses.set_status(response_id, "completed", now)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Conversation, Participant, VaultEntry
+from storage.models import Answer, Conversation, OutboxMessage, Participant, VaultEntry
 from storage.repositories._sql import (
     dialect_insert,
     execute,
@@ -24,6 +24,9 @@ from storage.vault import ContactVault
 
 #: Rows re-encrypted per flush by `VaultRepository.rotate_all`.
 ROTATE_BATCH = 500
+#: How stale a vault entry's `last_seen_at` may get before an inbound message rewrites it
+#: (see `VaultRepository.refresh`).
+VAULT_SEEN_GRANULARITY = timedelta(hours=1)
 
 
 class ParticipantRepository:
@@ -120,6 +123,33 @@ class VaultRepository:
         execute(self._session, statement, {"participant_id": pid, "created_at": now, **changed})
         refresh_copy(self._session, VaultEntry, pid, changed)
 
+    def refresh(self, pid: str, channel: str, address: str, now: datetime,
+                known: VaultState | None) -> bool:
+        """They wrote from `address`: keep it in the vault, rewriting only what is stale.
+
+        `known` is the entry as read this transaction (`ConversationRepository.arrival`),
+        None if there is none. `pid` is derived from (channel, address) by a keyed hash,
+        so an entry stored under `pid` for `channel` already holds this very address:
+        encrypting it again would only produce a new ciphertext of the same text. So the
+        entry is written (`store`: encrypted, `last_seen_at` now, `expires_at` cleared)
+        only when it is missing, for another channel, due to expire, or last seen more
+        than `VAULT_SEEN_GRANULARITY` ago; otherwise nothing is written. Retention counts
+        from the later of this and the participant's `last_inbound_at`, which every
+        message sets exactly, so the coarser `last_seen_at` moves no deadline. True when
+        the entry was written.
+        """
+        if (
+            known is not None
+            and known.channel == channel
+            and known.expires_at is None
+            and known.last_seen_at is not None
+            and now - known.last_seen_at < VAULT_SEEN_GRANULARITY
+            and known.last_seen_at <= now
+        ):
+            return False
+        self.store(pid, channel, address, now)
+        return True
+
     def address(self, pid: str) -> str | None:
         """The decrypted address, or None if none is stored (or it was erased)."""
         entry = self._session.get(VaultEntry, pid)
@@ -158,6 +188,36 @@ class SavedConversation:
     response_id: int | None
 
 
+@dataclass(frozen=True)
+class VaultState:
+    """A vault entry's bookkeeping, without its ciphertext (see `VaultRepository.refresh`)."""
+
+    channel: str
+    last_seen_at: datetime | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What handling one inbound message needs to know first, read in one SELECT.
+
+    Each flag says whether a write could change anything, so that the statement is run
+    only when it could: on the webhook hot path every statement costs more in Python than
+    the database spends on it (benchmarks/README.md, "Webhook hot path").
+    """
+
+    conversation: SavedConversation | None
+    vault: VaultState | None
+    #: Invitations or reminders still waiting to go: exactly the rows
+    #: `OutreachRepository.cancel_waiting` cancels.
+    outreach_waiting: bool
+    #: Outbox rows held back (`OutboxRepository.release_held` releases them).
+    held: bool
+    #: The conversation's response has a skipped answer, so recording a value must first
+    #: remove the skip of the same question (`AnswerRepository.record`).
+    skipped_answers: bool
+
+
 class ConversationRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -170,6 +230,21 @@ class ConversationRepository:
         """
         row = execute(self._session, _PEEK, {"b_pid": pid}).one_or_none()
         return None if row is None else SavedConversation(row.state, row.response_id)
+
+    def arrival(self, pid: str, now: datetime) -> Arrival:
+        """`peek`, the vault entry and which outbox and answer writes could matter.
+
+        Like `peek`, for a caller holding the participant's row lock (after
+        `ParticipantRepository.arrive`, so the participant row exists). One statement
+        instead of a SELECT and two UPDATEs that almost always change nothing.
+        """
+        row = execute(self._session, _ARRIVAL, {"b_pid": pid, "b_now": now}).one()
+        conversation = (None if row.conversation is None
+                        else SavedConversation(row.state, row.response_id))
+        vault = (None if row.vault_channel is None
+                 else VaultState(row.vault_channel, row.last_seen_at, row.expires_at))
+        return Arrival(conversation, vault, bool(row.outreach_waiting), bool(row.held),
+                       bool(row.skipped_answers))
 
     def get_for_update(self, pid: str) -> Conversation | None:
         """The conversation, with the participant locked until the transaction ends.
@@ -214,6 +289,46 @@ _CONVERSATION = (
 _PEEK = select(
     table_of(Conversation).c.state, table_of(Conversation).c.response_id
 ).where(table_of(Conversation).c.participant_id == bindparam("b_pid"))
+
+
+def _arrival() -> Any:
+    participants, conversations = table_of(Participant), table_of(Conversation)
+    vault, outbox, answers = table_of(VaultEntry), table_of(OutboxMessage), table_of(Answer)
+    pid: Any = bindparam("b_pid")
+    # The same conditions as OutreachRepository.cancel_waiting and
+    # OutboxRepository.release_held (tests/test_hot_path_arrival.py holds them equal).
+    outreach_waiting = exists().where(
+        outbox.c.participant_id == pid,
+        outbox.c.status.in_(("pending", "held")),
+        outbox.c.kind.in_(("invitation", "reminder")),
+        outbox.c.next_attempt_at > bindparam("b_now", type_=outbox.c.next_attempt_at.type),
+    )
+    held = exists().where(outbox.c.participant_id == pid, outbox.c.status == "held")
+    skipped = exists().where(
+        answers.c.response_id == conversations.c.response_id, answers.c.kind == "skipped"
+    )
+    return (
+        select(
+            conversations.c.participant_id.label("conversation"),
+            conversations.c.state,
+            conversations.c.response_id,
+            vault.c.channel.label("vault_channel"),
+            vault.c.last_seen_at,
+            vault.c.expires_at,
+            outreach_waiting.label("outreach_waiting"),
+            held.label("held"),
+            skipped.label("skipped_answers"),
+        )
+        .select_from(
+            participants.outerjoin(
+                conversations, conversations.c.participant_id == participants.c.id
+            ).outerjoin(vault, vault.c.participant_id == participants.c.id)
+        )
+        .where(participants.c.id == pid)
+    )
+
+
+_ARRIVAL = _arrival()
 
 
 def _arrive(dialect: str) -> Any:

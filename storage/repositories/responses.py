@@ -200,14 +200,18 @@ class AnswerRepository:
         label: str | None,
         survey_version: int,
         now: datetime,
+        *,
+        may_have_other: bool = True,
     ) -> None:
         """Store an answer, replacing an earlier one to the same question (after BACK).
 
         A value and a skip for one question exclude each other, so recording one removes
-        the other; media answers are kept alongside either.
+        the other; media answers are kept alongside either. A caller that knows the
+        response holds no answer of the other kind (no skip at all, say) passes
+        `may_have_other=False` and saves the DELETE that would find nothing.
         """
         check_one_of(kind, ANSWER_KINDS, "answer kind")
-        if kind in ("value", "skipped"):
+        if kind in ("value", "skipped") and may_have_other:
             other = "skipped" if kind == "value" else "value"
             params = {"b_response": response_id, "b_question": question_id, "b_kind": other}
             if holds(self._session, Answer):  # the ORM removes their copy of the row too
