@@ -12,6 +12,7 @@ was not stored.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,10 @@ from surveys.engine import (
 from surveys.redaction import Redactor
 
 log = logging.getLogger(__name__)
+
+#: How many (channel, address) -> (normalised address, pseudonym) pairs each process
+#: remembers (`WithUsService.identity`); a few hundred kilobytes at most.
+IDENTITY_CACHE_SIZE = 4096
 
 
 @dataclass
@@ -110,19 +115,26 @@ class WithUsService:
         self.channels = dict(channels)
         self.clock = clock
         self.redactor = redactor or Redactor()
+        # Both steps are pure functions of their arguments (phone-number parsing, then a
+        # keyed hash) and cost more than anything else outside the transaction, while a
+        # person sends several messages in a row. Bounded, in memory only, never logged.
+        self.identity = functools.lru_cache(maxsize=IDENTITY_CACHE_SIZE)(self._identity)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.vault)
 
-    def pseudonym(self, channel: str, address: str) -> str:
+    def _identity(self, channel: str, address: str) -> tuple[str, str]:
+        """The normalised address and the pseudonym for `address` on `channel`."""
         normalised = self.channels[channel].normalise_address(address)
-        return self.pseudonymiser(channel, normalised)
+        return normalised, self.pseudonymiser(channel, normalised)
+
+    def pseudonym(self, channel: str, address: str) -> str:
+        return self.identity(channel, address)[1]
 
     def handle(self, message: InboundMessage) -> Handled:
         """Store what the person said and queue our replies; idempotent per provider id."""
         channel = self.channels[message.channel]
-        address = channel.normalise_address(message.address)
-        pid = self.pseudonymiser(message.channel, address)
+        address, pid = self.identity(message.channel, message.address)
         now = self.clock()
         # Read the catalogue before the write transaction: on SQLite a second connection
         # inside it would wait on our own lock.

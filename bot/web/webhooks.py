@@ -50,21 +50,28 @@ def snapshot() -> WebRequest:
     The raw body is read (and cached) before the form: parsing the form first would
     consume the stream and leave `body` empty. Werkzeug decodes a form leniently (bad
     UTF-8 becomes replacement characters or stays percent-encoded), so a urlencoded body
-    is checked strictly here: providers send UTF-8, and anything else is a malformed
-    request, never an answer to store with mangled characters.
+    is parsed strictly here: providers send UTF-8, and anything else is a malformed
+    request, never an answer to store with mangled characters. That strict parse is also
+    the form (the first value of each field, as `request.form` gives it), so the body is
+    not parsed a second time.
     """
     body = request.get_data(cache=True)  # 413 when over MAX_CONTENT_LENGTH
     if request.mimetype == _FORM:
         try:
-            parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+            fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
         except UnicodeDecodeError:
             raise BadRequest("form body is not UTF-8") from None
+        form: dict[str, str] = {}
+        for key, value in fields:
+            form.setdefault(key, value)
+    else:
+        form = {k: v for k, v in request.form.items()}
     return WebRequest(
         method=request.method,
         path=request.path,
         headers=dict(request.headers.items()),
         body=body,
-        form={k: v for k, v in request.form.items()},
+        form=form,
         query={k: v for k, v in request.args.items()},
     )
 

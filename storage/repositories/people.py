@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import bindparam, delete, exists, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Answer, Conversation, OutboxMessage, Participant, VaultEntry
@@ -291,6 +291,15 @@ _PEEK = select(
 ).where(table_of(Conversation).c.participant_id == bindparam("b_pid"))
 
 
+def _constants(*values: str) -> list[Any]:
+    """Fixed strings written into the SQL: `in_` with plain values makes an "expanding"
+    parameter, which SQLAlchemy re-renders into the statement on every execution."""
+    for value in values:
+        if not value.replace("_", "").isalnum():
+            raise ValueError(f"not a plain constant: {value!r}")
+    return [literal_column(f"'{value}'") for value in values]
+
+
 def _arrival() -> Any:
     participants, conversations = table_of(Participant), table_of(Conversation)
     vault, outbox, answers = table_of(VaultEntry), table_of(OutboxMessage), table_of(Answer)
@@ -299,8 +308,8 @@ def _arrival() -> Any:
     # OutboxRepository.release_held (tests/test_hot_path_arrival.py holds them equal).
     outreach_waiting = exists().where(
         outbox.c.participant_id == pid,
-        outbox.c.status.in_(("pending", "held")),
-        outbox.c.kind.in_(("invitation", "reminder")),
+        outbox.c.status.in_(_constants("pending", "held")),
+        outbox.c.kind.in_(_constants("invitation", "reminder")),
         outbox.c.next_attempt_at > bindparam("b_now", type_=outbox.c.next_attempt_at.type),
     )
     held = exists().where(outbox.c.participant_id == pid, outbox.c.status == "held")
