@@ -74,6 +74,11 @@ REPLY_BATCH = 20
 #: found the old 10-minute cut-off left people waiting for their next question.
 STUCK_AT_TAKEOVER = timedelta(minutes=2)
 STUCK_WHILE_RUNNING = timedelta(minutes=10)
+#: How often the active sender settles other senders' unfinished claims (`Sender.recover`),
+#: and how old they must be: a console or a deposed leader may still finish younger ones.
+#: At takeover it settles all of them at once, without waiting.
+RECOVER_EVERY = timedelta(seconds=30)
+RECOVER_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -338,6 +343,9 @@ class Scheduler:
 
     def _take_over(self) -> None:
         log.info("this scheduler is now the active one")
+        # Before this leader sends anything: the last leader's claims go back (or, for the
+        # one it had in flight, are confirmed with the provider) without waiting.
+        self._run("recover", lambda _now: self.runtime.sender.recover())
         self._run("requeue", lambda now: self.requeue_stuck(now, STUCK_AT_TAKEOVER))
         self._sending.set()
         self._sender_thread = threading.Thread(target=self._send_loop, name="withus-sender",
@@ -416,8 +424,12 @@ class Scheduler:
 
     def _send_loop(self) -> None:
         signal = self.runtime.outbox_signal
+        recovered_at = self.runtime.clock()
         while self._sending.is_set():
             try:
+                if self.runtime.clock() - recovered_at >= RECOVER_EVERY:
+                    recovered_at = self.runtime.clock()
+                    self.runtime.sender.recover(RECOVER_GRACE)  # here: no send of ours in flight
                 busy = self.send_step()
             except Exception:
                 log.exception("sender loop error")  # e.g. database restarting; try again

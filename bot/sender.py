@@ -3,13 +3,22 @@
 Replies are written to the outbox in the same transaction as the answer they follow, so
 the sender only ever delivers what was committed. Each row is claimed (SKIP LOCKED on
 PostgreSQL) before sending, so two senders never deliver the same message.
+
+A sender can die at any moment, kill -9 included, so each claim names its sender
+(`Sender.identity`), and the start of each send is committed just before the request
+(`begin_send`). The next leader (`Sender.recover`) can then put back at once every claim
+the dead sender never began, and ask the provider about the one send it had in flight.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import secrets
+import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,6 +66,20 @@ class Pacer:
                 delay = (1.0 - tokens) / self.rate
             self.sleep(delay)
 
+    def reserve(self, key: str = "") -> float:
+        """Take a token if one is free and return 0; otherwise take nothing and return
+        how many seconds until one will be, so the caller can do other work meanwhile."""
+        with self._lock:
+            now = self.clock()
+            tokens = self._tokens.get(key, self.burst)
+            tokens = min(self.burst, tokens + (now - self._stamp.get(key, now)) * self.rate)
+            self._stamp[key] = now
+            if tokens >= 1.0 - 1e-9:
+                self._tokens[key] = tokens - 1.0
+                return 0.0
+            self._tokens[key] = tokens
+            return (1.0 - tokens) / self.rate
+
 
 def backoff(attempt: int, rng: random.Random) -> float:
     """Exponential backoff with full jitter, so a provider outage doesn't cause a stampede."""
@@ -82,6 +105,23 @@ class SendReport:
     retried: int = 0
     dead: int = 0
     held: int = 0
+    deferred: int = 0  # set aside until later in the pass by per-chat pacing
+
+
+@dataclass
+class Recovery:
+    """What `Sender.recover` did with other senders' unfinished claims."""
+
+    released: int = 0  # claimed, never begun: put back
+    confirmed: int = 0  # begun; the provider has it: recorded as sent
+    resent: int = 0  # begun; the provider hasn't it, or can't say: put back to send again
+    unsettled: int = 0  # begun; the provider could not be asked just now: next time
+
+
+def new_identity() -> str:
+    """Names this sender on the rows it claims: host, process and a random part (a pid
+    can be reused by the next process on the same host)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class Sender:
@@ -102,6 +142,7 @@ class Sender:
         self.pacers = dict(pacers or {})
         self.max_attempts = max_attempts
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.identity = new_identity()
         # Rows this sender claimed whose outcome is not committed yet: None = not sent,
         # a list = the provider accepted it with these ids. If a pass dies (database down,
         # bug), the next pass settles them, so nothing waits in 'sending' and nothing the
@@ -116,13 +157,33 @@ class Sender:
         with UnitOfWork(self.sessions, self.vault) as uow:
             claimed = [
                 (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
-                for m in uow.outbox.claim_due(self.clock(), limit, channel)
+                for m in uow.outbox.claim_due(self.clock(), limit, channel, self.identity)
             ]
             self._track(row[0] for row in claimed)
             uow.commit()
-        for row in claimed:
-            self._deliver(*row, report=report)
+        self._deliver_all(claimed, report)
         return report
+
+    def _deliver_all(self, claimed: list[tuple[int, str, str, dict[str, object], int]],
+                     report: SendReport) -> None:
+        """Send a pass, in order within each chat. A chat that must wait (Telegram allows
+        about one message a second in a chat) is set aside rather than slept on, so one
+        person's second message never holds up everyone else's first; the set-aside
+        messages then go round-robin, a chat's next each time its turn comes."""
+        waiting: list[tuple[int, int, tuple[int, str, str, dict[str, object], int]]] = []
+        in_chat: Counter[str] = Counter()
+        for order, row in enumerate(claimed):
+            pid, channel_name = row[1], row[2]
+            chat_pacer = self.pacers.get(f"{channel_name}-chat")
+            if chat_pacer and (in_chat[pid] or chat_pacer.reserve(pid) > 0):
+                in_chat[pid] += 1
+                waiting.append((in_chat[pid], order, row))
+                report.deferred += 1
+                continue
+            self._deliver(*row, report=report)
+        for _turn, _order, row in sorted(waiting):
+            self.pacers[f"{row[2]}-chat"].wait(row[1])
+            self._deliver(*row, report=report)
 
     def _track(self, ids: Iterable[int]) -> None:
         with self._inflight_lock:
@@ -155,18 +216,65 @@ class Sender:
         with UnitOfWork(self.sessions, self.vault) as uow:
             claimed = [
                 (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
-                for m in uow.outbox.claim_ids(ids, self.clock())
+                for m in uow.outbox.claim_ids(ids, self.clock(), self.identity)
             ]
             self._track(row[0] for row in claimed)
             uow.commit()
-        for row in claimed:
-            self._deliver(*row, report=report)
+        self._deliver_all(claimed, report)
         return report
+
+    def recover(self, grace: timedelta = timedelta(0)) -> Recovery:
+        """Settle claims other senders left in 'sending' (they died, or lost leadership).
+
+        Claims never begun go back: the provider never saw them. For a send that began,
+        the provider is asked whether it has
+        it (`Channel.accepted_since`): if so it is recorded as sent; if not, or if the
+        provider cannot be asked, it goes back to be sent (at least once, never lost).
+        A new leader calls it with no `grace`: whoever held the lock before is gone. Run
+        periodically, a grace spares claims and sends younger than that, which a live
+        sender (a console, a deposed leader finishing its pass) may still complete.
+        Call it from the sending thread, before it sends, so that no send of this
+        sender's own is in flight while the provider's list is read.
+        """
+        recovery = Recovery()
+        now = self.clock()
+        with UnitOfWork(self.sessions, self.vault) as uow:
+            recovery.released = uow.outbox.release_abandoned(self.identity, now - grace)
+            uow.commit()
+            for message in uow.outbox.interrupted_sends(self.identity, now - grace):
+                pid, channel = message.participant_id, self.channels.get(message.channel)
+                address = uow.vault.address(pid)
+                try:
+                    accepted = (channel.accepted_since(address, message.send_started_at or now,
+                                                       uow.outbox.provider_ids_for(pid))
+                                if channel is not None and address is not None else None)
+                except SendError as exc:
+                    log.warning("could not ask the provider about an interrupted send",
+                                extra={"outbox_id": message.id, "reason": exc.reason[:200]})
+                    recovery.unsettled += 1
+                    continue
+                if accepted:
+                    uow.outbox.mark_sent(message.id, accepted, now)
+                    if erase_after(message.payload):
+                        finish_erasure(uow, pid, now)
+                    recovery.confirmed += 1
+                else:
+                    uow.outbox.release_claims([message.id])
+                    recovery.resent += 1
+            uow.commit()
+        if recovery != Recovery():
+            log.warning("recovered another sender's unfinished claims",
+                        extra={"released": recovery.released, "confirmed": recovery.confirmed,
+                               "resent": recovery.resent, "unsettled": recovery.unsettled})
+        return recovery
 
     def _deliver(self, outbox_id: int, pid: str, channel_name: str,
                  payload: dict[str, object], attempts: int, report: SendReport) -> None:
         channel = self.channels.get(channel_name)
         outcome = "held"
+        pacer = self.pacers.get(channel_name) if channel is not None else None
+        if pacer:
+            pacer.wait()  # before the transaction, which stays short
         with UnitOfWork(self.sessions, self.vault) as uow:
             address = uow.vault.address(pid)
             participant = uow.participants.get(pid)
@@ -184,13 +292,13 @@ class Sender:
                 report.dead += 1
                 outcome = "dead"
             else:
-                pacer = self.pacers.get(channel_name)
-                if pacer:
-                    pacer.wait()
-                    if channel_name == "telegram":
-                        pacer_chat = self.pacers.get("telegram-chat")
-                        if pacer_chat:
-                            pacer_chat.wait(pid)
+                if not uow.outbox.begin_send(outbox_id, self.identity, self.clock()):
+                    # A new leader took the claim back (this sender was deposed): it sends.
+                    uow.commit()
+                    with self._inflight_lock:
+                        self._inflight.pop(outbox_id, None)
+                    return
+                uow.commit()  # recorded before the request: see recover()
                 outcome = self._attempt(uow, channel, outbox_id, pid, address, payload,
                                         attempts, report)
             if outcome in ("sent", "dead") and erase_after(payload):

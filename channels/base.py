@@ -9,8 +9,9 @@ the HTTP request, and the service layer decides what to say.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from surveys import render
@@ -142,6 +143,17 @@ class Channel(ABC):
     def normalise_address(self, address: str) -> str:
         """The canonical form used for the pseudonym, so one person maps to one id."""
         return address.strip()
+
+    def accepted_since(
+        self, address: str, since: datetime, known: Collection[str]
+    ) -> list[str] | None:
+        """Ask the provider which messages to `address` it accepted from us at or after
+        `since`, leaving out the ids in `known`: after a sender died mid-send, this tells
+        whether the provider got that message. None when this provider cannot be asked
+        (the message is then sent again: at least once rather than perhaps never).
+        Raise `SendError` when the provider could not answer just now.
+        """
+        return None
 
 
 class BadRequest(ValueError):

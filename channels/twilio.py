@@ -19,7 +19,9 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -63,6 +65,10 @@ OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
 _QUICK_REPLY_TITLE, _QUICK_REPLY_ID, _QUICK_REPLY_BODY = 20, 200, 1024
 _DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 names no Retry-After
 _UNSUBSCRIBED, _OUTSIDE_WINDOW, _TOO_MANY_REQUESTS = 21610, 63016, 20429
+# Settling a send a dead sender left: how far back to look (a message split in parts is
+# at most a few), and how far Twilio's clock and ours may disagree.
+_RECONCILE_LOOKBACK = 20
+_CLOCK_SKEW = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,38 @@ class TwilioChannel(Channel):
         # Raised outside the handler so the original (which may quote the number) isn't
         # even attached as __context__ for a logger or error tracker to print.
         raise error
+
+    def accepted_since(
+        self, address: str, since: datetime, known: Collection[str]
+    ) -> list[str] | None:
+        """Twilio lists what it accepted, newest first: ours to this address, created at
+        or after `since`, that no outbox row has recorded (its sender died before it
+        could). Only the active scheduler sends, one message at a time, and a new leader
+        asks before it sends anything, so any such message is the one that was in flight.
+        """
+        try:
+            found = self._client.messages.list(to=self._address(address),
+                                               limit=_RECONCILE_LOOKBACK)
+        except TwilioException as exc:
+            error = _send_error(exc, self._http.retry_after())
+        except RequestException:
+            error = SendError("twilio connection error")
+        else:
+            # Twilio stamps whole seconds with its own clock: allow for both.
+            cutoff = since.replace(microsecond=0) - _CLOCK_SKEW
+            return [
+                str(m.sid) for m in found
+                if str(m.direction or "").startswith("outbound")
+                and self._ours(m.from_, m.messaging_service_sid)
+                and m.date_created is not None and m.date_created >= cutoff
+                and str(m.sid) not in known
+            ]  # fmt: skip
+        raise error  # outside the handler, as in send()
+
+    def _ours(self, sender: object, service_sid: object) -> bool:
+        if self._from:
+            return str(sender or "") == self._address(self._from)
+        return str(service_sid or "") == self._service_sid
 
     def _send(self, to: str, message: OutboundMessage) -> list[SendResult]:
         if self.name == "whatsapp" and message.business_initiated:

@@ -271,6 +271,12 @@ class OutboxMessage(Base):
     invitation_id: Mapped[int | None] = mapped_column(
         ForeignKey("invitations.id", ondelete="SET NULL"), index=True
     )
+    #: While 'sending': which sender claimed it (`Sender.identity`), so a new leader can
+    #: tell a dead sender's claims from its own and put them back at once.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    #: While 'sending': when that sender began handing it to the provider, committed
+    #: before the request. Unset means the provider certainly never saw it.
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     _repr_fields = ("channel", "status", "attempts")
 

@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -492,3 +493,35 @@ def test_connection_error_is_retryable() -> None:
 
 def test_channel_repr_is_safe() -> None:
     assert repr(make("whatsapp")) == "TwilioChannel('whatsapp')"
+
+
+# -- settling a send a dead sender left ------------------------------------------------------
+
+
+def test_accepted_since_finds_only_our_unrecorded_messages_to_that_person(
+    api: FakeTwilioAPI,
+) -> None:
+    """After a kill -9 the new leader asks Twilio whether the message in flight arrived:
+    our messages to that person, created since the send began, that no row recorded."""
+    sms, whatsapp = make("sms", api), make("whatsapp", api)
+    before = datetime.now(UTC)
+    [recorded] = sms.send(PERSON, OutboundMessage("Thank you."))
+    [in_flight] = sms.send(PERSON, OutboundMessage("Next question?"))
+    sms.send("+447700900124", OutboundMessage("Someone else"))
+    whatsapp.send(PERSON, OutboundMessage("Same person, other channel"))
+    known = {recorded.provider_message_id}
+    assert sms.accepted_since(PERSON, before, known) == [in_flight.provider_message_id]
+    assert sms.accepted_since(PERSON, before, known | {in_flight.provider_message_id}) == []
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert sms.accepted_since(PERSON, later, set()) == []
+    other_sender = make("sms", api, from_number="+447700900555")
+    assert other_sender.accepted_since(PERSON, before, set()) == []
+
+
+def test_accepted_since_reports_an_unreachable_provider_without_the_number(
+    api: FakeTwilioAPI,
+) -> None:
+    api.fail_next("server_error")
+    with pytest.raises(SendError) as caught:
+        make("sms", api).accepted_since(PERSON, datetime.now(UTC), set())
+    assert NATIONAL not in str(caught.value) and caught.value.__context__ is None

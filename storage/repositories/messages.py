@@ -103,9 +103,10 @@ class OutboxRepository:
         return outbox_id
 
     def claim_due(
-        self, now: datetime, limit: int, channel: str | None = None
+        self, now: datetime, limit: int, channel: str | None = None, claimer: str | None = None
     ) -> list[OutboxMessage]:
-        """Take up to `limit` due messages, oldest first, and mark them 'sending'.
+        """Take up to `limit` due messages, oldest first, and mark them 'sending' by
+        `claimer` (a sender's identity).
 
         SKIP LOCKED lets concurrent senders on PostgreSQL take different rows instead of
         the same ones; on SQLite the senders' transactions run one after the other.
@@ -124,10 +125,13 @@ class OutboxRepository:
         for message in messages:
             message.status = "sending"
             message.next_attempt_at = now  # while sending: when it was claimed
+            message.claimed_by = claimer
+            message.send_started_at = None
         self._session.flush()
         return messages
 
-    def claim_ids(self, ids: Sequence[int], now: datetime | None = None) -> list[OutboxMessage]:
+    def claim_ids(self, ids: Sequence[int], now: datetime | None = None,
+                  claimer: str | None = None) -> list[OutboxMessage]:
         """Take these messages now, due or not, if still 'pending'; mark them 'sending'.
 
         For replies that must go out immediately (console, web simulator). Rows another
@@ -147,10 +151,74 @@ class OutboxRepository:
         )
         for message in messages:
             message.status = "sending"
+            message.claimed_by = claimer
+            message.send_started_at = None
             if now is not None:
                 message.next_attempt_at = now
         self._session.flush()
         return messages
+
+    def begin_send(self, id: int, claimer: str, now: datetime) -> bool:
+        """Record that `claimer` is about to hand this message to the provider.
+
+        Committed before the request, so that after a crash the rows a provider may have
+        seen are known. False if the claim is no longer this sender's (a new leader put
+        it back): then it must not be sent.
+        """
+        result = self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == id, OutboxMessage.status == "sending",
+                   OutboxMessage.claimed_by == claimer)
+            .values(send_started_at=now)
+        )
+        return rowcount(result) == 1
+
+    def release_abandoned(self, claimer: str, claimed_before: datetime | None = None) -> int:
+        """Put back every claim another sender made but never began to send.
+
+        Only the active scheduler sends, so once it holds the lock another sender's claims
+        are a dead (or deposed) leader's; one not yet begun was certainly never seen by the
+        provider, and a deposed sender that lives on will find it gone (`begin_send`).
+        `claimed_before` spares claims younger than that (a live sender's, about to begin).
+        """
+        stmt = (
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending",
+                   OutboxMessage.claimed_by.is_not(None),
+                   OutboxMessage.claimed_by != claimer,
+                   OutboxMessage.send_started_at.is_(None))
+            .values(status="pending", claimed_by=None)
+        )
+        if claimed_before is not None:  # while 'sending', next_attempt_at is the claim time
+            stmt = stmt.where(OutboxMessage.next_attempt_at <= claimed_before)
+        return rowcount(self._session.execute(stmt))
+
+    def interrupted_sends(self, claimer: str, started_before: datetime,
+                          limit: int = 100) -> list[OutboxMessage]:
+        """Another sender's sends that began before `started_before` and never finished:
+        the provider may or may not have them."""
+        return list(
+            self._session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "sending",
+                       OutboxMessage.claimed_by.is_not(None),
+                       OutboxMessage.claimed_by != claimer,
+                       OutboxMessage.send_started_at <= started_before)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+
+    def provider_ids_for(self, pid: str) -> set[str]:
+        """Every provider message id recorded for this participant's messages."""
+        return set(
+            self._session.scalars(
+                select(OutboxProviderId.provider_message_id)
+                .join(OutboxMessage, OutboxMessage.id == OutboxProviderId.outbox_id)
+                .where(OutboxMessage.participant_id == pid)
+            )
+        )
 
     def requeue_stuck(self, claimed_before: datetime) -> int:
         """Put back messages claimed before `claimed_before` whose sender never reported.
@@ -164,7 +232,7 @@ class OutboxRepository:
                 OutboxMessage.status == "sending",
                 OutboxMessage.next_attempt_at < claimed_before,
             )
-            .values(status="pending")
+            .values(status="pending", claimed_by=None, send_started_at=None)
         )
         return rowcount(result)
 
@@ -175,7 +243,7 @@ class OutboxRepository:
         result = self._session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "sending")
-            .values(status="pending")
+            .values(status="pending", claimed_by=None, send_started_at=None)
         )
         return rowcount(result)
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import parse_qsl
 
 from twilio.request_validator import RequestValidator
 
@@ -73,6 +74,7 @@ class FakeTwilioAPI(FakeServer):
             self.requests: list[TwilioCall] = []
             self.messages: list[dict[str, Any]] = []
             self.contents: list[dict[str, Any]] = []
+            self._created: dict[str, str] = {}  # sid -> date_created, as Twilio formats it
             self._failures: list[tuple[str, str | int, int | None]] = []
 
     def fail_next(
@@ -122,7 +124,7 @@ class FakeTwilioAPI(FakeServer):
     # -- the server side -------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        path = path.split("?", 1)[0]
+        path, _, query = path.partition("?")
         params = decode_body(headers, body)
         with self.lock:
             self.requests.append(TwilioCall(method, path, params))
@@ -142,6 +144,8 @@ class FakeTwilioAPI(FakeServer):
             return _error(404, 20404, "The requested resource was not found")
         if method == "POST" and match["msg"] is None:
             return self._create_message(params)
+        if method == "GET" and match["msg"] is None:
+            return self._list_messages(dict(parse_qsl(query)))
         if method == "GET" and match["msg"] is not None:
             found = [m for m in self.messages if m["sid"] == match["msg"]]
             if found:
@@ -165,10 +169,26 @@ class FakeTwilioAPI(FakeServer):
         record = {**params, "sid": _sid("SM")}
         with self.lock:
             self.messages.append(record)
+            self._created[record["sid"]] = formatdate(usegmt=True)
         return json_reply(201, self._message_json(record))
 
+    def _list_messages(self, query: dict[str, str]) -> Reply:
+        """GET Messages.json: newest first, filtered by To and From, one page."""
+        size = int(query.get("PageSize", "50")) if query.get("PageSize", "").isdigit() else 50
+        with self.lock:
+            found = [m for m in reversed(self.messages)
+                     if all(m.get(key) == query[key] for key in ("To", "From") if key in query)]
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        return json_reply(200, {
+            "messages": [self._message_json(m) for m in found[:size]],
+            "page": 0, "page_size": size, "start": 0, "end": max(0, min(size, len(found)) - 1),
+            "uri": uri, "first_page_uri": uri, "next_page_uri": None,
+            "previous_page_uri": None,
+        })  # fmt: skip
+
     def _message_json(self, record: dict[str, Any]) -> dict[str, Any]:
-        sid, now = record["sid"], formatdate(usegmt=True)
+        sid = record["sid"]
+        now = self._created.get(sid) or formatdate(usegmt=True)
         uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
         return {
             "account_sid": self.account_sid, "api_version": "2010-04-01",

@@ -1,0 +1,229 @@
+"""A sender that dies mid-pass: what it claimed goes back at once, and the one message it
+had in flight is settled with the provider, so nothing is lost and (where the provider can
+be asked) nothing is sent twice. Also: per-chat pacing never holds up other chats.
+
+A dead sender is played by claiming rows under another identity with the repository, as
+`Sender.run_once` does, and stopping where a kill -9 would.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.clock import utcnow
+from bot.runtime import Runtime
+from bot.scheduler import Scheduler
+from bot.sender import Pacer, Sender, to_outbound
+from channels.base import InboundMessage
+from channels.twilio import TwilioChannel
+from storage.models import OutboxMessage, OutboxProviderId
+from storage.uow import UnitOfWork
+from tests.fakes import FakeTwilioAPI
+from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN
+from tests.helpers import make_runtime
+from tests.test_outreach import Recorder
+
+PERSON = "+447700900123"  # Ofcom's drama range
+OURS = "+447700900000"
+DEAD = "dead-host:4242:0badf00d"  # the identity of a sender that was killed
+
+
+@pytest.fixture
+def twilio() -> Iterator[FakeTwilioAPI]:
+    with FakeTwilioAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def runtime(database_url: str, tmp_path: Path, twilio: FakeTwilioAPI) -> Iterator[Runtime]:
+    # The real clock: the fake Twilio stamps messages with it, as Twilio would.
+    sms = TwilioChannel("sms", ACCOUNT_SID, AUTH_TOKEN, "https://withus.example",
+                        from_number=OURS, api_base_url=twilio.base_url)
+    rt = make_runtime(database_url, tmp_path, clock=utcnow,
+                      channels={"sms": sms, "telegram": Recorder("telegram")})
+    yield rt
+    rt.close()
+
+
+def text_in(runtime: Runtime, text: str, address: str = PERSON, channel: str = "sms") -> None:
+    runtime.service.handle(InboundMessage(channel, address, f"in-{utcnow().timestamp()}-{text}",
+                                          "text", text=text))
+
+
+def queue_replies(runtime: Runtime) -> int:
+    """Start `fft` and choose English: three replies wait in the outbox, none sent."""
+    text_in(runtime, "FFT")
+    text_in(runtime, "1")
+    return len(rows(runtime))
+
+
+def rows(runtime: Runtime) -> list[OutboxMessage]:
+    with runtime.sessions() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def die_mid_pass(runtime: Runtime, *, begun: int, delivered: bool) -> list[int]:
+    """What a killed sender leaves: every due row claimed; the first `begun` recorded as
+    begun, and (if `delivered`) those handed to Twilio before the kill."""
+    now = utcnow()
+    with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+        claimed = uow.outbox.claim_due(now, 100, None, DEAD)
+        ids = [m.id for m in claimed]
+        payloads = [dict(m.payload) for m in claimed]
+        for outbox_id in ids[:begun]:
+            assert uow.outbox.begin_send(outbox_id, DEAD, now)
+        uow.commit()
+    if delivered:
+        for payload in payloads[:begun]:
+            runtime.channels["sms"].send(PERSON, to_outbound(payload))
+    return ids
+
+
+def bodies(twilio: FakeTwilioAPI) -> Counter[str]:
+    return Counter(str(m["Body"]) for m in twilio.messages)
+
+
+def test_a_new_leader_puts_back_unbegun_claims_and_confirms_the_send_in_flight(
+    runtime: Runtime, twilio: FakeTwilioAPI
+) -> None:
+    queued = queue_replies(runtime)
+    assert queued == 3
+    ids = die_mid_pass(runtime, begun=1, delivered=True)
+    assert len(twilio.messages) == 1
+    in_flight_sid = twilio.messages[0]["sid"]
+
+    recovery = runtime.sender.recover()  # at takeover: no waiting for any cut-off
+    assert (recovery.released, recovery.confirmed, recovery.resent) == (2, 1, 0)
+    runtime.sender.run_once()
+
+    assert len(twilio.messages) == queued
+    assert set(bodies(twilio).values()) == {1}  # every reply exactly once
+    by_id = {row.id: row for row in rows(runtime)}
+    assert {row.status for row in by_id.values()} == {"sent"}
+    assert by_id[ids[0]].provider_message_ids == [in_flight_sid]
+    with runtime.sessions() as session:  # delivery reports will find it
+        assert session.scalar(select(OutboxProviderId.outbox_id).where(
+            OutboxProviderId.provider_message_id == in_flight_sid)) == ids[0]
+
+
+def test_a_send_that_never_reached_the_provider_is_sent_again(
+    runtime: Runtime, twilio: FakeTwilioAPI
+) -> None:
+    queued = queue_replies(runtime)
+    die_mid_pass(runtime, begun=1, delivered=False)  # killed before the request left
+
+    recovery = runtime.sender.recover()
+    assert (recovery.released, recovery.confirmed, recovery.resent) == (2, 0, 1)
+    runtime.sender.run_once()
+    assert len(twilio.messages) == queued
+    assert set(bodies(twilio).values()) == {1}
+
+
+def test_messages_already_recorded_are_not_taken_for_the_one_in_flight(
+    runtime: Runtime, twilio: FakeTwilioAPI
+) -> None:
+    """The dead sender had sent (and recorded) the first reply a moment before it began
+    the second, which never left: the first must not be mistaken for the second."""
+    queue_replies(runtime)
+    runtime.sender.run_once(limit=1)  # the first reply, sent and recorded normally
+    assert len(twilio.messages) == 1
+    die_mid_pass(runtime, begun=1, delivered=False)
+
+    recovery = runtime.sender.recover()
+    assert (recovery.confirmed, recovery.resent) == (0, 1)
+    runtime.sender.run_once()
+    assert len(twilio.messages) == 3 and set(bodies(twilio).values()) == {1}
+
+
+def test_where_the_provider_cannot_be_asked_the_message_goes_again(
+    runtime: Runtime,
+) -> None:
+    """Telegram cannot list what a bot sent: at least once beats perhaps never."""
+    telegram: Recorder = runtime.channels["telegram"]  # type: ignore[assignment]
+    text_in(runtime, "FFT", address="5550001", channel="telegram")
+    with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+        [claimed] = uow.outbox.claim_due(utcnow(), 100, None, DEAD)
+        assert uow.outbox.begin_send(claimed.id, DEAD, utcnow())
+        uow.commit()
+    assert runtime.sender.recover().resent == 1
+    runtime.sender.run_once()
+    assert len(telegram.sent) == 1 and {r.status for r in rows(runtime)} == {"sent"}
+
+
+def test_recovery_spares_a_live_senders_young_claims(runtime: Runtime) -> None:
+    """Run periodically with a grace, recovery leaves alone what another live sender (a
+    console, say) claimed a moment ago; at takeover, with no grace, it takes them all."""
+    queue_replies(runtime)
+    die_mid_pass(runtime, begun=1, delivered=False)
+    young = runtime.sender.recover(grace=timedelta(minutes=1))
+    assert (young.released, young.confirmed, young.resent) == (0, 0, 0)
+    assert {r.status for r in rows(runtime)} == {"sending"}
+    assert runtime.sender.recover().released == 2
+
+
+def test_a_deposed_sender_does_not_send_what_the_new_leader_took_back(
+    runtime: Runtime, twilio: FakeTwilioAPI
+) -> None:
+    """The old leader is still alive (its lock's connection dropped) and mid-pass when the
+    new one recovers its claims: every message still goes exactly once."""
+    queued = queue_replies(runtime)
+    new_leader = runtime.sender
+
+    elapsed = [0.0]
+
+    def takeover_during_pacing(seconds: float) -> None:
+        if elapsed[0] == 0.0:
+            new_leader.recover()  # while the old sender waits for its next token
+        elapsed[0] += seconds
+
+    pacer = Pacer(1.0, clock=lambda: elapsed[0], sleep=takeover_during_pacing)
+    old_leader = Sender(runtime.sessions, runtime.vault, runtime.channels, utcnow,
+                        pacers={"sms": pacer})
+    report = old_leader.run_once()
+    assert report.sent == 1  # its first; the others were no longer its own
+    new_leader.run_once()
+    assert len(twilio.messages) == queued and set(bodies(twilio).values()) == {1}
+    assert {r.status for r in rows(runtime)} == {"sent"}
+
+
+def test_takeover_sends_a_dead_leaders_claims_without_waiting(
+    runtime: Runtime, twilio: FakeTwilioAPI
+) -> None:
+    queued = queue_replies(runtime)
+    die_mid_pass(runtime, begun=0, delivered=False)
+    scheduler = Scheduler(runtime, purge=None)
+    scheduler._take_over()  # what a scheduler does when it becomes the leader
+    scheduler._step_down()
+    while scheduler.send_step():
+        pass
+    assert len(twilio.messages) == queued
+
+
+def test_one_chats_pacing_does_not_hold_up_the_others(runtime: Runtime) -> None:
+    """Telegram allows about a message a second in one chat. The second message to a chat
+    waits for its turn; the first messages to other chats go meanwhile, in order."""
+    telegram: Recorder = runtime.channels["telegram"]  # type: ignore[assignment]
+    telegram.moment = runtime.sender.pacers["telegram-chat"].clock  # simulated seconds
+    chats = tuple(telegram.normalise_address(c) for c in ("5550001", "5550002"))
+    for chat in chats:
+        text_in(runtime, "FFT", address=chat, channel="telegram")
+        text_in(runtime, "1", address=chat, channel="telegram")
+    queued: dict[str, list[str]] = {}
+    for row in rows(runtime):  # the first chat's rows were written first
+        queued.setdefault(row.participant_id, []).append(str(row.payload["text"]))
+    expected = dict(zip(chats, queued.values(), strict=True))
+    assert [len(texts) for texts in expected.values()] == [3, 3]
+
+    assert runtime.sender.run_once().sent == 6
+    assert [address for address, _message in telegram.sent] == list(chats) * 3  # round-robin
+    for chat in chats:
+        assert telegram.texts_to(chat) == expected[chat]  # in order within each chat
+        times = [t for (a, _m), t in zip(telegram.sent, telegram.times, strict=True)
+                 if a == chat]
+        assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 1.0 - 1e-6
