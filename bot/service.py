@@ -142,7 +142,8 @@ class WithUsService:
         with self.uow() as uow:
             # Creates or touches the participant, returning their opt-out; on PostgreSQL
             # it also locks their row, so two messages from one person queue up here.
-            opted_out_at = uow.participants.arrive(pid, message.channel, now)
+            # On SQLite the same statement also reads what `arrival` below would.
+            opted_out_at, arrival = uow.participants.arrive_and_read(pid, message.channel, now)
             inbound_id = uow.inbound.claim(message.channel, message.provider_message_id, pid, now)
             if inbound_id is None:
                 log.info("duplicate inbound ignored",
@@ -152,7 +153,8 @@ class WithUsService:
             # anything, in one SELECT (their row is locked already): each statement costs
             # more in Python than in the database, so ones that would find nothing are
             # not run.
-            arrival = uow.conversations.arrival(pid, now)
+            if arrival is None:
+                arrival = uow.conversations.arrival(pid, now)
             uow.vault.refresh(pid, message.channel, address, now, arrival.vault)
             if arrival.outreach_waiting:
                 # They wrote: invitations and reminders still waiting for quiet hours would

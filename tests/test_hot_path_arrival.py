@@ -165,3 +165,39 @@ def test_a_contact_is_rewritten_when_the_entry_is_not_current(
         assert entry.ciphertext != stored
         assert (entry.channel, entry.last_seen_at, entry.expires_at) == ("sms", when, None)
         assert entry.created_at == NOW
+
+
+# ------------------------------------------------------------------ arrive_and_read
+
+
+def test_arrive_and_read_reads_what_arrival_reads(uow_factory: UowFactory,
+                                                  database_kind: str) -> None:
+    """On SQLite one statement does both; on PostgreSQL the read is left to `arrival`."""
+    with uow_factory() as uow:
+
+        def both() -> None:
+            opted_out_at, arrival = uow.participants.arrive_and_read(PID, "sms", NOW)
+            assert opted_out_at == uow.participants.get(PID).opted_out_at  # type: ignore[union-attr]
+            if database_kind == "postgres":
+                assert arrival is None
+            else:
+                assert arrival == uow.conversations.arrival(PID, NOW)
+
+        both()  # a newcomer: nothing at all
+        uow.vault.store(PID, "sms", ADDRESS, NOW, expires_at=NOW + timedelta(days=2))
+        response = uow.responses.start(PID, "fft", 1, "sms", "en", NOW)
+        uow.conversations.save(PID, {"survey": "fft", "q": "why", "asked": ["overall"]},
+                               response, NOW)
+        both()
+        uow.answers.record(response, PID, "fft", "why", "skipped", None, None, 1, NOW)
+        uow.outbox.add(PID, "sms", {"text": "hi"}, NOW, status="held", kind="invitation",
+                       not_before=NOW + timedelta(hours=9))
+        uow.participants.set_opted_out(PID, NOW)
+        both()
+        if database_kind == "sqlite":
+            _opted, arrival = uow.participants.arrive_and_read(PID, "sms", NOW)
+            assert arrival is not None and arrival.conversation is not None
+            assert (arrival.outreach_waiting, arrival.held, arrival.skipped_answers) == (
+                True, True, True)
+            assert arrival.conversation.state["asked"] == ["overall"]
+            assert arrival.vault == VaultState("sms", NOW, NOW + timedelta(days=2))

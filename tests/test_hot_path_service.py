@@ -91,7 +91,9 @@ def vault_entry(runtime: Runtime) -> VaultEntry:
 
 
 def touching(statements: list[str], table: str) -> list[str]:
-    return [s for s in statements if table in s and not s.startswith("SELECT")]
+    """The statements that write to `table`."""
+    writes = (f"INSERT INTO {table} ", f"UPDATE {table} ", f"DELETE FROM {table} ")
+    return [s for s in statements if s.startswith(writes)]
 
 
 def test_a_known_contact_costs_no_vault_write_and_no_outbox_update(

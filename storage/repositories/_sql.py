@@ -95,6 +95,12 @@ def refresh_copy(
             set_committed_value(instance, key, value)
 
 
+def holds_copy(session: Session, model: type[Base], ident: Any) -> bool:
+    """True when the session holds an object for this row (see `refresh_copy`): callers
+    skip preparing values for a copy that is not there."""
+    return session.identity_map.get(identity_key(model, ident)) is not None
+
+
 def holds(session: Session, model: type[Base]) -> bool:
     """True when the session holds any object of `model`.
 

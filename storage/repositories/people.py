@@ -15,6 +15,7 @@ from storage.models import Answer, Conversation, OutboxMessage, Participant, Vau
 from storage.repositories._sql import (
     dialect_insert,
     execute,
+    holds_copy,
     prepared,
     refresh_copy,
     rowcount,
@@ -64,6 +65,27 @@ class ParticipantRepository:
         opted_out_at: datetime | None = execute(self._session, statement, values).scalar_one()
         refresh_copy(self._session, Participant, pid, {"last_inbound_at": now})
         return opted_out_at
+
+    def arrive_and_read(
+        self, pid: str, channel: str, now: datetime
+    ) -> tuple[datetime | None, Arrival | None]:
+        """`arrive`, and on SQLite `ConversationRepository.arrival` in the same statement.
+
+        On SQLite a write transaction holds the whole database from its BEGIN IMMEDIATE,
+        so what the statement's RETURNING reads is current, and a statement is saved. Not
+        on PostgreSQL: a statement that waited for the participant's row lock (their
+        previous message still being handled) reads other tables as they were when it
+        began, before that transaction committed. There the Arrival is None, and the
+        caller reads it with `ConversationRepository.arrival`, a statement of its own.
+        """
+        if self._session.get_bind().dialect.name != "sqlite":
+            return self.arrive(pid, channel, now), None
+        statement = prepared(self._session, "participants.arrive_and_read", _arrive_and_read)
+        values = {"id": pid, "channel": channel, "created_at": now, "last_inbound_at": now,
+                  "b_pid": pid, "b_now": now}  # fmt: skip
+        row = execute(self._session, statement, values).one()
+        refresh_copy(self._session, Participant, pid, {"last_inbound_at": now})
+        return row.opted_out_at, _arrival_of(row)
 
     def set_opted_out(self, pid: str, when: datetime | None) -> None:
         """Record when the participant opted out; None when they opt back in."""
@@ -238,13 +260,7 @@ class ConversationRepository:
         `ParticipantRepository.arrive`, so the participant row exists). One statement
         instead of a SELECT and two UPDATEs that almost always change nothing.
         """
-        row = execute(self._session, _ARRIVAL, {"b_pid": pid, "b_now": now}).one()
-        conversation = (None if row.conversation is None
-                        else SavedConversation(row.state, row.response_id))
-        vault = (None if row.vault_channel is None
-                 else VaultState(row.vault_channel, row.last_seen_at, row.expires_at))
-        return Arrival(conversation, vault, bool(row.outreach_waiting), bool(row.held),
-                       bool(row.skipped_answers))
+        return _arrival_of(execute(self._session, _ARRIVAL, {"b_pid": pid, "b_now": now}).one())
 
     def get_for_update(self, pid: str) -> Conversation | None:
         """The conversation, with the participant locked until the transaction ends.
@@ -268,9 +284,10 @@ class ConversationRepository:
             "next_reminder_at": next_reminder_at,
         }  # fmt: skip
         execute(self._session, statement, {"participant_id": pid, **values})
-        # As the database hands it back: JSON has no tuples, and the caller keeps `state`.
-        values["state"] = json.loads(json.dumps(values["state"]))
-        refresh_copy(self._session, Conversation, pid, values)
+        if holds_copy(self._session, Conversation, pid):  # rarely: the hot path has none
+            # As the database hands it back: JSON has no tuples, and the caller keeps `state`.
+            values["state"] = json.loads(json.dumps(values["state"]))
+            refresh_copy(self._session, Conversation, pid, values)
 
 
 #: Locks the participant row (see `get_for_update`); compiles to no lock on SQLite.
@@ -300,9 +317,18 @@ def _constants(*values: str) -> list[Any]:
     return [literal_column(f"'{value}'") for value in values]
 
 
-def _arrival() -> Any:
-    participants, conversations = table_of(Participant), table_of(Conversation)
-    vault, outbox, answers = table_of(VaultEntry), table_of(OutboxMessage), table_of(Answer)
+def _arrival_of(row: Any) -> Arrival:
+    conversation = (None if row.conversation is None
+                    else SavedConversation(row.state, row.response_id))
+    vault = (None if row.vault_channel is None
+             else VaultState(row.vault_channel, row.last_seen_at, row.expires_at))
+    return Arrival(conversation, vault, bool(row.outreach_waiting), bool(row.held),
+                   bool(row.skipped_answers))
+
+
+def _flags(response_id: Any) -> list[Any]:
+    """`Arrival`'s three flags, for participant :b_pid at :b_now."""
+    outbox, answers = table_of(OutboxMessage), table_of(Answer)
     pid: Any = bindparam("b_pid")
     # The same conditions as OutreachRepository.cancel_waiting and
     # OutboxRepository.release_held (tests/test_hot_path_arrival.py holds them equal).
@@ -313,9 +339,14 @@ def _arrival() -> Any:
         outbox.c.next_attempt_at > bindparam("b_now", type_=outbox.c.next_attempt_at.type),
     )
     held = exists().where(outbox.c.participant_id == pid, outbox.c.status == "held")
-    skipped = exists().where(
-        answers.c.response_id == conversations.c.response_id, answers.c.kind == "skipped"
-    )
+    skipped = exists().where(answers.c.response_id == response_id, answers.c.kind == "skipped")
+    return [outreach_waiting.label("outreach_waiting"), held.label("held"),
+            skipped.label("skipped_answers")]
+
+
+def _arrival() -> Any:
+    participants, conversations = table_of(Participant), table_of(Conversation)
+    vault = table_of(VaultEntry)
     return (
         select(
             conversations.c.participant_id.label("conversation"),
@@ -324,20 +355,40 @@ def _arrival() -> Any:
             vault.c.channel.label("vault_channel"),
             vault.c.last_seen_at,
             vault.c.expires_at,
-            outreach_waiting.label("outreach_waiting"),
-            held.label("held"),
-            skipped.label("skipped_answers"),
+            *_flags(conversations.c.response_id),
         )
         .select_from(
             participants.outerjoin(
                 conversations, conversations.c.participant_id == participants.c.id
             ).outerjoin(vault, vault.c.participant_id == participants.c.id)
         )
-        .where(participants.c.id == pid)
+        .where(participants.c.id == bindparam("b_pid"))
     )
 
 
 _ARRIVAL = _arrival()
+
+
+def _arrive_and_read(dialect: str) -> Any:
+    """`_arrive` RETURNING what `_ARRIVAL` reads, each as a subquery (SQLite only)."""
+    conversations, vault = table_of(Conversation), table_of(VaultEntry)
+    pid: Any = bindparam("b_pid")
+
+    def one(column: Any, name: str) -> Any:
+        table = column.table
+        key = table.c.participant_id
+        return select(column).where(key == pid).scalar_subquery().label(name)
+
+    response_id = one(conversations.c.response_id, "response_id")
+    return _arrive(dialect).returning(
+        one(conversations.c.participant_id, "conversation"),
+        one(conversations.c.state, "state"),
+        response_id,
+        one(vault.c.channel, "vault_channel"),
+        one(vault.c.last_seen_at, "last_seen_at"),
+        one(vault.c.expires_at, "expires_at"),
+        *_flags(response_id.element),
+    )
 
 
 def _arrive(dialect: str) -> Any:
