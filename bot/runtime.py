@@ -112,7 +112,9 @@ def build(
     twilio = Pacer(settings.rate_twilio, monotonic, sleep)  # one account limit for both
     pacers = {
         "telegram": Pacer(settings.rate_telegram, monotonic, sleep),
-        "telegram-chat": Pacer(1.0, monotonic, sleep),
+        # Telegram: "avoid more than one message per second in a chat", short bursts
+        # allowed. A reply is at most three messages (thanks, a note, the next question).
+        "telegram-chat": Pacer(1.0, monotonic, sleep, burst=3),
         "sms": twilio,
         "whatsapp": twilio,
     }

@@ -66,7 +66,9 @@ IDLE_WAIT = 1.0  # seconds between outbox polls when nothing wakes the loop
 #: Messages claimed per pass: about a second's worth at Twilio's 10/s, so a reply that
 #: arrives during a big invitation run waits at most about a second.
 SEND_BATCH = 10
-REPLY_BATCH = 20
+#: Replies per pass. A pass ends by waiting for chats that have had their burst (see
+#: Sender._deliver_all), so a larger batch shares that wait among more people.
+REPLY_BATCH = 50
 #: A message still 'sending' this long after it was claimed had a sender that died (a
 #: live sender settles its own interrupted passes; see Sender.settle). Requeuing risks one
 #: duplicate, the message that was mid-send when the process died, so only rows clearly
