@@ -19,7 +19,7 @@ PATH = "/webhooks/twilio/sms"
 PUBLICS = ["https://withus.example", "https://withus.example:8443", "http://withus.example:80",
            "https://withus.example/prefix", "https://withus.example:443"]  # fmt: skip
 
-_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 _forms = st.dictionaries(_text, _text, max_size=6)
 
 
