@@ -325,7 +325,9 @@ class Scheduler:
             while not self._stop.is_set():
                 if not self.leadership.try_acquire():
                     if not standing_by:
-                        log.info("another scheduler is active; standing by")
+                        # try_acquire also fails while the database is down (and logs it).
+                        log.info("the scheduler lock is held elsewhere or unavailable; "
+                                 "standing by")
                         standing_by = True
                     self._stop.wait(self.intervals.standby_poll)
                     continue
