@@ -27,6 +27,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         SESSION_COOKIE_SECURE=runtime.settings.production,
     )
     app.extensions["withus"] = runtime
+    if runtime.settings.trusted_proxies > 0:
+        # Behind a load balancer every request comes from its address: take the client's
+        # from the hops we trust, or sign-in rate limits would lump all clients together.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = runtime.settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     from flask_wtf.csrf import CSRFProtect
 

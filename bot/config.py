@@ -55,6 +55,9 @@ class Settings:
     rate_telegram: float = 25.0
     rate_twilio: float = 10.0
     max_send_attempts: int = 8
+    #: Reverse proxies in front of the web workers that set X-Forwarded-For and
+    #: X-Forwarded-Proto (0: none; then those headers are ignored, as they can be forged).
+    trusted_proxies: int = 0
     log_format: str = "json"
     places_file: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -131,6 +134,7 @@ class Settings:
             rate_telegram=_float(env, "WITHUS_RATE_TELEGRAM", 25.0),
             rate_twilio=_float(env, "WITHUS_RATE_TWILIO", 10.0),
             max_send_attempts=_int(env, "WITHUS_MAX_SEND_ATTEMPTS", 8),
+            trusted_proxies=_int(env, "WITHUS_TRUSTED_PROXIES", 0),
             log_format=env.get("WITHUS_LOG_FORMAT", "json"),
             places_file=env.get("WITHUS_PLACES_FILE", ""),
         )

@@ -142,6 +142,32 @@ def test_login_attempts_are_rate_limited(client: FlaskClient, clock: FakeClock) 
     assert sign_in(client, REVIEWER).status_code == 302
 
 
+@pytest.mark.parametrize("trusted_proxies", [0, 1])
+def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(
+        runtime: Runtime, trusted_proxies: int) -> None:
+    """Every request comes from the load balancer's address. Trusted, X-Forwarded-For
+    tells clients apart; untrusted (the default), the header is ignored, since anyone can
+    send it, and one client cannot escape its limit by inventing addresses."""
+    from dataclasses import replace
+
+    from bot.dashboard.auth import MAX_CLIENT_FAILURES
+
+    runtime.settings = replace(runtime.settings, trusted_proxies=trusted_proxies)
+    client = create_app(runtime=runtime).test_client()
+
+    def attempt(email: str, forwarded_for: str) -> int:
+        csrf = token(client)
+        return client.post("/dashboard/login", headers={"X-Forwarded-For": forwarded_for},
+                           data={"email": email, "password": "wrong password",
+                                 "csrf_token": csrf}).status_code
+
+    for n in range(MAX_CLIENT_FAILURES):  # many accounts, so no account limit is reached
+        assert attempt(f"guess{n}@example.org", "203.0.113.7") == 401
+    assert attempt("one-more@example.org", "203.0.113.7") == 429
+    other_client = attempt("someone@example.org", "198.51.100.9")
+    assert other_client == (401 if trusted_proxies else 429)
+
+
 def test_session_cookies_are_httponly_samesite_and_secure_in_production(
         runtime: Runtime, tmp_path: Path) -> None:
     production = settings_for(runtime.settings.database_url, tmp_path, env="production")
