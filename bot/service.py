@@ -144,16 +144,21 @@ class WithUsService:
             # it also locks their row, so two messages from one person queue up here.
             # On SQLite the same statement also reads what `arrival` below would.
             opted_out_at, arrival = uow.participants.arrive_and_read(pid, message.channel, now)
-            inbound_id = uow.inbound.claim(message.channel, message.provider_message_id, pid, now)
+            if arrival is None:  # PostgreSQL: the claim reads it, now that their row is locked
+                inbound_id, arrival = uow.inbound.claim_and_read(
+                    message.channel, message.provider_message_id, pid, now)
+            else:
+                inbound_id = uow.inbound.claim(
+                    message.channel, message.provider_message_id, pid, now)
             if inbound_id is None:
                 log.info("duplicate inbound ignored",
                          extra={"channel": message.channel, "participant": pid})
                 return Handled(pid, duplicate=True)
             # Their conversation, vault entry, and whether the writes below could change
-            # anything, in one SELECT (their row is locked already): each statement costs
-            # more in Python than in the database, so ones that would find nothing are
-            # not run.
-            if arrival is None:
+            # anything, read with the upsert or the claim (their row is locked already):
+            # each statement costs more in Python than in the database, so ones that would
+            # find nothing are not run.
+            if arrival is None:  # not reached: one of the two above read it
                 arrival = uow.conversations.arrival(pid, now)
             uow.vault.refresh(pid, message.channel, address, now, arrival.vault)
             if arrival.outreach_waiting:
@@ -179,14 +184,16 @@ class WithUsService:
             handled.opted_out = bool(result.state.get("stopped"))
             provider_confirms = getattr(channel, "provider_confirms_opt_out", False)
             language = str(result.state.get("lang") or "en")
+            payloads = []
             for reply, extra in self._privacy(uow, pid, result, response_id, now):
                 if stopping and provider_confirms:
                     continue  # Twilio already confirmed STOP by SMS: no second message
                 payload = reply_payload(reply, confirms_opt_out=stopping) | extra
                 payload["language"] = language
-                handled.outbox_ids.append(uow.outbox.add(
-                    pid, message.channel, payload, now, in_reply_to=inbound_id,
-                ))
+                payloads.append(payload)
+            # All of them in one INSERT, ids in the order of the replies.
+            handled.outbox_ids = uow.outbox.add_many(pid, message.channel, payloads, now,
+                                                     in_reply_to=inbound_id)
             uow.conversations.save(pid, result.state, response_id, now,
                                    self._next_reminder(catalog, result, now))
             uow.commit()

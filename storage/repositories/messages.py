@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, literal_column, null, select, update
 from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from storage.repositories._sql import (
     safe_error,
     table_of,
 )
+from storage.repositories.people import Arrival, arrival_of, returning_arrival
 
 
 class InboundRepository:
@@ -46,6 +48,35 @@ class InboundRepository:
                   "participant_id": pid, "received_at": now}
         claimed: int | None = execute(self._session, statement, values).scalar_one_or_none()
         return claimed
+
+    def claim_and_read(
+        self, channel: str, provider_message_id: str, pid: str, now: datetime
+    ) -> tuple[int | None, Arrival | None]:
+        """`claim`, RETURNING also what `ConversationRepository.arrival` reads: one
+        statement instead of two. (None, None) if the message was seen before.
+
+        Only after `ParticipantRepository.arrive` in the same transaction, which on
+        PostgreSQL holds the participant's row lock: this statement then starts after
+        every earlier transaction of theirs has ended, and READ COMMITTED reads other
+        tables as of a statement's start, so it sees all of them, as the separate SELECT
+        did. The INSERT itself waits only for another transaction claiming the same
+        message id: that one is not handling this participant (it would hold their lock),
+        and if it commits, nothing is returned; if it rolls back, it changed nothing.
+        """
+        statement = prepared(
+            self._session, "inbound.claim_and_read",
+            lambda dialect: returning_arrival(
+                dialect_insert(dialect, InboundMessage)
+                .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+                .returning(table_of(InboundMessage).c.id)
+            ),
+        )  # fmt: skip
+        values = {"channel": channel, "provider_message_id": provider_message_id,
+                  "participant_id": pid, "received_at": now, "b_pid": pid, "b_now": now}
+        row = execute(self._session, statement, values).one_or_none()
+        if row is None:
+            return None, None
+        return row.id, arrival_of(row)
 
     def prune(self, received_before: datetime) -> int:
         """Forget ids older than any redelivery could be; returns how many."""
@@ -101,6 +132,40 @@ class OutboxRepository:
         }
         outbox_id: int = execute(self._session, statement, values).scalar_one()
         return outbox_id
+
+    def add_many(
+        self,
+        pid: str,
+        channel: str,
+        payloads: Sequence[Mapping[str, Any]],
+        now: datetime,
+        in_reply_to: int | None = None,
+        kind: str = "reply",
+    ) -> list[int]:
+        """Queue several messages ('pending', in this order) in one INSERT; their ids, in
+        the same order, as `add` for each would give them.
+
+        One statement instead of one per reply (on the webhook hot path a statement costs
+        more in Python than in the database). The rows of one INSERT are numbered in the
+        order of its VALUES on both databases, and the sender sends by id: the ids are
+        sorted rather than trusting RETURNING's order, which SQL leaves open.
+        """
+        ids: list[int] = []
+        for start in range(0, len(payloads), ADD_MANY_ROWS):
+            chunk = payloads[start : start + ADD_MANY_ROWS]
+            if len(chunk) == 1:
+                ids.append(self.add(pid, channel, chunk[0], now, in_reply_to, kind=kind))
+                continue
+            statement = prepared(self._session, f"outbox.add_many.{len(chunk)}",
+                                 functools.partial(_add_many, len(chunk)))
+            values: dict[str, Any] = {
+                "b_pid": pid, "b_channel": channel, "b_now": now,
+                "b_in_reply_to": in_reply_to, "b_kind": kind,
+            }  # fmt: skip
+            for n, payload in enumerate(chunk):
+                values[f"b_payload_{n}"] = dict(payload)
+            ids.extend(sorted(execute(self._session, statement, values).scalars()))
+        return ids
 
     def claim_due(
         self, now: datetime, limit: int, channel: str | None = None, claimer: str | None = None
@@ -351,3 +416,34 @@ class OutboxRepository:
                 .order_by(OutboxMessage.id)
             )
         )
+
+
+#: Rows per INSERT in `OutboxRepository.add_many` (a message has one to three replies).
+ADD_MANY_ROWS = 8
+
+
+def _add_many(rows: int, _dialect: str) -> Any:
+    """A pending outbox INSERT of `rows` rows sharing everything but the payload, as
+    `OutboxRepository.add` writes each."""
+    table = table_of(OutboxMessage)
+    now: Any = bindparam("b_now", type_=table.c.created_at.type)
+    shared = {
+        "participant_id": bindparam("b_pid", type_=table.c.participant_id.type),
+        "channel": bindparam("b_channel", type_=table.c.channel.type),
+        "status": literal_column("'pending'"),
+        "attempts": literal_column("0"),
+        "next_attempt_at": now,
+        "provider_message_ids": bindparam("b_ids", [], type_=table.c.provider_message_ids.type),
+        "created_at": now,
+        "in_reply_to": bindparam("b_in_reply_to", type_=table.c.in_reply_to.type),
+        "kind": bindparam("b_kind", type_=table.c.kind.type),
+        "invitation_id": null(),
+    }
+    return (
+        core_insert(table)
+        .values([
+            shared | {"payload": bindparam(f"b_payload_{n}", type_=table.c.payload.type)}
+            for n in range(rows)
+        ])
+        .returning(table.c.id)
+    )  # fmt: skip

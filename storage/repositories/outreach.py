@@ -18,7 +18,19 @@ from datetime import datetime
 from typing import Any
 from typing import cast as typed
 
-from sqlalchemy import Table, and_, case, cast, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -35,8 +47,8 @@ from storage.models import (
     ShareBack,
     VaultEntry,
 )
+from storage.repositories._sql import execute, holds, prepared, rowcount
 from storage.repositories._sql import insert as upsert_insert
-from storage.repositories._sql import rowcount
 
 #: Rows per multi-row INSERT or IN (...) list: well under SQLite's 32,766 bound
 #: parameters and PostgreSQL's 65,535, at a dozen columns a row.
@@ -424,17 +436,19 @@ class OutreachRepository:
         Call it when they write to us: an invitation held back by quiet hours ("reply FFT
         to start") would only confuse someone already part-way through. Share-backs stay.
         """
-        result = self._session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.participant_id == pid,
-                OutboxMessage.status.in_(("pending", "held")),
-                OutboxMessage.kind.in_(("invitation", "reminder")),
-                OutboxMessage.next_attempt_at > now,
-            )
-            .values(status="dead", last_error=NOT_NEEDED)
-        )
-        return rowcount(result)
+        if holds(self._session, OutboxMessage):  # rarely: the ORM keeps their copies in step
+            return rowcount(self._session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.participant_id == pid,
+                    OutboxMessage.status.in_(("pending", "held")),
+                    OutboxMessage.kind.in_(("invitation", "reminder")),
+                    OutboxMessage.next_attempt_at > now,
+                )
+                .values(status="dead", last_error=NOT_NEEDED)
+            ))  # fmt: skip
+        statement = prepared(self._session, "outreach.cancel_waiting", lambda _d: _cancel_waiting())
+        return rowcount(execute(self._session, statement, {"b_pid": pid, "b_now": now}))
 
     # --- reminders ---------------------------------------------------------------------------
 
@@ -545,3 +559,21 @@ class OutreachRepository:
             delete(ShareBack).where(ShareBack.id == shareback_id, ShareBack.queued_at.is_(None))
         )
         return rowcount(result) == 1
+
+
+def _cancel_waiting() -> Any:
+    """`OutreachRepository.cancel_waiting`'s UPDATE (the same conditions as the ORM one
+    there), for :b_pid at :b_now. Built once and
+    run as Core (`prepared`): an ORM UPDATE built per call, with its "synchronize session"
+    evaluation, cost about 0.8 ms on the webhook hot path."""
+    return (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.participant_id == bindparam("b_pid"),
+            OutboxMessage.status.in_(("pending", "held")),
+            OutboxMessage.kind.in_(("invitation", "reminder")),
+            OutboxMessage.next_attempt_at
+            > bindparam("b_now", type_=OutboxMessage.__table__.c.next_attempt_at.type),
+        )
+        .values(status="dead", last_error=NOT_NEEDED)
+    )

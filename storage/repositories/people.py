@@ -369,8 +369,14 @@ def _arrival() -> Any:
 _ARRIVAL = _arrival()
 
 
-def _arrive_and_read(dialect: str) -> Any:
-    """`_arrive` RETURNING what `_ARRIVAL` reads, each as a subquery (SQLite only)."""
+def returning_arrival(statement: Any) -> Any:
+    """`statement` (an INSERT) also RETURNING what `_ARRIVAL` reads for participant :b_pid
+    at :b_now, each as a subquery; `arrival_of` makes the row an `Arrival`.
+
+    The subqueries see the database as of the statement's start (and this transaction's
+    own writes): only for statements that begin once the participant's row lock is held,
+    or on SQLite, where BEGIN IMMEDIATE makes everything current.
+    """
     conversations, vault = table_of(Conversation), table_of(VaultEntry)
     pid: Any = bindparam("b_pid")
 
@@ -380,7 +386,7 @@ def _arrive_and_read(dialect: str) -> Any:
         return select(column).where(key == pid).scalar_subquery().label(name)
 
     response_id = one(conversations.c.response_id, "response_id")
-    return _arrive(dialect).returning(
+    return statement.returning(
         one(conversations.c.participant_id, "conversation"),
         one(conversations.c.state, "state"),
         response_id,
@@ -389,6 +395,16 @@ def _arrive_and_read(dialect: str) -> Any:
         one(vault.c.expires_at, "expires_at"),
         *_flags(response_id.element),
     )
+
+
+def arrival_of(row: Any) -> Arrival:
+    """The `Arrival` in a row RETURNed by a `returning_arrival` statement."""
+    return _arrival_of(row)
+
+
+def _arrive_and_read(dialect: str) -> Any:
+    """`_arrive` RETURNING what `_ARRIVAL` reads, each as a subquery (SQLite only)."""
+    return returning_arrival(_arrive(dialect))
 
 
 def _arrive(dialect: str) -> Any:
