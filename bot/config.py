@@ -55,6 +55,8 @@ class Settings:
     rate_telegram: float = 25.0
     rate_twilio: float = 10.0
     max_send_attempts: int = 8
+    #: Sends in flight at once from the scheduler (never two to one person).
+    send_concurrency: int = 4
     #: Reverse proxies in front of the web workers that set X-Forwarded-For and
     #: X-Forwarded-Proto (0: none; then those headers are ignored, as they can be forged).
     trusted_proxies: int = 0
@@ -135,6 +137,7 @@ class Settings:
             rate_twilio=_float(env, "WITHUS_RATE_TWILIO", 10.0),
             max_send_attempts=_int(env, "WITHUS_MAX_SEND_ATTEMPTS", 8),
             trusted_proxies=_int(env, "WITHUS_TRUSTED_PROXIES", 0),
+            send_concurrency=_int(env, "WITHUS_SEND_CONCURRENCY", 4),
             log_format=env.get("WITHUS_LOG_FORMAT", "json"),
             places_file=env.get("WITHUS_PLACES_FILE", ""),
         )

@@ -119,6 +119,7 @@ def build(
         "whatsapp": twilio,
     }
     sender = Sender(sessions, vault, all_channels, clock, pacers,
-                    max_attempts=settings.max_send_attempts)
+                    max_attempts=settings.max_send_attempts,
+                    concurrency=settings.send_concurrency)
     return Runtime(settings, engine, sessions, vault, pseudonymiser, catalog, all_channels,
                    service, sender, clock)

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram import error as tg
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from channels.base import (
@@ -60,6 +61,9 @@ warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'", PTBUserWarning)
 warnings.filterwarnings("ignore", ".*`retry_after` will be of type", PTBDeprecationWarning)
 
 
+SEND_CONNECTIONS = 8  # at least the scheduler's WITHUS_SEND_CONCURRENCY
+
+
 class TelegramChannel(Channel):
     name = "telegram"
     max_buttons = 8  # one inline button per row; more than this becomes a wall of buttons
@@ -73,7 +77,10 @@ class TelegramChannel(Channel):
         timeout: float = 30.0,
     ) -> None:
         base = api_base_url.rstrip("/")
-        self._bot = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
+        # PTB's default pool is one connection: the scheduler sends several at once.
+        request = HTTPXRequest(connection_pool_size=SEND_CONNECTIONS, pool_timeout=timeout)
+        self._bot = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
+                        request=request)
         self._secret = webhook_secret
         self._timeout = timeout
         self._loop = _LoopThread("telegram-bot")

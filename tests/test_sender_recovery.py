@@ -205,9 +205,12 @@ def test_takeover_sends_a_dead_leaders_claims_without_waiting(
     assert len(twilio.messages) == queued
 
 
-def test_one_chats_pacing_does_not_hold_up_the_others(runtime: Runtime) -> None:
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_one_chats_pacing_does_not_hold_up_the_others(runtime: Runtime, concurrency: int) -> None:
     """Telegram allows about a message a second in one chat, after a short burst. A chat
-    past its burst waits for its turn; other chats' messages go meanwhile, in order."""
+    past its burst waits for its turn; other chats' messages go meanwhile, in order. One
+    send at a time, the chats take turns; several at once, each chat has its own."""
+    runtime.sender.concurrency = concurrency
     telegram: Recorder = runtime.channels["telegram"]  # type: ignore[assignment]
     chat_pacer = runtime.sender.pacers["telegram-chat"]
     telegram.moment = chat_pacer.clock  # simulated seconds
@@ -225,15 +228,88 @@ def test_one_chats_pacing_does_not_hold_up_the_others(runtime: Runtime) -> None:
 
     assert runtime.sender.run_once(limit=100).sent == 2 * n
     a, b = chats
-    # Each chat's burst at once, then the two chats take turns: not one chat after the other.
-    assert [address for address, _m in telegram.sent] == [a] * burst + [b] * burst + [
-        a, b] * (n - burst)
+    order = [address for address, _m in telegram.sent]
+    assert sorted(order) == sorted([a, b] * n)
+    if concurrency == 1:  # each chat's burst at once, then the chats take turns
+        assert order == [a] * burst + [b] * burst + [a, b] * (n - burst)
+    # Several at once, each chat waits in its own thread (the next test shows they overlap;
+    # simulated time, which any thread's wait moves on, cannot show it).
     for chat in chats:
         assert telegram.texts_to(chat) == expected[chat]  # in order within each chat
         times = [t for (address, _m), t in zip(telegram.sent, telegram.times, strict=True)
                  if address == chat]
+        if concurrency > 1:
+            continue  # simulated time cannot time concurrent waits; see the test below
         # Never more than the burst plus one a second, over any stretch of the run (less
         # a moment: a chat's turn is taken before the channel's own pacing, 0.04 s here).
         assert all(j - i + 1 <= burst + (times[j] - times[i] + 0.05) * chat_pacer.rate
                    for i in range(n) for j in range(i, n))
         assert times[-1] - times[0] + 0.05 >= (n - burst) / chat_pacer.rate
+
+
+def test_concurrent_sends_never_overlap_for_one_person_and_keep_each_persons_order(
+    runtime: Runtime,
+) -> None:
+    """Several sends at once, from real threads: never two in flight for one person (so
+    recovery can attribute a provider's record), each person's messages in order."""
+    import threading
+    import time as wall
+
+    from channels.base import OutboundMessage, SendResult
+
+    class Slow(Recorder):
+        def __init__(self) -> None:
+            super().__init__("sms")
+            self.lock = threading.Lock()
+            self.in_flight: Counter[str] = Counter()
+            self.most_at_once = 0
+            self.overlap_for_one_person = False
+
+        def send(self, address: str, message: OutboundMessage) -> list[SendResult]:
+            with self.lock:
+                self.in_flight[address] += 1
+                self.overlap_for_one_person |= self.in_flight[address] > 1
+                self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
+            wall.sleep(0.02)  # a provider's answer takes a while
+            try:
+                return super().send(address, message)
+            finally:
+                with self.lock:
+                    self.in_flight[address] -= 1
+
+    slow = Slow()
+    runtime.channels["sms"] = runtime.sender.channels["sms"] = slow
+    runtime.sender.concurrency = 4
+    people = [f"+4477009001{n:02d}" for n in range(8)]
+    for person in people:
+        text_in(runtime, "FFT", address=person)
+        text_in(runtime, "1", address=person)
+    queued: dict[str, list[str]] = {}
+    for row in rows(runtime):
+        queued.setdefault(row.participant_id, []).append(str(row.payload["text"]))
+    runtime.sender.pacers.pop("sms", None)  # rate limits are not what this is about
+    assert runtime.sender.run_once(limit=100).sent == sum(map(len, queued.values()))
+    assert not slow.overlap_for_one_person
+    assert 1 < slow.most_at_once <= 4
+    for person, texts in zip(people, queued.values(), strict=True):
+        assert slow.texts_to(slow.normalise_address(person)) == texts
+
+
+def test_concurrent_senders_share_the_providers_rate_limit(runtime: Runtime) -> None:
+    """Four sends at once still keep to the channel's rate, in real time (0.9 s here)."""
+    import time as wall
+
+    sms: Recorder = Recorder("sms", moment=wall.monotonic)
+    runtime.channels["sms"] = runtime.sender.channels["sms"] = sms
+    runtime.sender.concurrency = 4
+    rate = 40.0
+    runtime.sender.pacers["sms"] = Pacer(rate, wall.monotonic, wall.sleep)
+    for n in range(12):
+        text_in(runtime, "FFT", address=f"+4477009002{n:02d}")
+        text_in(runtime, "1", address=f"+4477009002{n:02d}")
+    total = len(rows(runtime))
+    assert runtime.sender.run_once(limit=100).sent == total == 36
+    times = sorted(sms.times)
+    assert times[-1] - times[0] >= (total - 1) / rate * 0.95  # about 0.9 s: paced, not at once
+    for i, start in enumerate(times):  # never more than the rate in any second (and burst 1)
+        assert sum(1 for t in times[i:] if t < start + 0.25) <= rate * 0.25 + 1
