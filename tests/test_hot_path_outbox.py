@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select, update
 
 from storage.models import OUTBOX_KINDS, OUTBOX_STATUSES, OutboxMessage
-from storage.repositories.messages import ADD_MANY_ROWS
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
 
@@ -36,7 +35,7 @@ def _rows(uow: UnitOfWork, ids: list[int]) -> list[dict[str, Any]]:
 def test_several_replies_in_one_insert_keep_their_order_ids_and_columns(
     uow_factory: UowFactory,
 ) -> None:
-    for count in (1, 2, 3, ADD_MANY_ROWS, ADD_MANY_ROWS + 3):
+    for count in (1, 2, 3, 12):
         payloads = [{"text": f"reply {n}", "choices": [[str(n), "x"]], "language": "en"}
                     for n in range(count)]  # fmt: skip
         with uow_factory() as uow:
