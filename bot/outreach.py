@@ -36,6 +36,7 @@ from bot.config import Settings
 from bot.runtime import Runtime
 from storage.repositories.outreach import NOT_NEEDED, OutreachRepository
 from storage.uow import UnitOfWork
+from surveys.consultation import Consultation
 from surveys.engine import MENU_PREFIX
 from surveys.i18n import gettext as _
 from surveys.model import Survey
@@ -272,7 +273,8 @@ class Progress:
         return self.total - self.counts["queued"]
 
 
-def invitation_payload(survey: Survey, language: str | None, channel: str) -> dict[str, Any]:
+def invitation_payload(survey: Survey | Consultation, language: str | None,
+                       channel: str) -> dict[str, Any]:
     """The invitation as an outbox payload: the survey's intro and how to start.
 
     It names the survey's keyword ("reply FFT") because a reply that matches nothing
@@ -289,11 +291,12 @@ def invitation_payload(survey: Survey, language: str | None, channel: str) -> di
             "business_initiated": True}
 
 
-def _survey(runtime: Runtime, survey_id: str) -> Survey:
-    survey = runtime.catalog.get().surveys.get(survey_id.strip().lower())
+def _survey(runtime: Runtime, survey_id: str) -> Survey | Consultation:
+    """The survey or consultation to invite people to (or share back about)."""
+    survey = runtime.catalog.get().item(survey_id.strip().lower())
     if survey is None:
         runtime.catalog.invalidate()  # loaded a moment ago by another process?
-        survey = runtime.catalog.get().surveys.get(survey_id.strip().lower())
+        survey = runtime.catalog.get().item(survey_id.strip().lower())
     if survey is None:
         raise OutreachError(f"survey '{survey_id}' is not loaded (see `withus surveys list`)")
     return survey
@@ -366,7 +369,7 @@ def queue_due_invitations(runtime: Runtime, now: datetime | None = None,
             if invitation is None:
                 break
             invitation_id = invitation.id
-            survey = catalog.surveys.get(invitation.survey_id)
+            survey = catalog.item(invitation.survey_id)  # a survey or a consultation
             if survey is not None and survey.opens_at and now < survey.opens_at:
                 repo.set_invitation(invitation.id, scheduled_at=survey.opens_at)
                 outcome, count = "waiting for the survey to open", 0
@@ -459,7 +462,7 @@ def send_due_reminders(runtime: Runtime, now: datetime | None = None,
     with UnitOfWork(runtime.sessions, runtime.vault) as uow:
         due = OutreachRepository(uow.session).due_reminders(now, limit)
     for item in due:
-        survey = catalog.surveys.get(item.survey_id or "")
+        survey = catalog.item(item.survey_id)  # a survey or a consultation
         if item.opted_out or survey is None or not survey.is_open(now):
             _move_reminder(runtime, item.participant_id, item.next_reminder_at, None)
             report.dropped += 1

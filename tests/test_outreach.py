@@ -260,6 +260,29 @@ def test_an_invitation_is_queued_once_and_says_how_to_start(runtime: Runtime,
     assert sms.texts_to(E164[1])[0].startswith("Which language would you like?")
 
 
+def test_people_can_be_invited_to_a_consultation_and_are_reminded_in_it(
+        runtime: Runtime, sms: Recorder, clock: FakeClock) -> None:
+    """Consultations go to cohorts like surveys: the invitation names its keyword, and
+    someone who starts but goes quiet gets the consultation's reminder."""
+    consultation = runtime.catalog.get().consultations["fairpay"]
+    outreach.import_contacts(runtime, csv_of(*NUMBERS[1:3]), "sms", "care workers")
+    invite_now(runtime, "care workers", "fairpay")
+    runtime.sender.run_once()
+    assert len(sms.sent) == 2
+    assert sms.sent[0][1].text.startswith(consultation.intro.get())
+    assert sms.sent[0][1].text.endswith("To start, reply FAIRPAY.")
+
+    sms.sent.clear()
+    say(runtime, "fairpay", NUMBERS[1])  # starts it, then goes quiet
+    assert sms.texts_to(E164[1])[0] == consultation.intro.get()
+    clock.advance(hours=consultation.reminder_after_hours + 1)  # 15:00 the next day
+    sms.sent.clear()
+    report = outreach.send_due_reminders(runtime)
+    assert (report.reminded, report.dropped) == (1, 0)
+    runtime.sender.run_once()
+    assert sms.texts_to(E164[1])[0].startswith("A gentle reminder")
+
+
 def test_an_invitation_at_a_later_time_waits_for_it(runtime: Runtime, clock: FakeClock) -> None:
     outreach.import_contacts(runtime, csv_of(NUMBERS[1]), "sms", "leeds")
     later = datetime(2026, 11, 24, 9, 30)  # naive: read in Europe/London

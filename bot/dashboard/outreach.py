@@ -24,6 +24,8 @@ from bot.dashboard.auth import organiser_only
 from bot.dashboard.forms import ButtonForm
 from bot.outreach import MAX_SHAREBACK_CHARS, OutreachError
 from storage.repositories.outreach import OutreachRepository
+from surveys.consultation import Consultation
+from surveys.model import Survey
 from surveys.suppression import Suppressor
 
 #: The buckets of an invitation's progress, in order, with what they mean in plain words.
@@ -77,13 +79,19 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone(tz).strftime("%-d %b %Y, %H:%M %Z")
 
 
+def _targets() -> list[Survey | Consultation]:
+    """What people can be invited to: every survey and consultation."""
+    catalog = current_runtime().catalog.get()
+    return sorted([*catalog.surveys.values(), *catalog.consultations.values()],
+                  key=lambda s: s.id)
+
+
 def _survey_choices() -> list[tuple[str, str]]:
-    surveys = current_runtime().catalog.get().surveys.values()
-    return [(s.id, f"{s.title.get()} ({s.id})") for s in sorted(surveys, key=lambda s: s.id)]
+    return [(s.id, f"{s.title.get()} ({s.id})") for s in _targets()]
 
 
 def _survey_titles() -> dict[str, str]:
-    return {s.id: s.title.get() for s in current_runtime().catalog.get().surveys.values()}
+    return {s.id: s.title.get() for s in _targets()}
 
 
 # --- invitations ---------------------------------------------------------------------------
