@@ -150,7 +150,7 @@ def _counts(progress: Progress) -> str:
               help="Show a progress bar until every message has gone or is waiting "
                    "for a later time.")
 def invite(survey_id: str, cohort: str, at: str | None, wait: bool) -> None:
-    """Invite a cohort to a survey, now or at a given time.
+    """Invite a cohort to a survey or a consultation, now or at a given time.
 
     The running `withus scheduler` sends the invitations through the outbox, paced per
     provider. Each person's waits for the end of quiet hours, or for the time they chose.

@@ -18,19 +18,17 @@ from storage.models import Response
 from surveys.loader import library_path
 from tests.conftest_db import TEST_VAULT_KEY
 from tests.fakes import FakeTelegramAPI
-from tests.test_webhooks import (
+from tests.webhook_harness import (
     CONSENT,
     INTRO,
     LANGUAGE,
     PUBLIC,
+    TELEGRAM_WARNINGS,
     tg_button,
     tg_text,
 )
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Please use 'Bot.getUpdates'"),
-    pytest.mark.filterwarnings("ignore:.*`retry_after` will be of type"),
-]
+pytestmark = TELEGRAM_WARNINGS
 
 TOKEN = "7000000002:AAE-cli-test-token-not-real"
 SECRET = "cli-webhook-secret_0123456789"

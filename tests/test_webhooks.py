@@ -53,10 +53,6 @@ from tests.webhook_harness import (
     twilio_form,
 )
 
-# Unused here, but tests/test_telegram_cli.py imports them from this module.
-from tests.webhook_harness import CONSENT as CONSENT
-from tests.webhook_harness import INTRO as INTRO
-
 pytestmark = TELEGRAM_WARNINGS
 fakes = fake_providers_fixture(SURVEY_CHANNELS)
 harness = harness_fixture()
