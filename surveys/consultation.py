@@ -392,8 +392,19 @@ def build_context(consultation: Consultation, state: Mapping[str, Any] | None,
 
     `candidates` are approved statements of the consultation; `voted` what the person has
     already voted on. The statement they are being asked about now is always included,
-    so REPEAT can show it again.
+    so REPEAT can show it again. The organisers' seed statements are stored in the file's
+    default language and shown in the person's, where the file has it; what participants
+    wrote is shown as they wrote it.
     """
+    lang = (state or {}).get("lang")
+    seeds = {(q.id, seed.get()): seed for q in consultation.questions for seed in q.seeds}
+
+    def shown_text(candidate: Candidate) -> str:
+        seed = seeds.get((candidate.question_id, candidate.text))
+        if candidate.author is None and seed is not None:
+            return seed.get(lang if isinstance(lang, str) else None)
+        return candidate.text
+
     values = (state or {}).get("values") or {}
     current = values.get("statement") if isinstance(values, Mapping) else None
     shown = set((state or {}).get("shown") or ()) | set(voted)
@@ -407,7 +418,7 @@ def build_context(consultation: Consultation, state: Mapping[str, Any] | None,
                                    seed=participant)
         if current is not None and all(c.id != current for c in chosen):
             chosen += [c for c in pool if c.id == current and c.author != participant]
-        statements[question.id] = [[c.id, c.text] for c in chosen]
+        statements[question.id] = [[c.id, shown_text(c)] for c in chosen]
     return {"statements": statements}
 
 

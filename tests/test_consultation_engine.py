@@ -294,3 +294,29 @@ def test_a_consultation_is_on_the_menu_and_closes_on_its_date() -> None:
     assert closed.replies[0].text == ('"Fair pay for care workers" has now closed. Thank you '
                                       "for your interest.")
     assert not [r for r in closed.records if isinstance(r, ConsentDecision | VoteCast)]
+
+
+def test_seed_statements_are_offered_in_the_persons_language() -> None:
+    """Seeds are stored in the default language; someone who chose Welsh reads the Welsh
+    the file gives. What a participant wrote stays as they wrote it."""
+    import dataclasses
+
+    from surveys.model import Text
+
+    question = FAIRPAY.questions[0]
+    english = question.seeds[0].get()
+    welsh = "Dylai gynnwys pawb sy'n gweithio mewn cartref gofal."
+    bilingual_seed = Text({"en": english, "cy": welsh}, "en")
+    bilingual = dataclasses.replace(
+        FAIRPAY, languages=("en", "cy"),
+        questions=(dataclasses.replace(question, seeds=(bilingual_seed, *question.seeds[1:])),
+                   *FAIRPAY.questions[1:]))
+    pool = [Candidate(1, question.id, english), Candidate(2, question.id, english, "pB")]
+
+    def offered(lang: str | None) -> dict[int, str]:
+        context = build_context(bilingual, {"lang": lang}, pool, {}, "pA")
+        return dict((sid, words) for sid, words in context["statements"][question.id])
+
+    assert offered("cy") == {1: welsh, 2: english}  # the participant's own words unchanged
+    assert offered("en") == {1: english, 2: english}
+    assert offered(None) == {1: english, 2: english}
