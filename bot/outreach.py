@@ -379,7 +379,9 @@ def queue_due_invitations(runtime: Runtime, now: datetime | None = None,
             else:
                 # A few distinct channels, languages and chosen times: work each out once.
                 pairs, chosen = repo.recipient_kinds(invitation.cohort_id)
-                count = repo.queue_invitation(
+                # Nobody left to invite (all opted out since it was scheduled): nothing to
+                # queue, and no CASE with no branches for the database to choke on.
+                count = 0 if not pairs else repo.queue_invitation(
                     invitation_id, invitation.cohort_id,
                     {(ch, lang): invitation_payload(survey, lang, ch) for ch, lang in pairs},
                     {choice: hours.next_send_time(now, choice) for choice in chosen},

@@ -240,6 +240,23 @@ def test_people_who_opted_out_are_never_invited(runtime: Runtime, sms: Recorder)
 # --- invitations ----------------------------------------------------------------------------
 
 
+def test_an_invitation_to_a_cohort_that_has_all_opted_out_queues_nothing(
+        runtime: Runtime, sms: Recorder) -> None:
+    """Scheduled while people were in; by the time it falls due they have all said STOP.
+    It is done with, not retried every few seconds by a failing job."""
+    outreach.import_contacts(runtime, csv_of(NUMBERS[1]), "sms", "leeds")
+    outreach.schedule_invitation(runtime, "fft", "leeds")
+    say(runtime, "STOP", NUMBERS[1])
+    sms.sent.clear()
+    [queued] = outreach.queue_due_invitations(runtime)
+    assert (queued.messages, queued.outcome) == (0, "queued")
+    assert outreach.queue_due_invitations(runtime) == []
+    runtime.sender.run_once()
+    assert sms.sent == []
+
+
+
+
 def test_an_invitation_is_queued_once_and_says_how_to_start(runtime: Runtime,
                                                             sms: Recorder) -> None:
     outreach.import_contacts(runtime, csv_of(*NUMBERS[1:4]), "sms", "leeds")
