@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -22,6 +23,8 @@ class FakeServer:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        #: Seconds each answer takes, as a real provider's would (100-300 ms for Twilio).
+        self.latency = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -62,6 +65,8 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {key: value for key, value in self.headers.items()}
+            if fake.latency:
+                time.sleep(fake.latency)
             status, extra, payload = fake.handle(self.command, self.path, headers, body)
             self.send_response(status)
             for key, value in {"Content-Type": "application/json", **extra}.items():
