@@ -153,21 +153,33 @@ class Sender:
         # bug), the next pass settles them, so nothing waits in 'sending' and nothing the
         # provider already has goes twice.
         self._inflight: dict[int, list[str] | None] = {}
+        # ...of which these belong to a pass still running (in another thread: `withus
+        # serve` delivers simulator replies while its scheduler thread sends): not settled.
+        self._running: set[int] = set()
         self._inflight_lock = threading.Lock()
 
     def run_once(self, limit: int = 100, channel: str | None = None) -> SendReport:
         """Claim up to `limit` due messages and try to deliver each once."""
         report = SendReport()
         self.settle()
-        with UnitOfWork(self.sessions, self.vault) as uow:
-            claimed = [
-                (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
-                for m in uow.outbox.claim_due(self.clock(), limit, channel, self.identity)
-            ]
-            self._track(row[0] for row in claimed)
-            uow.commit()
-        self._deliver_all(claimed, report)
+        claimed: list[tuple[int, str, str, dict[str, object], int]] = []
+        try:
+            with UnitOfWork(self.sessions, self.vault) as uow:
+                claimed = [
+                    (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
+                    for m in uow.outbox.claim_due(self.clock(), limit, channel, self.identity)
+                ]
+                self._track(row[0] for row in claimed)
+                uow.commit()  # if this fails, the claims may still have been committed
+            self._deliver_all(claimed, report)
+        finally:
+            self._end_pass(claimed)
         return report
+
+    def _end_pass(self, claimed: list[tuple[int, str, str, dict[str, object], int]]) -> None:
+        """Whatever of this pass is still in flight was interrupted: settle() takes it."""
+        with self._inflight_lock:
+            self._running.difference_update(row[0] for row in claimed)
 
     def _deliver_all(self, claimed: list[tuple[int, str, str, dict[str, object], int]],
                      report: SendReport) -> None:
@@ -234,12 +246,13 @@ class Sender:
         with self._inflight_lock:
             for outbox_id in ids:
                 self._inflight[outbox_id] = None
+                self._running.add(outbox_id)
 
     def settle(self) -> None:
         """Finish what an interrupted pass left: record sends the provider accepted, and
         put back claims that were never sent."""
         with self._inflight_lock:
-            left = dict(self._inflight)
+            left = {i: p for i, p in self._inflight.items() if i not in self._running}
         if not left:
             return
         now = self.clock()
@@ -247,7 +260,7 @@ class Sender:
             for outbox_id, provider_ids in left.items():
                 if provider_ids is not None:
                     uow.outbox.mark_sent(outbox_id, provider_ids, now)
-            uow.outbox.release_claims([i for i, p in left.items() if p is None])
+            uow.outbox.release_claims([i for i, p in left.items() if p is None], self.identity)
             uow.commit()
         with self._inflight_lock:
             for outbox_id in left:
@@ -258,14 +271,18 @@ class Sender:
         """Deliver specific rows now (console and web simulator replies)."""
         report = SendReport()
         self.settle()
-        with UnitOfWork(self.sessions, self.vault) as uow:
-            claimed = [
-                (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
-                for m in uow.outbox.claim_ids(ids, self.clock(), self.identity)
-            ]
-            self._track(row[0] for row in claimed)
-            uow.commit()
-        self._deliver_all(claimed, report)
+        claimed: list[tuple[int, str, str, dict[str, object], int]] = []
+        try:
+            with UnitOfWork(self.sessions, self.vault) as uow:
+                claimed = [
+                    (m.id, m.participant_id, m.channel, dict(m.payload), m.attempts)
+                    for m in uow.outbox.claim_ids(ids, self.clock(), self.identity)
+                ]
+                self._track(row[0] for row in claimed)
+                uow.commit()
+            self._deliver_all(claimed, report)
+        finally:
+            self._end_pass(claimed)
         return report
 
     def recover(self, grace: timedelta = timedelta(0)) -> Recovery:

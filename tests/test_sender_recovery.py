@@ -313,3 +313,29 @@ def test_concurrent_senders_share_the_providers_rate_limit(runtime: Runtime) -> 
     assert times[-1] - times[0] >= (total - 1) / rate * 0.95  # about 0.9 s: paced, not at once
     for i, start in enumerate(times):  # never more than the rate in any second (and burst 1)
         assert sum(1 for t in times[i:] if t < start + 0.25) <= rate * 0.25 + 1
+
+
+def test_a_pass_in_another_thread_does_not_settle_a_pass_still_running(
+    runtime: Runtime, twilio: FakeTwilioAPI
+) -> None:
+    """`withus serve` delivers simulator replies from web threads while its scheduler
+    thread sends. A pass that starts meanwhile settles only passes that were cut short,
+    never one still sending: or a message in flight would be put back and sent twice."""
+    queued = queue_replies(runtime)
+    sms = runtime.channels["sms"]
+    real_send = sms.send
+    nested: list[int] = []
+
+    def send_while_another_pass_runs(address: str, message: object) -> object:
+        if not nested:  # once: as if another thread ran a pass during this request
+            nested.append(1)
+            runtime.sender.run_once()
+        return real_send(address, message)  # type: ignore[arg-type]
+
+    sms.send = send_while_another_pass_runs  # type: ignore[method-assign]
+    runtime.sender.concurrency = 1
+    runtime.sender.run_once()
+    runtime.sender.run_once()
+    assert nested and len(twilio.messages) == queued
+    assert set(bodies(twilio).values()) == {1}
+    assert {r.status for r in rows(runtime)} == {"sent"}

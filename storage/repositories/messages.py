@@ -305,16 +305,19 @@ class OutboxRepository:
         )
         return rowcount(result)
 
-    def release_claims(self, ids: Sequence[int]) -> int:
-        """Put back rows this sender claimed but never sent (its pass was cut short)."""
+    def release_claims(self, ids: Sequence[int], claimer: str | None = None) -> int:
+        """Put back rows claimed but never sent (a pass was cut short); only `claimer`'s,
+        if given, so a claim another sender has taken since is left alone."""
         if not ids:
             return 0
-        result = self._session.execute(
+        stmt = (
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "sending")
             .values(status="pending", claimed_by=None, send_started_at=None)
         )
-        return rowcount(result)
+        if claimer is not None:
+            stmt = stmt.where(OutboxMessage.claimed_by == claimer)
+        return rowcount(self._session.execute(stmt))
 
     def mark_sent(self, id: int, provider_ids: Sequence[str], now: datetime) -> None:
         """Record a handover to the provider, indexing its ids for delivery reports."""
