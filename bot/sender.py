@@ -21,7 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -117,6 +117,8 @@ class Recovery:
     confirmed: int = 0  # begun; the provider has it: recorded as sent
     resent: int = 0  # begun; the provider hasn't it, or can't say: put back to send again
     unsettled: int = 0  # begun; the provider could not be asked just now: next time
+    #: Of `resent`, those whose provider cannot be asked (Telegram): they may arrive twice.
+    unasked: list[int] = field(default_factory=list)
 
 
 def new_identity() -> str:
@@ -323,11 +325,15 @@ class Sender:
                 else:
                     uow.outbox.release_claims([message.id])
                     recovery.resent += 1
+                    if accepted is None:
+                        recovery.unasked.append(message.id)
             uow.commit()
         if recovery != Recovery():
             log.warning("recovered another sender's unfinished claims",
                         extra={"released": recovery.released, "confirmed": recovery.confirmed,
-                               "resent": recovery.resent, "unsettled": recovery.unsettled})
+                               "resent": recovery.resent, "unsettled": recovery.unsettled,
+                               # outbox ids: which messages may now arrive twice
+                               "resent_unasked": recovery.unasked})
         return recovery
 
     def _deliver(self, outbox_id: int, pid: str, channel_name: str,

@@ -55,3 +55,7 @@ def test_nothing_is_lost_or_doubled_through_a_worker_kill_a_database_restart_and
                          re.MULTILINE)
     assert outbound and outbound[1] == outbound[2] and int(outbound[2]) > 0, detail
     assert re.search(r"^5xx count\s+\d+ \(0 outside", out, re.MULTILINE), detail
+    # Telegram cannot be asked whether a send cut off by the kill arrived, so that message
+    # goes again: at most one per send in flight (WITHUS_SEND_CONCURRENCY, 4).
+    again = re.search(r"^sent again\s+(\d+)", out, re.MULTILINE)
+    assert again and int(again[1]) <= 4, detail
