@@ -54,17 +54,7 @@ class Pacer:
         self._lock = threading.Lock()
 
     def wait(self, key: str = "") -> None:
-        while True:
-            with self._lock:
-                now = self.clock()
-                tokens = self._tokens.get(key, self.burst)
-                tokens = min(self.burst, tokens + (now - self._stamp.get(key, now)) * self.rate)
-                self._stamp[key] = now
-                if tokens >= 1.0 - 1e-9:  # float error must not stall a simulated clock
-                    self._tokens[key] = tokens - 1.0
-                    return
-                self._tokens[key] = tokens
-                delay = (1.0 - tokens) / self.rate
+        while (delay := self.reserve(key)) > 0:
             self.sleep(delay)
 
     def reserve(self, key: str = "") -> float:
@@ -75,7 +65,7 @@ class Pacer:
             tokens = self._tokens.get(key, self.burst)
             tokens = min(self.burst, tokens + (now - self._stamp.get(key, now)) * self.rate)
             self._stamp[key] = now
-            if tokens >= 1.0 - 1e-9:
+            if tokens >= 1.0 - 1e-9:  # float error must not stall a simulated clock
                 self._tokens[key] = tokens - 1.0
                 return 0.0
             self._tokens[key] = tokens

@@ -18,33 +18,15 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.runtime import Runtime
-from channels.base import Channel, InboundMessage, OutboundMessage, SendResult, WebRequest
-from channels.local import ConsoleChannel, normalise_phone_like
+from channels.base import InboundMessage
+from channels.local import ConsoleChannel
 from storage.models import Answer, OutboxMessage, VaultEntry
 from storage.repositories.people import VAULT_SEEN_GRANULARITY
 from storage.uow import UnitOfWork
 from tests.helpers import FakeClock, make_runtime
+from tests.test_outreach import Recorder
 
 PHONE = "07700 900123"  # Ofcom's drama range: never a real person
-
-
-class Recording(Channel):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.sent: list[tuple[str, OutboundMessage]] = []
-
-    def verify(self, request: WebRequest) -> bool:
-        return True
-
-    def parse(self, request: WebRequest) -> list[InboundMessage]:
-        return []
-
-    def normalise_address(self, address: str) -> str:
-        return normalise_phone_like(address)
-
-    def send(self, address: str, message: OutboundMessage) -> list[SendResult]:
-        self.sent.append((address, message))
-        return [SendResult(f"{self.name}-{len(self.sent)}")]
 
 
 @pytest.fixture
@@ -55,7 +37,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Runtime]:
     rt = make_runtime(database_url, tmp_path, clock=clock,
-                      channels={"fake": Recording("fake"), "whatsapp": Recording("whatsapp"),
+                      channels={"fake": Recorder("fake"), "whatsapp": Recorder("whatsapp"),
                                 "console": ConsoleChannel(io.StringIO())},
                       default_survey="fft")
     yield rt
