@@ -27,6 +27,7 @@ from storage.uow import UnitOfWork
 from tests.fakes import FakeTwilioAPI
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN
 from tests.helpers import make_runtime
+from tests.privacy import scan_database, scan_text
 from tests.test_outreach import Recorder
 
 PERSON = "+447700900123"  # Ofcom's drama range
@@ -110,6 +111,39 @@ def test_a_new_leader_puts_back_unbegun_claims_and_confirms_the_send_in_flight(
     with runtime.sessions() as session:  # delivery reports will find it
         assert session.scalar(select(OutboxProviderId.outbox_id).where(
             OutboxProviderId.provider_message_id == in_flight_sid)) == ids[0]
+
+
+def test_recovery_leaves_no_number_outside_the_vault(
+    runtime: Runtime, twilio: FakeTwilioAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The new columns, the recovery's log lines (as production logs them) and its
+    lookups' errors hold outbox ids and counts, never the person's number, though the
+    lookup sends Twilio the number (the twilio library logs request URLs)."""
+    import logging
+
+    from bot.logs import configure
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level,
+             {name: logging.getLogger(name).level for name in ("twilio", "urllib3")})
+    configure("json")  # to stderr, captured here
+    try:
+        queue_replies(runtime)
+        die_mid_pass(runtime, begun=1, delivered=True)
+        twilio.fail_next("server_error")  # the lookup fails once: logged, tried again later
+        assert runtime.sender.recover().unsettled == 1
+        assert runtime.sender.recover().confirmed == 1
+        runtime.sender.run_once()
+    finally:
+        root.handlers[:], level, levels = saved
+        root.setLevel(level)
+        for name, old in levels.items():
+            logging.getLogger(name).setLevel(old)
+    logged = capsys.readouterr().err
+    assert "recovered another sender's unfinished claims" in logged
+    assert "could not ask the provider" in logged
+    assert scan_text(logged, [PERSON]) == []
+    assert scan_database(runtime.engine, [PERSON]) == []
 
 
 def test_a_send_that_never_reached_the_provider_is_sent_again(
