@@ -28,6 +28,8 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.sqlite_turns import TurnTakingConnection, take_turn, turn_path_for
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Alembic keeps the running migration in module-level state, so two upgrades in one
@@ -52,8 +54,10 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     # Error messages must not quote SQL parameters: they hold answers and pseudonyms.
     kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("factory", TurnTakingConnection)
         engine = create_engine(parsed, **kwargs)
-        _configure_sqlite(engine, foreign_keys=True)
+        _configure_sqlite(engine, foreign_keys=True, turns=turn_path_for(parsed.database))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
@@ -77,12 +81,16 @@ def migration_engine(url: str | URL) -> Engine:
     return make_engine(parsed)
 
 
-def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool, turns: str | None = None) -> None:
+    """`turns`: the lock file writers queue on (storage/sqlite_turns.py), if any."""
+
     # SQLAlchemy's documented recipe for taking transaction control away from sqlite3.
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Stop sqlite3 from emitting its own (deferred) BEGIN; `on_begin` emits ours.
         dbapi_connection.isolation_level = None
+        if isinstance(dbapi_connection, TurnTakingConnection):
+            dbapi_connection.turn_path = turns
         cursor = dbapi_connection.cursor()
         try:
             # busy_timeout first: switching to WAL itself may have to wait for a lock.
@@ -96,7 +104,20 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        waited_out = not take_turn(dbapi_connection, SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            # On the driver directly: every transaction starts here, and the statement
+            # needs none of `exec_driver_sql`'s result handling.
+            if waited_out:  # the whole busy timeout is spent: SQLite must not wait again
+                dbapi_connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+            finally:
+                if waited_out:
+                    dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        except Exception as error:  # wrapped as SQLAlchemy wraps it ("database is locked")
+            connection._handle_dbapi_exception(error, "BEGIN IMMEDIATE", (), None, None)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
