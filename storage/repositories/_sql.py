@@ -6,17 +6,19 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Result, Table
+from sqlalchemy import Connection, CursorResult, Executable, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from storage.models import Base
+from storage.repositories._fast import FastResult, plan_for, plannable, run
 
 _Statement = TypeVar("_Statement", bound=Executable)
 #: Statements built once per (dialect, name); see `prepared`.
 _PREPARED: dict[tuple[str, str], Any] = {}
+_CONNECTION_KEY = "withus.connection"
 
 # Provider error texts can quote the number they failed to reach ("The 'To' number
 # +447700900123 is not valid"); a run of 7+ digits is replaced before it is stored.
@@ -62,13 +64,13 @@ def prepared(session: Session, name: str, build: Callable[[str], _Statement]) ->
     dialect = session.get_bind().dialect.name
     statement = _PREPARED.get((dialect, name))
     if statement is None:
-        statement = _PREPARED[(dialect, name)] = build(dialect)
+        statement = _PREPARED[(dialect, name)] = plannable(build(dialect))
     return cast(_Statement, statement)
 
 
 def execute(
     session: Session, statement: Executable, params: Mapping[str, Any]
-) -> CursorResult[Any]:
+) -> CursorResult[Any] | FastResult:
     """Run a Core statement in the session's transaction, bypassing the ORM layer.
 
     Pending ORM changes are flushed first, exactly as `Session.execute` would autoflush,
@@ -77,7 +79,30 @@ def execute(
     """
     if session.autoflush:
         session.flush()
-    return session.connection().execute(statement, dict(params))
+    connection = connection_of(session)
+    plan = plan_for(statement, connection, params)
+    if plan is not None:  # a statement of the webhook hot path: see _fast.py
+        return run(plan, connection, params)
+    return connection.execute(statement, dict(params))
+
+
+def connection_of(session: Session) -> Connection:
+    """`session.connection()`, remembered for the rest of the session's transaction.
+
+    Why: `Session.connection` walks the session's transaction state machine on every
+    call, which on the webhook hot path cost more than some of the statements run on
+    the connection it returned. The connection is the same until the transaction ends,
+    so it is kept in `session.info` with the transaction it belongs to.
+    """
+    transaction = session.get_transaction()
+    known = session.info.get(_CONNECTION_KEY)
+    if transaction is not None and known is not None and known[0] is transaction:
+        connection: Connection = known[1]
+        if not connection.closed:
+            return connection
+    connection = session.connection()
+    session.info[_CONNECTION_KEY] = (session.get_transaction(), connection)
+    return connection
 
 
 def refresh_copy(
@@ -122,8 +147,10 @@ def run_upsert(
     session.scalars(stmt.returning(model), execution_options={"populate_existing": True}).all()
 
 
-def rowcount(result: Result[Any]) -> int:
+def rowcount(result: Result[Any] | FastResult) -> int:
     """Rows affected by an UPDATE or DELETE (Session.execute is typed as a plain Result)."""
+    if isinstance(result, FastResult):
+        return result.rowcount
     return cast(CursorResult[Any], result).rowcount
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from storage.models import InboundMessage, OutboxMessage, OutboxProviderId
 from storage.repositories._sql import (
     check_one_of,
+    connection_of,
     dialect_insert,
     execute,
     insert,
@@ -168,7 +169,7 @@ class OutboxRepository:
         } for payload in payloads]  # fmt: skip
         if self._session.autoflush:
             self._session.flush()
-        ids: list[int] = list(self._session.connection().execute(statement, rows).scalars())
+        ids: list[int] = list(connection_of(self._session).execute(statement, rows).scalars())
         return ids
 
     def claim_due(

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, delete, exists, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Answer, Conversation, OutboxMessage, Participant, VaultEntry
+from storage.repositories._fast import plannable
 from storage.repositories._sql import (
     dialect_insert,
     execute,
@@ -291,7 +292,7 @@ class ConversationRepository:
 
 
 #: Locks the participant row (see `get_for_update`); compiles to no lock on SQLite.
-_LOCK_PARTICIPANT = (
+_LOCK_PARTICIPANT = plannable(
     select(table_of(Participant).c.id)
     .where(table_of(Participant).c.id == bindparam("b_pid"))
     .with_for_update(key_share=True)
@@ -303,9 +304,9 @@ _CONVERSATION = (
 )
 
 
-_PEEK = select(
+_PEEK = plannable(select(
     table_of(Conversation).c.state, table_of(Conversation).c.response_id
-).where(table_of(Conversation).c.participant_id == bindparam("b_pid"))
+).where(table_of(Conversation).c.participant_id == bindparam("b_pid")))
 
 
 def _constants(*values: str) -> list[Any]:
@@ -366,7 +367,7 @@ def _arrival() -> Any:
     )
 
 
-_ARRIVAL = _arrival()
+_ARRIVAL = plannable(_arrival())
 
 
 def returning_arrival(statement: Any) -> Any:

@@ -20,6 +20,7 @@ from storage.models import (
     Response,
     SurveyDefinition,
 )
+from storage.repositories._fast import plannable
 from storage.repositories._sql import (
     check_one_of,
     dialect_insert,
@@ -265,11 +266,11 @@ class ConsentRepository:
         })  # fmt: skip
 
 
-_DELETE_OTHER_KIND = delete(Answer).where(
+_DELETE_OTHER_KIND = plannable(delete(Answer).where(
     Answer.response_id == bindparam("b_response"),
     Answer.question_id == bindparam("b_question"),
     Answer.kind == bindparam("b_kind"),
-)
+))
 
 
 def _answer_upsert(dialect: str) -> Any:
