@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask, request
 
+from bot.app import SessionInterface
 from bot.web.webhooks import snapshot
 from channels.base import BadRequest
 
@@ -48,3 +49,18 @@ def test_other_content_types_use_flasks_form() -> None:
         assert snapshot().form == {"Body": "hi", "Body2": "yo"}  # multipart
     with app.test_request_context("/", method="POST", json={"Body": "hi"}):
         assert snapshot().form == {}
+
+
+def test_webhooks_get_no_cookie_session_and_every_other_page_keeps_its_own() -> None:
+    app = Flask(__name__)
+    app.secret_key = "test"
+    interface = SessionInterface()
+    signed = interface.get_signing_serializer(app)
+    assert signed is not None
+    cookie = f"session={signed.dumps({'user_id': 7})}"
+    for path in ("/webhooks/twilio/sms", "/webhooks/telegram"):
+        with app.test_request_context(path, method="POST", headers={"Cookie": cookie}):
+            assert interface.open_session(app, request) is None  # Flask's null session
+    with app.test_request_context("/dashboard/", headers={"Cookie": cookie}):
+        session = interface.open_session(app, request)
+        assert session is not None and session.get("user_id") == 7
