@@ -150,3 +150,21 @@ def test_execute_returns_rows_with_named_columns(uow_factory: UowFactory) -> Non
         uow.conversations.save(PID, {"stage": "asking"}, None, NOW)
         row = execute(uow.session, _PEEK, {"b_pid": PID}).one()
         assert row.state == {"stage": "asking"} and row.response_id is None
+
+
+def test_only_the_same_datetime_reuses_its_converted_value() -> None:
+    calls: list[Any] = []
+
+    def convert(value: Any) -> str:
+        calls.append(value)
+        return repr(value)
+
+    process = _fast._remembering(convert)
+    later = NOW + timedelta(seconds=1)
+    assert [process(NOW), process(NOW), process(later), process(NOW)] == \
+        [repr(NOW), repr(NOW), repr(later), repr(NOW)]
+    assert calls == [NOW, later, NOW]  # the repeat of one object was not converted again
+    state = {"stage": "asking"}
+    assert process(state) == "{'stage': 'asking'}"
+    state["stage"] = "done"  # a dict can change between statements: never remembered
+    assert process(state) == "{'stage': 'done'}"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Executable
@@ -51,8 +52,8 @@ class Plan:
         self._fixed = _fixed_values(compiled, keys)
         self._order: Sequence[str] | None = compiled.positiontup if compiled.positional else None
         self._binds: dict[str, Callable[[Any], Any]] = {
-            name: processor for name, processor in compiled._bind_processors.items()
-            if callable(processor)
+            name: _remembering(processor)
+            for name, processor in compiled._bind_processors.items() if callable(processor)
         }  # fmt: skip
         columns = compiled._result_columns
         self._result_types = [entry[3] for entry in columns]
@@ -94,6 +95,26 @@ class Plan:
         ]  # fmt: skip
 
 
+def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`processor`, remembering its last datetime: one message passes the same `now` to
+    most of its statements, and on SQLite each conversion formats a string. Only
+    datetimes, which cannot change, are remembered; one (value, result) pair is read and
+    replaced whole, so threads sharing a plan never see half of one."""
+    last: tuple[Any, Any] = (None, None)
+
+    def process(value: Any) -> Any:
+        nonlocal last
+        seen = last
+        if seen[0] is value and value is not None:
+            return seen[1]
+        result = processor(value)
+        if type(value) is datetime:
+            last = (value, result)
+        return result
+
+    return process
+
+
 def plan_for(statement: Executable, connection: Connection,
              params: Mapping[str, Any]) -> Plan | None:
     """The plan for `statement` with these parameter names, or None to run it the usual
@@ -130,7 +151,7 @@ def _fixed_values(compiled: Any, keys: frozenset[str]) -> dict[str, Any] | None:
     the parameters can be used as they are: each bind the caller passes is named by its
     own key. None when `construct_params` is needed to map them (it is several times
     slower, and also what raises for a missing value)."""
-    if getattr(compiled, "_collect_params", False):
+    if getattr(compiled, "_collected_params", None):  # values gathered from text() parts
         return None
     fixed: dict[str, Any] = {}
     for bind, name in compiled.bind_names.items():
