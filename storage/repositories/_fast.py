@@ -57,6 +57,8 @@ class Plan:
         }  # fmt: skip
         columns = compiled._result_columns
         self._result_types = [entry[3] for entry in columns]
+        if not all(hasattr(type_, "_cached_result_processor") for type_ in self._result_types):
+            raise AttributeError("_cached_result_processor")  # now, not at the first run
         self._row_type: Any = (
             namedtuple("Row", [entry[0] for entry in columns]) if columns else None  # noqa: PYI024
         )
@@ -129,11 +131,19 @@ def plan_for(statement: Executable, connection: Connection,
     try:
         return _PLANS[key]
     except KeyError:
-        plan = _PLANS[key] = _compile(statement, dialect, params)
+        try:
+            plan = _compile(statement, dialect, params)
+        except (AttributeError, TypeError, KeyError):
+            # A plan reads a few of SQLAlchemy's compiled-statement internals; should a
+            # release change them, the statement runs the ordinary way rather than fail.
+            plan = None
+        _PLANS[key] = plan
         return plan
 
 
 def _compile(statement: Any, dialect: Dialect, params: Mapping[str, Any]) -> Plan | None:
+    if not hasattr(Connection, "_handle_dbapi_exception"):
+        return None  # errors could not be wrapped as SQLAlchemy wraps them
     compiled = statement.compile(dialect=dialect, column_keys=sorted(params))
     if (
         compiled.insert_prefetch or compiled.update_prefetch or compiled.implicit_returning
