@@ -191,11 +191,11 @@ class WithUsService:
                 payload = reply_payload(reply, confirms_opt_out=stopping) | extra
                 payload["language"] = language
                 payloads.append(payload)
-            # All of them in one INSERT, ids in the order of the replies.
-            handled.outbox_ids = uow.outbox.add_many(pid, message.channel, payloads, now,
-                                                     in_reply_to=inbound_id)
-            uow.conversations.save(pid, result.state, response_id, now,
-                                   self._next_reminder(catalog, result, now))
+            # The replies (ids in their order) and the new state: on PostgreSQL, one
+            # statement.
+            handled.outbox_ids = uow.outbox.add_and_save_state(
+                pid, message.channel, payloads, now, inbound_id, result.state, response_id,
+                self._next_reminder(catalog, result, now))
             uow.commit()
         log.info("inbound handled", extra={
             "channel": message.channel, "participant": pid, "kind": message.kind,

@@ -115,3 +115,53 @@ def test_cancel_waiting_prepared_and_orm_cancel_the_same_rows(uow_factory: UowFa
                 assert statuses[outbox_id] == ("dead" if outbox_id in expected else status)
                 if orm_copies:  # the session's copies follow the database
                     assert copies[outbox_id].status == statuses[outbox_id]
+
+
+def test_replies_and_state_in_one_call_write_what_add_many_and_save_write(
+    uow_factory: UowFactory,
+) -> None:
+    """On PostgreSQL `add_and_save_state` is one statement (the upsert as a CTE); it must
+    leave the same outbox rows, in the same id order, and the same conversation as the
+    two calls it stands for, for a new conversation and an existing one."""
+    reminder = NOW + timedelta(hours=24)
+    for count in (0, 1, 2, 3, 7):
+        payloads = [{"text": f"reply {n}", "choices": [], "language": "cy"}
+                    for n in range(count)]  # fmt: skip
+        with uow_factory() as uow:
+            uow.participants.ensure(PID, "sms", NOW)
+            inbound = uow.inbound.claim("sms", f"SM{count}", PID, NOW)
+            apart = uow.outbox.add_many(PID, "sms", payloads, NOW, in_reply_to=inbound)
+            uow.conversations.save(PID, {"stage": "asking", "n": [1, 2]}, None, NOW, reminder)
+            expected = uow.conversations.get_for_update(PID)
+            assert expected is not None
+            expected_state = (dict(expected.state), expected.response_id,
+                              expected.updated_at, expected.next_reminder_at)
+            later = NOW + timedelta(minutes=3)
+            response = uow.responses.start(PID, "fft", 2, "sms", "cy", later)
+            together = uow.outbox.add_and_save_state(
+                PID, "sms", payloads, later, inbound, {"stage": "done", "n": (3,)}, response,
+                None)
+            assert len(together) == count and together == sorted(together)
+            assert [r["payload"]["text"] for r in _rows(uow, together)] == [
+                f"reply {n}" for n in range(count)]
+            moved = {c: v for c, v in zip(COLUMNS, COLUMNS, strict=True)
+                     if c not in ("next_attempt_at", "created_at")}
+            assert [{c: r[c] for c in moved} for r in _rows(uow, together)] == \
+                [{c: r[c] for c in moved} for r in _rows(uow, apart)]
+            assert all(r["created_at"] == later == r["next_attempt_at"]
+                       for r in _rows(uow, together))
+            saved = uow.conversations.peek(PID)
+            assert saved is not None and saved.state == {"stage": "done", "n": [3]}
+            assert saved.response_id == response
+            uow.session.expire_all()
+            row = uow.conversations.get_for_update(PID)
+            assert row is not None and (row.updated_at, row.next_reminder_at) == (later, None)
+            assert expected_state == ({"stage": "asking", "n": [1, 2]}, None, NOW, reminder)
+    with uow_factory() as uow:  # someone with no conversation yet
+        newcomer = "pzyxwvutsrqponmlkjihgfedc"
+        uow.participants.ensure(newcomer, "whatsapp", NOW)
+        ids = uow.outbox.add_and_save_state(newcomer, "whatsapp", [{"text": "a"}, {"text": "b"}],
+                                            NOW, None, {"stage": "language"}, None, reminder)
+        assert [r["payload"]["text"] for r in _rows(uow, ids)] == ["a", "b"]
+        created = uow.conversations.peek(newcomer)
+        assert created is not None and created.state == {"stage": "language"}

@@ -165,3 +165,15 @@ def test_a_first_answer_runs_no_delete(runtime: Runtime) -> None:
     statements = say(runtime, "4")
     assert [s for s in statements if s.startswith("DELETE")] == []
     assert len([s for s in statements if s.startswith("INSERT INTO answers")]) == 1
+
+
+def test_replies_and_state_are_one_statement_on_postgresql(runtime: Runtime) -> None:
+    statements = say(runtime, "hello")  # two replies: the language question, and more
+    writes = [s for s in statements
+              if "INSERT INTO outbox_messages" in s or "INSERT INTO conversations" in s]
+    if runtime.engine.dialect.name == "postgresql":
+        assert len(writes) == 1, writes
+        assert writes[0].startswith("WITH saved_conversation AS (INSERT INTO conversations")
+    else:
+        assert [s.split(" (")[0] for s in writes][-1] == "INSERT INTO conversations"
+        assert len(writes) >= 2

@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy import insert as core_insert
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from storage.models import InboundMessage, OutboxMessage, OutboxProviderId
+from storage.models import Conversation, InboundMessage, OutboxMessage, OutboxProviderId
 from storage.repositories._sql import (
     check_one_of,
     connection_of,
@@ -22,7 +23,12 @@ from storage.repositories._sql import (
     safe_error,
     table_of,
 )
-from storage.repositories.people import Arrival, arrival_of, returning_arrival
+from storage.repositories.people import (
+    Arrival,
+    ConversationRepository,
+    arrival_of,
+    returning_arrival,
+)
 
 
 class InboundRepository:
@@ -161,16 +167,52 @@ class OutboxRepository:
             self._session, "outbox.add_many",
             lambda _dialect: core_insert(table).returning(table.c.id, sort_by_parameter_order=True),
         )  # fmt: skip
-        rows: list[dict[str, Any]] = [{
-            "participant_id": pid, "channel": channel, "payload": dict(payload),
-            "status": "pending", "attempts": 0, "next_attempt_at": now,
-            "provider_message_ids": [], "created_at": now, "in_reply_to": in_reply_to,
-            "kind": kind, "invitation_id": None,
-        } for payload in payloads]  # fmt: skip
+        rows = _reply_rows(pid, channel, payloads, now, in_reply_to, kind)
         if self._session.autoflush:
             self._session.flush()
         ids: list[int] = list(connection_of(self._session).execute(statement, rows).scalars())
         return ids
+
+    def add_and_save_state(
+        self,
+        pid: str,
+        channel: str,
+        payloads: Sequence[Mapping[str, Any]],
+        now: datetime,
+        in_reply_to: int | None,
+        state: Mapping[str, Any],
+        response_id: int | None,
+        next_reminder_at: datetime | None,
+    ) -> list[int]:
+        """`add_many`, then `ConversationRepository.save`: the last writes of a message.
+
+        On PostgreSQL they are one statement, the conversation upsert a data-modifying
+        CTE of the outbox INSERT: a round trip to the server fewer for every message,
+        which there costs more than any of the Python around it. The ids come back
+        sorted, which is the order of `payloads`: PostgreSQL takes a row's id from the
+        sequence as it inserts the rows, in the order of the VALUES list. Elsewhere, and
+        for more replies than one message ever has, the two calls.
+        """
+        conversations = ConversationRepository(self._session)
+        count = len(payloads)
+        if not 0 < count <= MAX_FOLDED_REPLIES or self._dialect() != "postgresql":
+            ids = self.add_many(pid, channel, payloads, now, in_reply_to)
+            conversations.save(pid, state, response_id, now, next_reminder_at)
+            return ids
+        statement = prepared(self._session, f"outbox.add_and_save_state.{count}",
+                             lambda _dialect: _add_and_save_state(count))
+        params: dict[str, Any] = {
+            "c_participant_id": pid, "c_state": dict(state), "c_response_id": response_id,
+            "c_updated_at": now, "c_next_reminder_at": next_reminder_at,
+        }  # fmt: skip
+        for index, row in enumerate(_reply_rows(pid, channel, payloads, now, in_reply_to)):
+            params.update({f"o{index}_{key}": value for key, value in row.items()})
+        ids = sorted(execute(self._session, statement, params).scalars())
+        conversations.refresh_copy(pid, state, response_id, now, next_reminder_at)
+        return ids
+
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
 
     def claim_due(
         self, now: datetime, limit: int, channel: str | None = None, claimer: str | None = None
@@ -424,3 +466,43 @@ class OutboxRepository:
                 .order_by(OutboxMessage.id)
             )
         )
+
+
+#: The most replies `OutboxRepository.add_and_save_state` puts in one statement (one
+#: compiled statement is kept per count); a message has one to three.
+MAX_FOLDED_REPLIES = 6
+_OUTBOX_COLUMNS = ("participant_id", "channel", "payload", "status", "attempts",
+                   "next_attempt_at", "provider_message_ids", "created_at", "in_reply_to",
+                   "kind", "invitation_id")
+_CONVERSATION_COLUMNS = ("participant_id", "state", "response_id", "updated_at",
+                         "next_reminder_at")
+
+
+def _reply_rows(pid: str, channel: str, payloads: Sequence[Mapping[str, Any]], now: datetime,
+                in_reply_to: int | None, kind: str = "reply") -> list[dict[str, Any]]:
+    """Outbox rows for replies, 'pending' now, every column given (see `add`)."""
+    return [{
+        "participant_id": pid, "channel": channel, "payload": dict(payload),
+        "status": "pending", "attempts": 0, "next_attempt_at": now,
+        "provider_message_ids": [], "created_at": now, "in_reply_to": in_reply_to,
+        "kind": kind, "invitation_id": None,
+    } for payload in payloads]  # fmt: skip
+
+
+def _add_and_save_state(count: int) -> Any:
+    """PostgreSQL: INSERT `count` outbox rows (binds o0_payload ...) RETURNING their ids,
+    with the conversation upsert (binds c_state ...) as a data-modifying CTE, which
+    PostgreSQL runs exactly once whether or not the INSERT refers to it."""
+    conversations, outbox = table_of(Conversation), table_of(OutboxMessage)
+    upsert = postgresql.insert(conversations).values({
+        column: bindparam(f"c_{column}", type_=conversations.c[column].type)
+        for column in _CONVERSATION_COLUMNS
+    })  # fmt: skip
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["participant_id"],
+        set_={column: upsert.excluded[column] for column in _CONVERSATION_COLUMNS[1:]},
+    )
+    saved = upsert.returning(conversations.c.participant_id).cte("saved_conversation")
+    rows = [{column: bindparam(f"o{index}_{column}", type_=outbox.c[column].type)
+             for column in _OUTBOX_COLUMNS} for index in range(count)]
+    return core_insert(outbox).values(rows).returning(outbox.c.id).add_cte(saved)

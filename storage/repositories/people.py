@@ -285,10 +285,20 @@ class ConversationRepository:
             "next_reminder_at": next_reminder_at,
         }  # fmt: skip
         execute(self._session, statement, {"participant_id": pid, **values})
-        if holds_copy(self._session, Conversation, pid):  # rarely: the hot path has none
+        self.refresh_copy(pid, state, response_id, now, next_reminder_at)
+
+    def refresh_copy(
+        self, pid: str, state: Mapping[str, Any], response_id: int | None, now: datetime,
+        next_reminder_at: datetime | None,
+    ) -> None:
+        """After a Core write of the conversation: the session's copy, if it holds one
+        (rarely: the hot path has none), gets the values written."""
+        if holds_copy(self._session, Conversation, pid):
             # As the database hands it back: JSON has no tuples, and the caller keeps `state`.
-            values["state"] = json.loads(json.dumps(values["state"]))
-            refresh_copy(self._session, Conversation, pid, values)
+            refresh_copy(self._session, Conversation, pid, {
+                "state": json.loads(json.dumps(dict(state))), "response_id": response_id,
+                "updated_at": now, "next_reminder_at": next_reminder_at,
+            })  # fmt: skip
 
 
 #: Locks the participant row (see `get_for_update`); compiles to no lock on SQLite.
