@@ -19,10 +19,13 @@ turns, after the same busy timeout: it costs time, never a deadlock.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import time
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: The longest sleep between two tries: short, because a write transaction here takes
 #: about a millisecond and the point is to start the moment the last one ends.
@@ -44,7 +47,15 @@ class TurnTakingConnection(sqlite3.Connection):
         if self._has_turn:
             return True
         if self._turn_fd is None:
-            self._turn_fd = os.open(self.turn_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                # Read-only is enough for flock, so a file another user created serves too.
+                self._turn_fd = os.open(self.turn_path, os.O_RDONLY | os.O_CREAT, 0o644)
+            except OSError as error:
+                # Turns are an optimisation: without the file, SQLite's lock alone decides.
+                log.warning("SQLite writers will not take turns: cannot open the lock file",
+                            extra={"error": type(error).__name__})
+                self.turn_path = None
+                return True
         deadline = time.monotonic() + wait_seconds
         delay = 0.00005
         while True:

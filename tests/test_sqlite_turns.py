@@ -123,3 +123,19 @@ def test_only_database_files_have_turns() -> None:
     with engine.begin() as connection:
         assert connection.execute(text("SELECT 1")).scalar() == 1
     engine.dispose()
+
+
+def test_without_a_usable_lock_file_writers_still_write(tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "nolock.db"
+    Path(f"{path}-writer.lock").mkdir()  # cannot be opened as a file
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (n INTEGER)"))
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT n FROM t")).scalar() == 1
+    finally:
+        engine.dispose()
+    assert "will not take turns" in caplog.text
