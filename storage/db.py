@@ -6,7 +6,9 @@ senders. The differences are absorbed here so the repositories are the same for 
 * SQLite: every transaction starts with BEGIN IMMEDIATE, which takes the write lock up
   front. Python's sqlite3 would otherwise begin lazily, and two transactions that both
   read and then write deadlock, one failing at once with "database is locked" instead of
-  waiting `busy_timeout`. WAL lets readers proceed while one writer works.
+  waiting `busy_timeout`. WAL lets readers proceed while one writer works. Writers queue
+  for that lock on a file beside the database first (`storage/sqlite_turns.py`), which
+  hands it on as soon as it is free, where SQLite's own waiting sleeps in growing steps.
 * PostgreSQL: URLs of the forms hosting platforms hand out (postgres://, postgresql://)
   are pointed at psycopg 3, and connections are pinged before use so a restarted server
   costs no failed request.
