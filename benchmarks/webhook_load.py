@@ -108,6 +108,9 @@ class Run:
     p99_ms: float = 0.0
     max_ms: float = 0.0
     cpu_ms: float = 0.0  # worker CPU per request (user + system): steadier than rates
+    #: PostgreSQL server CPU per request (every `postgres` process on this machine); 0 on
+    #: SQLite, whose work is inside the worker's own figure.
+    db_cpu_ms: float = 0.0
     peak_rss_mb: float = 0.0
     idle_rss_mb: float = 0.0
     stored: int = 0
@@ -419,13 +422,15 @@ class Endpoint:
     log_path: Path
     latencies: list[float] = field(default_factory=list)
     cpu_seconds: float = 0.0
+    db_cpu_seconds: float = 0.0
 
     def drive(self, participants: Sequence[int], script: Sequence[str], concurrency: int,
               deadline: float) -> None:
         """One timed round; the figures add up over rounds."""
-        cpu = worker_cpu(self.master)
+        cpu, db_cpu = worker_cpu(self.master), database_cpu(self.run.database)
         load = drive(self.port, participants, script, concurrency, deadline)
         self.cpu_seconds += worker_cpu(self.master) - cpu
+        self.db_cpu_seconds += database_cpu_since(self.run.database, db_cpu)
         self.latencies += load.latencies
         self.run.errors += load.errors
         self.run.seconds += load.seconds
@@ -439,7 +444,28 @@ class Endpoint:
         run.p99_ms = percentile(latencies, 0.99) * 1000
         run.max_ms = (latencies[-1] if latencies else 0.0) * 1000
         run.cpu_ms = self.cpu_seconds / run.requests * 1000 if run.requests else 0.0
+        run.db_cpu_ms = self.db_cpu_seconds / run.requests * 1000 if run.requests else 0.0
         run.peak_rss_mb = rss.peak_mb()
+
+
+def database_cpu(database: str) -> dict[int, float]:
+    """PostgreSQL's CPU so far: CPU seconds of each `postgres` process on this machine
+    (the benchmark's own server; nothing else runs one). SQLite: nothing to measure."""
+    found: dict[int, float] = {}
+    if database == "postgres":
+        for process in psutil.process_iter(["name", "cpu_times"]):
+            times = process.info.get("cpu_times")
+            if process.info.get("name") == "postgres" and times is not None:
+                found[process.pid] = times.user + times.system
+    return found
+
+
+def database_cpu_since(database: str, earlier: dict[int, float]) -> float:
+    """CPU seconds PostgreSQL used after `earlier` (a `database_cpu` reading). Processes
+    started meanwhile count from zero; one that ended meanwhile is lost, which the
+    benchmark's pooled connections make rare."""
+    now = database_cpu(database)
+    return sum(seconds - earlier.get(pid, 0.0) for pid, seconds in now.items())
 
 
 def worker_cpu(master: psutil.Process) -> float:
@@ -648,13 +674,15 @@ def report(runs: Sequence[Run], options: Options) -> str:
         def verdict(met: bool) -> str:
             return "met" if met else "MISSED"
 
+        server = (f"; PostgreSQL server CPU per request {mine.db_cpu_ms:.2f} ms, bare "
+                  f"{bare.db_cpu_ms:.2f} ms" if mine.db_cpu_ms or bare.db_cpu_ms else "")
         lines.append(
             f"{database}: ratio {value:.2f} (target >= {TARGET_RATIO}: "
             f"{verdict(value >= TARGET_RATIO)}; worker CPU per request ratio {cpu:.2f}), "
             f"p99 {mine.p99_ms:.1f} ms (target <= {TARGET_P99_MS:.0f}: "
             f"{verdict(mine.p99_ms <= TARGET_P99_MS)}), peak RSS {mine.peak_rss_mb:.0f} MB "
             f"per worker (target <= {TARGET_RSS_MB:.0f}: "
-            f"{verdict(mine.peak_rss_mb <= TARGET_RSS_MB)})"
+            f"{verdict(mine.peak_rss_mb <= TARGET_RSS_MB)}){server}"
         )
     return "\n".join(lines)
 
