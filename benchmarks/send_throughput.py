@@ -38,23 +38,7 @@ from channels.twilio import TwilioChannel  # noqa: E402
 from storage.db import upgrade  # noqa: E402
 from tests.fakes import FakeTwilioAPI  # noqa: E402
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
-from tests.helpers import load_library, settings_for  # noqa: E402
-
-
-class _NoLock:
-    """Leadership for a scheduler whose send loop this script drives itself."""
-
-    def try_acquire(self) -> bool:
-        return True
-
-    def still_held(self) -> bool:
-        return True
-
-    def release(self) -> None:
-        pass
-
-    def held_elsewhere(self) -> bool:
-        return False
+from tests.helpers import NoLock, load_library, settings_for  # noqa: E402
 
 
 def measure(people: int, latency: float, concurrency: int, workdir: Path) -> tuple[float, int]:
@@ -73,7 +57,7 @@ def measure(people: int, latency: float, concurrency: int, workdir: Path) -> tup
             outreach.import_contacts(runtime, numbers, "sms", "everyone")
             outreach.schedule_invitation(runtime, "fft", "everyone")
             outreach.queue_due_invitations(runtime)
-            scheduler = Scheduler(runtime, purge=None, leadership=_NoLock())  # type: ignore[arg-type]
+            scheduler = Scheduler(runtime, purge=None, leadership=NoLock())  # type: ignore[arg-type]
             twilio.latency = latency
             started = time.perf_counter()
             while scheduler.send_step():

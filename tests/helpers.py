@@ -78,3 +78,19 @@ def make_runtime(database_url: str, instance: Path, *, clock: Callable[[], datet
                     channels=channels, monotonic=monotonic, sleep=monotonic.sleep)
     load_library(runtime)
     return runtime
+
+
+class NoLock:
+    """Leadership for a scheduler whose send loop the caller drives itself."""
+
+    def try_acquire(self) -> bool:
+        return True
+
+    def still_held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+    def held_elsewhere(self) -> bool:
+        return False

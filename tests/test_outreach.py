@@ -34,7 +34,7 @@ from storage.db import upgrade
 from storage.models import CohortMember, Conversation, OutboxMessage, Participant
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
-from tests.helpers import FakeClock, load_library, make_runtime, settings_for
+from tests.helpers import FakeClock, NoLock, load_library, make_runtime, settings_for
 from tests.privacy import scan_database
 
 LONDON = ZoneInfo("Europe/London")
@@ -658,22 +658,6 @@ class SimulatedTime:
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self.seconds)
-
-
-class NoLock:
-    """Leadership for a scheduler whose loop the test drives itself."""
-
-    def try_acquire(self) -> bool:
-        return True
-
-    def still_held(self) -> bool:
-        return True
-
-    def release(self) -> None:
-        pass
-
-    def held_elsewhere(self) -> bool:
-        return False
 
 
 @pytest.mark.slow
