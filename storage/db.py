@@ -56,8 +56,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     # Error messages must not quote SQL parameters: they hold answers and pseudonyms.
     kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
-        connect_args = kwargs.setdefault("connect_args", {})
-        connect_args.setdefault("factory", TurnTakingConnection)
+        kwargs["connect_args"] = {"factory": TurnTakingConnection, **kwargs.get("connect_args", {})}
         engine = create_engine(parsed, **kwargs)
         _configure_sqlite(engine, foreign_keys=True, turns=turn_path_for(parsed.database))
         return engine
