@@ -65,7 +65,8 @@ import psutil
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from surveys.engine import AnswerGiven, Catalog, Completed, Event, converse
+from surveys.conversation import AnswerGiven, Completed, Event
+from surveys.engine import Catalog, converse
 from surveys.loader import load_folder
 from surveys.model import Survey
 

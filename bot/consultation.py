@@ -42,7 +42,7 @@ from surveys.consultation import (
     VoteCast,
     build_context,
 )
-from surveys.engine import ConsultationRecord
+from surveys.conversation import ConsultationRecord
 from surveys.redaction import Redactor
 from surveys.suppression import Breakdown, Cell, Suppressor
 

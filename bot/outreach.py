@@ -37,7 +37,7 @@ from bot.runtime import Runtime
 from storage.repositories.outreach import NOT_NEEDED, OutreachRepository
 from storage.uow import UnitOfWork
 from surveys.consultation import Consultation
-from surveys.engine import MENU_PREFIX
+from surveys.conversation import MENU_PREFIX
 from surveys.i18n import gettext as _
 from surveys.model import Survey
 from surveys.suppression import Suppressor

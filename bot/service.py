@@ -30,9 +30,8 @@ from storage.pseudonyms import Pseudonymiser
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
 from storage.vault import ContactVault
-from surveys.engine import (
+from surveys.conversation import (
     AnswerGiven,
-    Catalog,
     Completed,
     ConsentDecision,
     ConsultationRecord,
@@ -50,8 +49,8 @@ from surveys.engine import (
     Started,
     Step,
     SurveyClosed,
-    converse,
 )
+from surveys.engine import Catalog, converse
 from surveys.redaction import Redactor
 
 log = logging.getLogger(__name__)

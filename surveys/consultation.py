@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from surveys.engine import (
+from surveys.conversation import (
     CONSENT_NO,
     CONSENT_YES,
     IN_SURVEY,
@@ -49,9 +49,9 @@ from surveys.engine import (
     ShareBackChoice,
     Started,
     Step,
-    _ask_language,
-    _chosen_language,
-    _load,
+    ask_language,
+    chosen_language,
+    load_state,
 )
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
@@ -506,7 +506,7 @@ def begin(consultation: Consultation, state: Mapping[str, Any] | None, now: date
     The statement ids someone has already seen are kept from any earlier go, so starting
     again never shows them a statement twice.
     """
-    s = _load(state)
+    s = load_state(state)
     chosen = language or s["lang"]
     lang = chosen if chosen in consultation.languages else consultation.default_language
     s.update(survey=consultation.id, version=consultation.version, lang=lang,
@@ -515,7 +515,7 @@ def begin(consultation: Consultation, state: Mapping[str, Any] | None, now: date
     result = Step(s, records=[Started(consultation.id, consultation.version, lang)])
     if len(consultation.languages) > 1 and chosen not in consultation.languages:
         s["stage"] = "language"
-        _ask_language(consultation.languages, result)
+        ask_language(consultation.languages, result)
         return result
     turn = _Turn(consultation, result, None)
     turn.say(consultation.intro.get(lang))
@@ -526,7 +526,7 @@ def begin(consultation: Consultation, state: Mapping[str, Any] | None, now: date
 def step(consultation: Consultation, state: Mapping[str, Any], event: Event, now: datetime,
          context: Mapping[str, Any] | None = None) -> Step:
     """Advance a consultation by one event. `context` comes from `build_context`."""
-    s = _load(state)
+    s = load_state(state)
     s["seen"] = now.isoformat()
     turn = _Turn(consultation, Step(s), context)
     stage = s["stage"]
@@ -538,9 +538,9 @@ def step(consultation: Consultation, state: Mapping[str, Any], event: Event, now
     elif stage not in IN_SURVEY:
         pass
     elif stage == "language":
-        lang = _chosen_language(event, consultation.languages)
+        lang = chosen_language(event, consultation.languages)
         if lang is None:
-            _ask_language(consultation.languages, turn.result)
+            ask_language(consultation.languages, turn.result)
         else:
             s.update(lang=lang, stage="consent")
             turn.result.records.append(LanguageChosen(lang))
@@ -572,7 +572,7 @@ def reprompt(consultation: Consultation, result: Step,
 def _reprompt(turn: _Turn) -> None:
     stage = turn.s["stage"]
     if stage == "language":
-        _ask_language(turn.consultation.languages, turn.result)
+        ask_language(turn.consultation.languages, turn.result)
     elif stage == "consent":
         _ask_consent(turn)
     elif stage == "quote":

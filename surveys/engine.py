@@ -6,7 +6,9 @@ choices) and the records to store (consent, answers, completion). The state is a
 JSON-serialisable dict, so it can be saved between messages that are days apart.
 
 `step` runs one survey; `converse` sits in front of it and handles what lies outside any
-one survey: choosing a survey, STOP and START, and the menu.
+one survey: choosing a survey or consultation, STOP and START, and the menu. The types a
+turn is made of (events, replies, records, state) live in `surveys.conversation`, which
+this module and `surveys.consultation` share.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
+from surveys import consultation
 from surveys.commands import (
     LANGUAGE_NAMES,
     TIME_SLOTS,
@@ -23,6 +26,40 @@ from surveys.commands import (
     command,
     language_named,
     parse_time,
+)
+from surveys.consultation import Consultation
+from surveys.conversation import (
+    CONSENT_NO,
+    CONSENT_YES,
+    DELETE_NO,
+    DELETE_YES,
+    IN_SURVEY,
+    MAX_QUIET_TRIES,
+    MENU_PREFIX,
+    QUOTE_NO,
+    QUOTE_YES,
+    SHARE_NO,
+    SHARE_YES,
+    TIME_PREFIX,
+    AnswerGiven,
+    Completed,
+    ConsentDecision,
+    DataRequested,
+    ErasureRequested,
+    Event,
+    LanguageChosen,
+    OptedIn,
+    OptedOut,
+    PreferredTime,
+    QuotePermission,
+    ReplyChoice,
+    ShareBackChoice,
+    Started,
+    Step,
+    SurveyClosed,
+    ask_language,
+    chosen_language,
+    load_state,
 )
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
@@ -37,206 +74,13 @@ from surveys.parsing import (
     parse_payload,
 )
 
-if TYPE_CHECKING:  # imported lazily below: surveys.consultation builds on this module
-    from surveys.consultation import Consultation
-
-STATE_VERSION = 1
-CONSENT_YES = "consent:yes"
-CONSENT_NO = "consent:no"
-MENU_PREFIX = "survey:"
-LANGUAGE_PREFIX = "lang:"
-TIME_PREFIX = "time:"
-QUOTE_YES, QUOTE_NO = "quote:yes", "quote:no"
-SHARE_YES, SHARE_NO = "share:yes", "share:no"
-DELETE_YES, DELETE_NO = "delete:yes", "delete:no"
-MAX_QUIET_TRIES = 2  # after this many misunderstood replies, offer SKIP and HELP
-
-Stage = Literal["idle", "menu", "language", "consent", "asking", "quote", "shareback", "done",
-                "declined", "closed"]
-#: Stages inside a survey, where the survey's own keywords apply.
-IN_SURVEY = ("language", "consent", "asking", "quote", "shareback")
-
-
-# --- What comes in --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the person did (or, for "timeout", a reminder falling due)."""
-
-    kind: Literal["start", "text", "button", "media", "timeout"]
-    text: str = ""
-    payload: str = ""
-    media_type: str = ""
-    survey_id: str = ""
-
-
-# --- What goes out ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReplyChoice:
-    payload: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    choices: tuple[ReplyChoice, ...] = ()
-    multiple: bool = False
-
-
-@dataclass(frozen=True)
-class Started:
-    survey_id: str
-    version: int
-    language: str
-
-
-@dataclass(frozen=True)
-class ConsentDecision:
-    survey_id: str
-    consent_version: int
-    given: bool
-
-
-@dataclass(frozen=True)
-class AnswerGiven:
-    survey_id: str
-    version: int
-    question_id: str
-    kind: Literal["value", "skipped", "media"]
-    value: Any = None
-    label: str = ""
-    free_text: bool = False
-
-
-@dataclass(frozen=True)
-class Completed:
-    survey_id: str
-    version: int
-
-
-@dataclass(frozen=True)
-class OptedOut:
-    pass
-
-
-@dataclass(frozen=True)
-class OptedIn:
-    pass
-
-
-@dataclass(frozen=True)
-class QuotePermission:
-    survey_id: str
-    allowed: bool
-
-
-@dataclass(frozen=True)
-class ShareBackChoice:
-    survey_id: str
-    wanted: bool
-
-
-@dataclass(frozen=True)
-class PreferredTime:
-    value: str  # "morning", "afternoon", "evening", "night" or an hour "07"
-
-
-@dataclass(frozen=True)
-class LanguageChosen:
-    language: str
-
-
-@dataclass(frozen=True)
-class ConsultationRecord:
-    """Base of what a consultation stores (votes, statements): see surveys.consultation."""
-
-
-@dataclass(frozen=True)
-class DataRequested:
-    """MYDATA: the service answers with a summary of what is held."""
-
-
-@dataclass(frozen=True)
-class ErasureRequested:
-    """DELETE, confirmed with YES: the service erases everything about the person."""
-
-
-@dataclass(frozen=True)
-class SurveyClosed:
-    """Someone wrote about a survey that has closed: the service adds its share-back."""
-
-    survey_id: str
-
-
-Record = (
-    Started | ConsentDecision | AnswerGiven | Completed | OptedOut | OptedIn | QuotePermission
-    | ShareBackChoice | PreferredTime | LanguageChosen | DataRequested | ErasureRequested
-    | ConsultationRecord | SurveyClosed
-)
-
-
-@dataclass
-class Step:
-    state: dict[str, Any]
-    replies: list[Reply] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]  # allows `state, replies, records = ...`
-        return iter((self.state, self.replies, self.records))
-
-    def say(self, text: str, choices: tuple[ReplyChoice, ...] = (), multiple: bool = False) -> None:
-        self.replies.append(Reply(text, choices, multiple))
-
-
-# --- State ------------------------------------------------------------------------------
-
-
-def new_state() -> dict[str, Any]:
-    return {
-        "v": STATE_VERSION,
-        "survey": None,
-        "version": 0,
-        "lang": None,
-        "stage": "idle",
-        "q": None,
-        "tries": 0,
-        "asked": [],
-        "values": {},
-        "paused": False,
-        "stopped": False,
-        "menu": [],
-        "seen": None,
-        "reminders": 0,
-        "pending": None,
-        "wrote": False,
-        "shown": [],  # consultation statements shown, kept across goes: never one twice
-    }
-
-
-def _load(state: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A fresh copy with every key present: callers' dicts are never mutated."""
-    fresh = new_state()
-    if state:
-        for key in fresh:
-            if key in state:
-                value = state[key]
-                fresh[key] = list(value) if isinstance(value, list) else (
-                    dict(value) if isinstance(value, dict) else value
-                )
-    return fresh
-
-
 # --- One survey --------------------------------------------------------------------------
 
 
 def begin(survey: Survey, state: Mapping[str, Any] | None, now: datetime,
           language: str | None = None) -> Step:
     """Start `survey` from the beginning: introduce it and ask for consent."""
-    s = _load(state)
+    s = load_state(state)
     chosen = language or s["lang"]
     lang = chosen if chosen in survey.languages else survey.default_language
     s.update(survey=survey.id, version=survey.version, lang=lang, stage="consent", q=None,
@@ -246,7 +90,7 @@ def begin(survey: Survey, state: Mapping[str, Any] | None, now: datetime,
     if len(survey.languages) > 1 and chosen not in survey.languages:
         # Offer the choice before anything else, in every language on offer.
         s["stage"] = "language"
-        _ask_language(survey.languages, result)
+        ask_language(survey.languages, result)
         return result
     _introduce(survey, result)
     return result
@@ -257,28 +101,9 @@ def _introduce(survey: Survey, result: Step) -> None:
     _ask_consent(survey, result)
 
 
-def _ask_language(languages: tuple[str, ...] | list[str], result: Step) -> None:
-    heading = " / ".join(dict.fromkeys(_(lang, "Which language would you like?")
-                                       for lang in languages))
-    result.say(heading, tuple(
-        ReplyChoice(LANGUAGE_PREFIX + lang, LANGUAGE_NAMES.get(lang, lang)) for lang in languages
-    ))
-
-
-def _chosen_language(event: Event, languages: tuple[str, ...] | list[str]) -> str | None:
-    if event.payload.startswith(LANGUAGE_PREFIX):
-        lang = event.payload.removeprefix(LANGUAGE_PREFIX)
-        return lang if lang in languages else None
-    said = normalise(event.text)
-    if said.isdigit() and 1 <= int(said) <= len(languages):
-        return languages[int(said) - 1]
-    named = language_named(event.text)
-    return named if named in languages else None
-
-
 def step(survey: Survey, state: Mapping[str, Any], event: Event, now: datetime) -> Step:
     """Advance one survey by one event."""
-    s = _load(state)
+    s = load_state(state)
     s["seen"] = now.isoformat()
     result = Step(s)
     if event.kind == "timeout":
@@ -288,9 +113,9 @@ def step(survey: Survey, state: Mapping[str, Any], event: Event, now: datetime) 
         return result
     word = keyword(event.text) if event.kind == "text" else None
     if s["stage"] == "language":
-        lang = _chosen_language(event, survey.languages)
+        lang = chosen_language(event, survey.languages)
         if lang is None:
-            _ask_language(survey.languages, result)
+            ask_language(survey.languages, result)
             return result
         s.update(lang=lang, stage="consent")
         result.records.append(LanguageChosen(lang))
@@ -603,7 +428,7 @@ def reprompt(survey: Survey, result: Step) -> None:
     s = result.state
     stage = s["stage"]
     if stage == "language":
-        _ask_language(survey.languages, result)
+        ask_language(survey.languages, result)
     elif stage == "consent":
         _ask_consent(survey, result)
     elif stage == "quote":
@@ -645,8 +470,6 @@ class Catalog:
 def _begin_item(item: Survey | Consultation, state: Mapping[str, Any], now: datetime) -> Step:
     if isinstance(item, Survey):
         return begin(item, state, now)
-    from surveys import consultation
-
     return consultation.begin(item, state, now)
 
 
@@ -654,8 +477,6 @@ def _step_item(item: Survey | Consultation, state: Mapping[str, Any], event: Eve
                now: datetime, context: Mapping[str, Any] | None) -> Step:
     if isinstance(item, Survey):
         return step(item, state, event, now)
-    from surveys import consultation
-
     return consultation.step(item, state, event, now, context)
 
 
@@ -663,8 +484,6 @@ def _more_wanted(item: Survey | Consultation, state: Mapping[str, Any], event: E
     """MORE after finishing a consultation: more statements to vote on, any time."""
     if isinstance(item, Survey):
         return False
-    from surveys import consultation
-
     return consultation.wants_more(state, event)
 
 
@@ -675,7 +494,7 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
     `context` carries what only the caller can look up: in a consultation, the statements
     this person may vote on next (see surveys.consultation.build_context).
     """
-    s = _load(state)
+    s = load_state(state)
     word = keyword(event.text) if event.kind == "text" else None
     order = command(event.text) if event.kind == "text" else None
     lang = str(s["lang"] or "en")
@@ -800,11 +619,11 @@ def _preferences(catalog: Catalog, s: dict[str, Any], event: Event, order: Comma
         return result
     if order is Command.LANGUAGE:
         s["pending"] = "language"
-        _ask_language(languages, result)
+        ask_language(languages, result)
         return result
     named = language_named(event.text) if event.kind == "text" else None
     if s["pending"] == "language" or named:
-        chosen = named if named in LANGUAGE_NAMES else _chosen_language(event, languages)
+        chosen = named if named in LANGUAGE_NAMES else chosen_language(event, languages)
         s["pending"] = None
         if chosen is None:
             return None  # not a language after all: handle the message normally
@@ -858,8 +677,6 @@ def _chosen_survey(catalog: Catalog, s: dict[str, Any], event: Event,
             and question.type is QuestionType.FREE_TEXT
         )
     else:
-        from surveys import consultation
-
         in_free_text = current is not None and consultation.awaits_words(current, s)
     if catalog.item(said) is not None and not in_free_text:
         return catalog.item(said)
@@ -883,8 +700,6 @@ def _resume_or_menu(catalog: Catalog, result: Step, now: datetime, quiet: bool =
     if isinstance(survey, Survey):
         reprompt(survey, result)
     else:
-        from surveys import consultation
-
         consultation.reprompt(survey, result, context)
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from surveys import sms
-from surveys.engine import Event, Reply, begin, new_state, step
+from surveys.conversation import Event, Reply, new_state
+from surveys.engine import begin, step
 from surveys.i18n import available_languages
 from surveys.loader import load_file
 from surveys.model import Question, QuestionType, Survey, Text

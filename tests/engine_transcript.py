@@ -12,9 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from surveys.consultation import Candidate, StatementProposed, VoteCast, build_context
-from surveys.engine import (
+from surveys.conversation import (
     AnswerGiven,
-    Catalog,
     Completed,
     ConsentDecision,
     DataRequested,
@@ -29,8 +28,8 @@ from surveys.engine import (
     Reply,
     ShareBackChoice,
     Started,
-    converse,
 )
+from surveys.engine import Catalog, converse
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 _WAIT = re.compile(r"^(\d+)([mhd])$")

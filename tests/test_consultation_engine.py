@@ -23,7 +23,8 @@ from surveys.consultation import (
     build_context,
     select_statements,
 )
-from surveys.engine import Catalog, ConsentDecision, Event, Record, Started, converse
+from surveys.conversation import ConsentDecision, Event, Record, Started
+from surveys.engine import Catalog, converse
 from surveys.loader import library_path, load_file
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

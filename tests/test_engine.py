@@ -9,17 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from surveys.engine import (
-    AnswerGiven,
-    Catalog,
-    Completed,
-    ConsentDecision,
-    Event,
-    Started,
-    begin,
-    converse,
-    step,
-)
+from surveys.conversation import AnswerGiven, Completed, ConsentDecision, Event, Started
+from surveys.engine import Catalog, begin, converse, step
 from surveys.loader import library_path, load_file, load_folder
 from surveys.model import Survey
 

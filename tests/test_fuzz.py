@@ -38,7 +38,8 @@ from twilio.request_validator import RequestValidator
 from bot.app import MAX_BODY_BYTES, create_app
 from bot.runtime import Runtime, build
 from storage.db import upgrade
-from surveys.engine import AnswerGiven, Catalog, Event, converse
+from surveys.conversation import AnswerGiven, Event
+from surveys.engine import Catalog, converse
 from surveys.loader import library_path, load_file, load_folder
 from surveys.model import Survey
 from tests.fakes import FakeTelegramAPI, FakeTwilioAPI

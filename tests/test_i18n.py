@@ -19,7 +19,8 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from surveys import i18n
-from surveys.engine import Catalog, Event, LanguageChosen, Reply, Step, begin, converse
+from surveys.conversation import Event, LanguageChosen, Reply, Step
+from surveys.engine import Catalog, begin, converse
 from surveys.loader import library_path, load_file, parse
 from surveys.model import Survey
 from surveys.sms import encoding, segments

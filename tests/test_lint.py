@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from bot.cli_surveys import lint as lint_command
 from channels import telegram, twilio
 from channels.base import Choice, OutboundMessage, numbered
-from surveys.engine import Reply, ReplyChoice
+from surveys.conversation import Reply, ReplyChoice
 from surveys.lint import (
     CHANNELS,
     SMS,
