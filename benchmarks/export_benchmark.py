@@ -44,7 +44,7 @@ TARGETS = {"csv": (30.0, 250.0)}
 
 
 def _settings(url: str, instance: Path) -> Any:
-    from bot.config import Settings
+    from bot.services.config import Settings
     from tests.conftest_db import TEST_VAULT_KEY
 
     return Settings(env="benchmark", instance_path=instance, database_url=url,
@@ -56,7 +56,7 @@ def build(url: str, instance: Path, answers: int, seed: int = 5) -> dict[str, fl
     """Create and fill the database; returns how long each step took."""
     from sqlalchemy import insert
 
-    from bot.runtime import build as build_runtime
+    from bot.services.runtime import build as build_runtime
     from storage.db import upgrade
     from storage.models import Answer, Participant, Response
     from surveys.model import QuestionType
@@ -130,7 +130,7 @@ def build(url: str, instance: Path, answers: int, seed: int = 5) -> dict[str, fl
 
 def export_child(url: str, instance: Path, fmt: str, output: Path) -> None:
     """Run in the child process: the export exactly as `withus export` does it."""
-    from bot.runtime import build as build_runtime
+    from bot.services.runtime import build as build_runtime
     from storage.exports import ExportPlan, export, load_versions
 
     runtime = build_runtime(_settings(url, instance))
@@ -167,9 +167,9 @@ def measure_page(url: str, instance: Path) -> dict[str, Any]:
     """The survey page for a signed-in reviewer, end to end, and its SQL alone."""
     import re
 
-    from bot.app import create_app
     from bot.dashboard.results import funnel, question_results
-    from bot.runtime import build as build_runtime
+    from bot.services.runtime import build as build_runtime
+    from bot.web.app import create_app
     from storage.repositories.dashboard import DashboardRepository
     from surveys.suppression import Suppressor
     from tests.browser.seed import PASSWORD, add_user

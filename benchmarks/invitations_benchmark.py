@@ -3,7 +3,7 @@
 "Enqueue" is what the scheduler's invitations job does when an invitation falls due:
 claim the invitation, read the cohort, work out each person's send time from their
 chosen time and quiet hours, and write one outbox row each, in one transaction
-(`bot.outreach.queue_due_invitations`). Sending is paced separately (10/s on Twilio), so
+(`bot.services.outreach.queue_due_invitations`). Sending is paced separately (10/s on Twilio), so
 this is the part that must be quick: it holds SQLite's write lock while it runs.
 
 Target: at most 10 s for 100,000 people. Run:
@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select, update  # noqa: E402
 
-from bot import outreach  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.runtime import build  # noqa: E402
+from bot.services import outreach  # noqa: E402
+from bot.services.config import Settings  # noqa: E402
+from bot.services.runtime import build  # noqa: E402
 from storage.db import make_engine, normalise_url, upgrade  # noqa: E402
 from storage.models import OutboxMessage, Participant  # noqa: E402
 from storage.repositories.outreach import chunks  # noqa: E402

@@ -31,9 +31,9 @@ if str(ROOT) not in sys.path:  # tests.fakes is not installed
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
-from bot import outreach  # noqa: E402
-from bot.runtime import build  # noqa: E402
-from bot.scheduler import Scheduler  # noqa: E402
+from bot.services import outreach  # noqa: E402
+from bot.services.runtime import build  # noqa: E402
+from bot.services.scheduler import Scheduler  # noqa: E402
 from channels.twilio import TwilioChannel  # noqa: E402
 from storage.db import upgrade  # noqa: E402
 from tests.fakes import FakeTwilioAPI  # noqa: E402

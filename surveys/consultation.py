@@ -12,7 +12,7 @@ then, for each of one to five questions,
    anyone else sees it.
 
 The organisers then build their response from the views, the votes and the opinion groups
-the votes reveal (bot.consultation), the way Pol.is does on the web.
+the votes reveal (bot.services.consultation), the way Pol.is does on the web.
 
 Like the rest of `surveys/`, this module is pure: it never touches the database or the
 clock. The engine cannot look statements up, so the caller passes them in as `context`
@@ -55,9 +55,9 @@ from surveys.conversation import (
 )
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
-from surveys.loader import ID_PATTERN, LANGUAGE_PATTERN, _Reader, read_header
 from surveys.model import Text
 from surveys.parsing import DONT_KNOW, NO_WORDS, YES_WORDS, normalise
+from surveys.reading import ID_PATTERN, LANGUAGE_PATTERN, Reader, read_header
 
 KIND = "consultation"
 VOTE_PREFIX = "vote:"
@@ -168,7 +168,7 @@ def parse_consultation(data: Mapping[str, Any], name: str = "<consultation>") ->
     Errors name the file, the question and the problem, like survey errors, because the
     same organisers write both by hand.
     """
-    reader = _Reader(name)
+    reader = Reader(name)
     consultation_id, language, version = read_header(reader, data, CONSULTATION_KEYS,
                                                      "fairpay")
 
@@ -227,11 +227,11 @@ def parse_consultation(data: Mapping[str, Any], name: str = "<consultation>") ->
     )
 
 
-def _flag(reader: _Reader, data: Mapping[str, Any], key: str) -> bool:
+def _flag(reader: Reader, data: Mapping[str, Any], key: str) -> bool:
     return True if data.get(key) is None else reader.flag(data.get(key), key)
 
 
-def _source(reader: _Reader, raw: Any) -> tuple[Text, str]:
+def _source(reader: Reader, raw: Any) -> tuple[Text, str]:
     if not isinstance(raw, Mapping) or "name" not in raw or "url" not in raw:
         raise reader.fail("'source' needs the official consultation's 'name' and 'url'")
     unknown = set(raw) - {"name", "url"}
@@ -245,7 +245,7 @@ def _source(reader: _Reader, raw: Any) -> tuple[Text, str]:
     return name, url.strip()
 
 
-def _summary(reader: _Reader, raw: Any) -> tuple[Text, ...]:
+def _summary(reader: Reader, raw: Any) -> tuple[Text, ...]:
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SUMMARY_MESSAGES:
@@ -265,7 +265,7 @@ def _summary(reader: _Reader, raw: Any) -> tuple[Text, ...]:
     return tuple(messages)
 
 
-def _questions(reader: _Reader, raw: Any, statement_max: int) -> tuple[ConsultationQuestion, ...]:
+def _questions(reader: Reader, raw: Any, statement_max: int) -> tuple[ConsultationQuestion, ...]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_QUESTIONS:
         raise reader.fail(f"'questions' must be a list of 1 to {MAX_QUESTIONS} questions")
     questions: list[ConsultationQuestion] = []
@@ -295,7 +295,7 @@ def _questions(reader: _Reader, raw: Any, statement_max: int) -> tuple[Consultat
     return tuple(questions)
 
 
-def _seeds(reader: _Reader, raw: Any, statement_max: int) -> tuple[Text, ...]:
+def _seeds(reader: Reader, raw: Any, statement_max: int) -> tuple[Text, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or len(raw) > MAX_SEEDS:
@@ -316,7 +316,7 @@ def _seeds(reader: _Reader, raw: Any, statement_max: int) -> tuple[Text, ...]:
     return tuple(seeds)
 
 
-def _languages(reader: _Reader, declared: Any) -> tuple[str, ...]:
+def _languages(reader: Reader, declared: Any) -> tuple[str, ...]:
     if declared is None:
         return (reader.default_language,)
     if (not isinstance(declared, list) or not declared

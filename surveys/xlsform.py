@@ -24,8 +24,9 @@ from typing import Any
 import yaml
 
 from surveys.i18n import gettext as _
-from surveys.loader import ID_PATTERN, LANGUAGE_PATTERN, parse
+from surveys.loader import parse
 from surveys.model import Survey
+from surveys.reading import ID_PATTERN, LANGUAGE_PATTERN
 
 #: XLSForm types WithUs can ask, and what they become.
 TYPES = {

@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.consultation import compute_results, draft, store_seeds, to_markdown
-from bot.runtime import Runtime, build
+from bot.services.consultation import compute_results, draft, store_seeds, to_markdown
+from bot.services.runtime import Runtime, build
 from channels.base import Channel, InboundMessage, OutboundMessage, SendResult, WebRequest
 from storage.db import upgrade
 from storage.models import OutboxMessage

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.config import Settings
-from bot.runtime import Runtime, build
+from bot.services.config import Settings
+from bot.services.runtime import Runtime, build
 from channels.base import Channel
 from storage.db import upgrade
 from storage.uow import UnitOfWork

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.logs import JsonFormatter
+from bot.services.logs import JsonFormatter
 from channels.smstext import encoding
 from storage.models import Answer, Response
 from tests.privacy import scan_database, scan_text

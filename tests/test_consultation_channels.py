@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
 from storage.models import Answer, Statement, Vote
 from storage.repositories.consultations import ConsultationRepository
 from surveys.consultation import Consultation

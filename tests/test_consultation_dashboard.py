@@ -14,10 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from bot import dashboard_consultation
-from bot.app import create_app
 from bot.dashboard.auth import hash_password
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
+from bot.web.app import create_app
 from storage.models import AuditEvent, Statement
 from storage.repositories.consultations import ConsultationRepository
 from storage.repositories.dashboard import DashboardRepository
@@ -46,10 +45,7 @@ def runtime(engine: Engine, tmp_path: Path) -> Iterator[Runtime]:
 
 @pytest.fixture
 def app(runtime: Runtime) -> Flask:
-    app = create_app(runtime=runtime)
-    if "consultations" not in app.blueprints:  # until bot.app registers it
-        dashboard_consultation.init_app(app)
-    return app
+    return create_app(runtime=runtime)
 
 
 def sign_in(app: Flask, email: str) -> FlaskClient:
@@ -71,7 +67,7 @@ def token(client: FlaskClient) -> str:
 
 def test_every_page_needs_an_account(app: Flask) -> None:
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("consultations."):
+        if rule.endpoint.startswith("dashboard.consultations."):
             view = app.view_functions[rule.endpoint]
             assert getattr(view, "required_role", None) in ("reviewer", "organiser"), rule
     reply = app.test_client().get(PAGE)

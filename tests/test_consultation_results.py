@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from docx import Document
 from sqlalchemy import Engine, select
 
-from bot.cli_consultation import consultation as consultation_command
-from bot.consultation import (
+from bot.cli.consultation import consultation as consultation_command
+from bot.services.consultation import (
     Results,
     bounds,
     cluster_votes,
@@ -38,7 +38,7 @@ from bot.consultation import (
     to_docx,
     to_markdown,
 )
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
 from storage.models import Statement
 from storage.repositories.consultations import ConsultationRepository, Tally
 from surveys.suppression import Suppressor

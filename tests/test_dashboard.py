@@ -17,8 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from bot.app import create_app
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
+from bot.web.app import create_app
 from storage.models import AuditEvent, Note, Theme
 from tests.browser.seed import FFT_PEOPLE, PASSWORD, PHOTO, SKIP, Person, add_user, seed
 from tests.helpers import FakeClock, make_runtime, settings_for

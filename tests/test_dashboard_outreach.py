@@ -2,7 +2,8 @@
 
 An organiser invites a cohort and follows its progress, and writes, previews and sends a
 share-back; a reviewer is refused all of it; every form needs its CSRF token. The work is
-done by `bot.outreach`, unmocked; tokens are scraped from the pages as a browser sends them.
+done by `bot.services.outreach`, unmocked; tokens are scraped from the pages as a browser
+sends them.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from bot import outreach
-from bot.app import create_app
-from bot.runtime import Runtime
+from bot.services import outreach
+from bot.services.runtime import Runtime
+from bot.web.app import create_app
 from storage.models import Invitation, OutboxMessage, Response, ShareBack
 from tests.browser.seed import FFT_PEOPLE, PASSWORD, add_user, seed
 from tests.helpers import FakeClock, make_runtime

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.cli_dashboard import COMMANDS
-from bot.runtime import Runtime
+from bot.cli.users import COMMANDS
+from bot.services.runtime import Runtime
 from storage.exports import (
     MEDIA,
     SKIPPED,

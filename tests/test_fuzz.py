@@ -35,8 +35,8 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from twilio.request_validator import RequestValidator
 
-from bot.app import MAX_BODY_BYTES, create_app
-from bot.runtime import Runtime, build
+from bot.services.runtime import Runtime, build
+from bot.web.app import MAX_BODY_BYTES, create_app
 from storage.db import upgrade
 from surveys.conversation import AnswerGiven, Event
 from surveys.engine import Catalog, converse

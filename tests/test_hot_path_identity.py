@@ -11,8 +11,8 @@ import io
 from datetime import UTC, datetime
 from unittest.mock import MagicMock
 
-from bot.catalog import CatalogCache
-from bot.service import IDENTITY_CACHE_SIZE, WithUsService
+from bot.services.catalog import CatalogCache
+from bot.services.inbound import IDENTITY_CACHE_SIZE, WithUsService
 from channels.base import Channel
 from channels.local import ConsoleChannel
 from channels.twilio import TwilioChannel

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
 from channels.base import InboundMessage
 from channels.local import ConsoleChannel
 from storage.models import Answer, OutboxMessage, VaultEntry

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask, request
 
-from bot.app import SessionInterface
+from bot.web.app import SessionInterface
 from bot.web.webhooks import snapshot
 from channels.base import BadRequest
 

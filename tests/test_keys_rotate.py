@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
 from storage.errors import VaultDecryptionError
 from storage.models import VaultEntry
 from storage.repositories import VaultRepository

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from bot.cli_surveys import lint as lint_command
+from bot.cli.surveys import lint as lint_command
 from channels import telegram, twilio
 from channels.base import Choice, OutboundMessage, numbered
 from surveys.conversation import Reply, ReplyChoice

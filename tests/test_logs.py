@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.logs import JsonFormatter, scrub
+from bot.services.logs import JsonFormatter, scrub
 
 
 @pytest.mark.parametrize("text", [

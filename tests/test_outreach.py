@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot import outreach
-from bot.outreach import OutreachError
-from bot.runtime import Runtime, build
-from bot.scheduler import Scheduler
+from bot.services import outreach
+from bot.services.outreach import OutreachError
+from bot.services.runtime import Runtime, build
+from bot.services.scheduler import Scheduler
 from channels.base import (
     Channel,
     InboundMessage,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bot.cli_outreach import COMMANDS, contacts, invitations, invite, sharebacks
+from bot.cli.outreach import COMMANDS, contacts, invitations, invite, sharebacks
 from tests.conftest_db import TEST_VAULT_KEY
 from tests.helpers import FakeClock, make_runtime
 

@@ -1,4 +1,4 @@
-"""Data rights, erasure, retention and safeguarding (bot.privacy), on both databases.
+"""Data rights, erasure, retention and safeguarding (bot.services.privacy), on both databases.
 
 These drive the real service and sender with a recording channel wherever the path
 exists already; the parts that need the engine's MYDATA/DELETE wiring are in
@@ -19,24 +19,26 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, MetaData, func, insert, select
 
-from bot.config import ConfigError
-from bot.privacy import (
+from bot.services.config import ConfigError
+from bot.services.privacy import (
     ERASE_GRACE,
-    SAFEGUARDING_PHONE_PLACEHOLDER,
     PrivacySettings,
-    acknowledge_flag,
-    alert_lead,
     data_summary,
-    detect_harm,
     erase_participant,
     finish_erasure,
+)
+from bot.services.retention import purge
+from bot.services.runtime import Runtime, build
+from bot.services.safeguarding import (
+    SAFEGUARDING_PHONE_PLACEHOLDER,
+    acknowledge_flag,
+    alert_lead,
+    detect_harm,
     flag_disclosure,
-    purge,
     request_contact,
     safeguarding_warnings,
     signposting_text,
 )
-from bot.runtime import Runtime, build
 from channels.base import (
     Channel,
     InboundMessage,
@@ -725,7 +727,7 @@ def cli_env(runtime: Runtime, database_url: str, tmp_path: Path) -> dict[str, st
 def run_cli(args: list[str], env: dict[str, str]) -> Any:
     import click
 
-    from bot.cli_privacy import COMMANDS
+    from bot.cli.privacy import COMMANDS
 
     group = click.Group("withus", commands={c.name or "": c for c in COMMANDS})
     return CliRunner().invoke(group, args, env=env, catch_exceptions=False)
@@ -755,7 +757,7 @@ def test_withus_participants_erase_asks_first(runtime: Runtime, database_url: st
     complete(runtime)
     import click
 
-    from bot.cli_privacy import COMMANDS
+    from bot.cli.privacy import COMMANDS
 
     group = click.Group("withus", commands={c.name or "": c for c in COMMANDS})
     result = CliRunner().invoke(group, ["participants", "erase", pid_of(runtime)],

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.logs import JsonFormatter, TextFormatter
-from bot.privacy import alert_lead, flag_disclosure, purge, signposting_text
-from bot.runtime import Runtime
+from bot.services.logs import JsonFormatter, TextFormatter
+from bot.services.retention import purge
+from bot.services.runtime import Runtime
+from bot.services.safeguarding import alert_lead, flag_disclosure, signposting_text
 from channels.base import InboundMessage, SendError
 from storage.models import (
     Answer,
@@ -238,7 +239,7 @@ def test_an_end_to_end_run_logs_no_address_and_no_message_text(
         assert word not in logged
     # The application itself never logs text, and logs addresses only where a provider's
     # error quoted one (the scrubber's job, checked above).
-    unscrubbed = raw([r for r in caplog.records if r.name != "bot.sender"
+    unscrubbed = raw([r for r in caplog.records if r.name != "bot.services.sender"
                       or r.getMessage() != "outbound failed"])
     assert "Pauline" not in unscrubbed and "Fine thanks" not in unscrubbed
     assert not any(form in unscrubbed for a in addresses for form in forms_of(a))

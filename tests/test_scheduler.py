@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot import outreach
-from bot.runtime import Runtime
-from bot.scheduler import (
+from bot.services import outreach
+from bot.services.runtime import Runtime
+from bot.services.scheduler import (
     AdvisoryLock,
     FileLock,
     Intervals,
@@ -64,7 +64,7 @@ def test_a_file_lock_dies_with_its_process(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys; from pathlib import Path; from bot.scheduler import FileLock; "
+         "import sys; from pathlib import Path; from bot.services.scheduler import FileLock; "
          f"lock = FileLock(Path({str(path)!r})); assert lock.try_acquire(); "
          "print('held', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -297,7 +297,7 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 WITHUS = Path(sys.executable).with_name("withus")
 #: `withus` with the outreach commands registered, whether or not bot.cli does it yet.
 CLI = [sys.executable, "-c",
-       "import sys; from bot.cli import main; from bot.cli_outreach import COMMANDS\n"
+       "import sys; from bot.cli import main; from bot.cli.outreach import COMMANDS\n"
        "for c in COMMANDS: main.add_command(c)\n"
        "sys.exit(main())"]
 PHONES = [f"020 7946 {n:04d}" for n in range(100, 120)]

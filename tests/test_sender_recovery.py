@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.clock import utcnow
-from bot.runtime import Runtime
-from bot.scheduler import Scheduler
-from bot.sender import Pacer, Sender, to_outbound
+from bot.services.clock import utcnow
+from bot.services.runtime import Runtime
+from bot.services.scheduler import Scheduler
+from bot.services.sender import Pacer, Sender, to_outbound
 from channels.base import InboundMessage
 from channels.twilio import TwilioChannel
 from storage.models import OutboxMessage, OutboxProviderId
@@ -121,7 +121,7 @@ def test_recovery_leaves_no_number_outside_the_vault(
     lookup sends Twilio the number (the twilio library logs request URLs)."""
     import logging
 
-    from bot.logs import configure
+    from bot.services.logs import configure
 
     root = logging.getLogger()
     saved = (root.handlers[:], root.level,

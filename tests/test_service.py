@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.logs import JsonFormatter
-from bot.runtime import Runtime
+from bot.services.logs import JsonFormatter
+from bot.services.runtime import Runtime
 from channels.base import Channel, InboundMessage, OutboundMessage, SendResult, WebRequest
 from channels.local import ConsoleChannel, normalise_phone_like
 from storage.models import Answer, Consent, OutboxMessage, Response

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, select
 
 from bot.cli import main
-from bot.telegram_cli import WEBHOOK_PATH, telegram
+from bot.cli.telegram import WEBHOOK_PATH, telegram
 from storage.models import Response
 from surveys.loader import library_path
 from tests.conftest_db import TEST_VAULT_KEY

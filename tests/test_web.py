@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.app import create_app
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
+from bot.web.app import create_app
 from storage.models import Answer, Response
 from tests.helpers import FakeClock, make_runtime
 

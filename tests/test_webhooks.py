@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from bot.app import MAX_BODY_BYTES
+from bot.web.app import MAX_BODY_BYTES
 from tests.webhook_harness import (
     ACCOUNT,
     CHAT,

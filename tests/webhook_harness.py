@@ -28,8 +28,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
 from werkzeug.test import TestResponse
 
-from bot.app import create_app
-from bot.runtime import Runtime, build
+from bot.services.runtime import Runtime, build
+from bot.web.app import create_app
 from storage.db import upgrade
 from storage.models import Answer, Consent, InboundMessage, OutboxMessage, Participant
 from tests.fakes import FakeTelegramAPI, FakeTwilioAPI

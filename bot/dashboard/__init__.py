@@ -7,16 +7,18 @@ Nobody here ever sees the contact vault. Every count shown goes through
 
 `init_app` wires it into the Flask app: Flask-Login, the blueprint, HTML error pages and
 strict security headers. CSRF protection is app-wide (Flask-WTF's CSRFProtect, set up in
-`bot.app`), so every form here carries a token.
+`bot.web.app`), so every form here carries a token.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask, Response, render_template
+from flask import Blueprint, Flask, Response, current_app, render_template
 from flask_login import LoginManager
 from werkzeug.exceptions import HTTPException
+
+from bot.services.runtime import Runtime
 
 # Templates are the app's own (bot/templates/dashboard/), static files bot/static/.
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -31,9 +33,17 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def current_runtime() -> Runtime:
+    """The runtime of the app handling the current request (set by the app factory)."""
+    runtime: Runtime = current_app.extensions["withus"]
+    return runtime
+
+
 def init_app(app: Flask) -> None:
     """Register the dashboard and its sign-in handling on `app`."""
-    from bot.dashboard import auth, outreach, views  # noqa: F401  (registers the routes on bp)
+    # Importing these registers their routes on bp (and the consultation pages' blueprint,
+    # nested in bp so that they share its headers, error pages and sign-in).
+    from bot.dashboard import auth, consultation, outreach, views  # noqa: F401
 
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
     # The token lives as long as the session: a reviewer reading for an hour can still save.

@@ -24,8 +24,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import Session
 
-from bot.app import current_runtime
-from bot.dashboard import bp
+from bot.dashboard import bp, current_runtime
 from bot.dashboard.forms import ButtonForm, LoginForm
 from storage.repositories.dashboard import DashboardRepository
 

@@ -1,7 +1,7 @@
 """Outreach pages (organisers only): invite a cohort to a survey, follow its progress,
 and write, preview and send a "what we heard, and what happens next" share-back.
 
-The work is done by `bot.outreach`, as from the command line; these pages only collect
+The work is done by `bot.services.outreach`, as from the command line; these pages only collect
 the organiser's choices and show the results. Every count of people shown here goes
 through `surveys.suppression`, like every other count on the dashboard.
 """
@@ -17,12 +17,11 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from bot import outreach
-from bot.app import current_runtime
-from bot.dashboard import bp
+from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import organiser_only
 from bot.dashboard.forms import ButtonForm
-from bot.outreach import MAX_SHAREBACK_CHARS, OutreachError
+from bot.services import outreach
+from bot.services.outreach import MAX_SHAREBACK_CHARS, OutreachError
 from storage.repositories.outreach import OutreachRepository
 from surveys.consultation import Consultation
 from surveys.model import Survey

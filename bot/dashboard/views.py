@@ -21,8 +21,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from bot.app import current_runtime
-from bot.dashboard import bp
+from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, organiser_only, signed_in
 from bot.dashboard.forms import ButtonForm, ExportForm, NoteForm, TagForm, ThemeForm
 from bot.dashboard.results import (

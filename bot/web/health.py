@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from bot.app import current_runtime
+from bot.web.context import current_runtime
 from storage.db import check
 
 bp = Blueprint("health", __name__)

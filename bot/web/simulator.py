@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
 
-from bot.app import current_runtime
+from bot.web.context import current_runtime
 from channels.base import EventKind, InboundMessage, numbered
 from channels.local import WebChannel
 from surveys.consultation import Consultation

@@ -20,7 +20,7 @@ from sqlalchemy import String
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bot.app import current_runtime
+from bot.web.context import current_runtime
 from channels.base import BadRequest, Channel, InboundMessage, WebRequest
 from storage.models import InboundMessage as InboundRow
 

@@ -2,7 +2,7 @@
 
 Kept apart from the message-path repositories because these run rarely and read across
 many tables. Like the others, it shares the unit of work's session and never commits;
-the rules (what counts as expired, who may see an address) live in `bot.privacy`.
+the rules (what counts as expired, who may see an address) live in `bot.services.privacy`.
 """
 
 from __future__ import annotations

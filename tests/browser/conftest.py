@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import create_app
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
+from bot.web.app import create_app
 from tests.browser.seed import FFT_PEOPLE, add_user, seed
 from tests.helpers import FakeClock, make_runtime
 

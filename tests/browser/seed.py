@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.dashboard.auth import hash_password
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
 from storage.repositories.dashboard import DashboardRepository
 from storage.uow import UnitOfWork
 from surveys.model import QuestionType

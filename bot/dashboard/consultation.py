@@ -1,22 +1,24 @@
 """The dashboard's consultation pages: moderate statements, choose quotes, see results,
 download the draft response and the raw votes.
 
-A separate blueprint beside the dashboard, using its sign-in and roles: reviewers and
-organisers moderate, choose quotes and download the draft (which holds only suppressed,
-redacted figures and permitted quotes); only organisers export the raw vote CSVs, and
-every export is audited. Register it after the dashboard: `init_app(app)`.
+A blueprint nested in the dashboard's, sharing its headers, error pages, sign-in and
+roles: reviewers and organisers moderate, choose quotes and download the draft (which
+holds only suppressed, redacted figures and permitted quotes); only organisers export the
+raw vote CSVs, and every export is audited.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request
 from flask import url_for as url
 from flask_login import current_user
 
-from bot.app import current_runtime
-from bot.consultation import (
+from bot.dashboard import bp as dashboard
+from bot.dashboard import current_runtime
+from bot.dashboard.auth import database, organiser_only, signed_in
+from bot.services.consultation import (
     Results,
     compute_results,
     consensus,
@@ -30,22 +32,19 @@ from bot.consultation import (
     to_docx,
     to_markdown,
 )
-from bot.dashboard.auth import database, organiser_only, signed_in
 from storage.repositories.consultations import DECISIONS, ConsultationRepository
 from surveys.consultation import Consultation
 
-bp = Blueprint("consultations", __name__, url_prefix="/dashboard/consultations",
-               template_folder="templates")
+bp = Blueprint("consultations", __name__, url_prefix="/consultations")
+# Nested in the dashboard's blueprint (so at /dashboard/consultations/...): its security
+# headers, HTML error pages and sign-in apply here too.
+dashboard.register_blueprint(bp)
 
 EXPORTS = {"statements.csv": export_statements, "votes.csv": export_votes,
            "participants-votes.csv": None}
 MAX_STATEMENT = 280
 MAX_REASON = 500
 
-
-def init_app(app: Flask) -> None:
-    """Register the pages; the dashboard (sign-in, CSRF) must be set up already."""
-    app.register_blueprint(bp)
 
 
 def _consultation(consultation_id: str) -> Consultation:
@@ -110,7 +109,7 @@ def moderate(consultation_id: str, statement_id: int) -> Any:
     if decision not in DECISIONS or (decision == "edit" and not 0 < len(text) <= MAX_STATEMENT):
         flash(f"Choose approve, edit or reject; an edit needs up to {MAX_STATEMENT} "
               "characters of new wording.", "error")
-        return redirect(url("consultations.page", consultation_id=consultation.id))
+        return redirect(url("dashboard.consultations.page", consultation_id=consultation.id))
     with database() as (_repo, session):
         repo = ConsultationRepository(session)
         statement = repo.get(statement_id)
@@ -121,7 +120,7 @@ def moderate(consultation_id: str, statement_id: int) -> Any:
         session.commit()
     done = {"approve": "approved", "edit": "edited and approved", "reject": "rejected"}
     flash(f"Statement {statement_id} {done[decision]}.", "info")
-    return redirect(url("consultations.page", consultation_id=consultation.id))
+    return redirect(url("dashboard.consultations.page", consultation_id=consultation.id))
 
 
 @bp.post("/<consultation_id>/quotes/<int:answer_id>")
@@ -136,7 +135,8 @@ def quote(consultation_id: str, answer_id: int) -> Any:
             abort(404)
         session.commit()
     flash("Quote chosen for the draft." if chosen else "Quote withdrawn.", "info")
-    return redirect(url("consultations.page", consultation_id=consultation.id) + "#quotes")
+    page = url("dashboard.consultations.page", consultation_id=consultation.id)
+    return redirect(page + "#quotes")
 
 
 @bp.get("/<consultation_id>/draft.<fmt>")

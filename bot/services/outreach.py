@@ -8,7 +8,7 @@ twice; and every one waits for a time that suits the person (`surveys.timing`): 
 of quiet hours, or the time they chose with TIME or LATER.
 
 The functions take a `Runtime` and are plain enough to call from the CLI
-(`bot.cli_outreach`), the dashboard and the scheduler (`bot.scheduler`) alike. They raise
+(`bot.cli.outreach`), the dashboard and the scheduler (`bot.services.scheduler`) alike. They raise
 `OutreachError` with a sentence an organiser can act on.
 
 Privacy: an imported number is normalised, turned into a pseudonym and stored only
@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from bot.config import Settings
-from bot.runtime import Runtime
+from bot.services.config import Settings
+from bot.services.runtime import Runtime
 from storage.repositories.outreach import NOT_NEEDED, OutreachRepository
 from storage.uow import UnitOfWork
 from surveys.consultation import Consultation
@@ -60,7 +60,7 @@ __all__ = [
     "SendingHours", "SharebackPreview", "cancel_invitation", "draft_shareback",
     "figure_problems", "import_contacts", "invitation_payload", "invitation_progress",
     "queue_due_invitations", "schedule_invitation", "send_due_reminders", "send_shareback",
-    "preview_shareback", "read_contacts", "sending_hours", "shareback_for_closed_survey",
+    "preview_shareback", "read_contacts", "sending_hours",
 ]
 
 
@@ -721,8 +721,3 @@ def send_shareback(runtime: Runtime, shareback_id: int, now: datetime | None = N
     runtime.wake_sender()
     return count
 
-
-def shareback_for_closed_survey(uow: UnitOfWork, survey_id: str) -> str | None:
-    """The latest share-back sent for a survey, to add to "this survey has closed"."""
-    shareback = OutreachRepository(uow.session).latest_sent_shareback(survey_id)
-    return None if shareback is None else shareback.text

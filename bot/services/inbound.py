@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import consultation as consultations
-from bot import privacy
-from bot.catalog import CatalogCache
-from bot.config import Settings
+from bot.services import consultation as consultations
+from bot.services import privacy, safeguarding
+from bot.services.catalog import CatalogCache
+from bot.services.config import Settings
 from channels.base import Channel, InboundMessage
 from storage.pseudonyms import Pseudonymiser
 from storage.repositories.outreach import OutreachRepository
@@ -276,28 +276,26 @@ class WithUsService:
         for record in result.records:
             if isinstance(record, AnswerGiven) and record.free_text and settings is not None:
                 raw = record.value if isinstance(record.value, str) else ""
-                categories = privacy.detect_harm(settings, raw)  # raw text, in memory only
+                categories = safeguarding.detect_harm(settings, raw)  # raw text, in memory only
                 if not categories:
                     continue
                 answer_id = next((
                     a.id for a in (uow.answers.for_response(response_id) if response_id else [])
                     if a.question_id == record.question_id and a.kind == "value"
                 ), None)
-                flag = privacy.flag_disclosure(uow, pid, answer_id, record.survey_id,
+                flag = safeguarding.flag_disclosure(uow, pid, answer_id, record.survey_id,
                                                record.question_id, categories, now)
-                privacy.alert_lead(uow, settings, flag, now)
-                replies.insert(0, (Reply(privacy.signposting_text(settings, lang)), {}))
+                safeguarding.alert_lead(uow, settings, flag, now)
+                replies.insert(0, (Reply(safeguarding.signposting_text(settings, lang)), {}))
                 log.warning("possible disclosure flagged",
                             extra={"flag": flag, "categories": categories})
             elif isinstance(record, DataRequested):
                 replies.append((Reply(privacy.data_summary(uow, pid, lang)),
                                 {"allow_opted_out": True}))
             elif isinstance(record, SurveyClosed):
-                from bot.outreach import shareback_for_closed_survey  # outreach imports us
-
-                shared = shareback_for_closed_survey(uow, record.survey_id)
+                shared = OutreachRepository(uow.session).latest_sent_shareback(record.survey_id)
                 if shared:  # reciprocity: what came of it, even for those who missed it
-                    replies.append((Reply(shared), {}))
+                    replies.append((Reply(shared.text), {}))
             elif isinstance(record, ErasureRequested) and replies:
                 goodbye, extra = replies[-1]
                 replies[-1] = (goodbye, extra | {"erase_after": True, "allow_opted_out": True})

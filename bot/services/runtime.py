@@ -16,11 +16,11 @@ from typing import Literal
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.catalog import CatalogCache
-from bot.clock import utcnow
-from bot.config import Settings
-from bot.sender import Pacer, Sender
-from bot.service import WithUsService
+from bot.services.catalog import CatalogCache
+from bot.services.clock import utcnow
+from bot.services.config import Settings
+from bot.services.inbound import WithUsService
+from bot.services.sender import Pacer, Sender
 from channels.base import Channel
 from channels.local import WebChannel
 from storage.db import make_engine, session_factory

@@ -1,14 +1,19 @@
-"""The Flask application factory."""
+"""The Flask application factory: the one module that assembles the web app.
+
+Only entry points import it (`withus serve`, gunicorn's workers, tests). Blueprints get
+the runtime from `app.extensions` (`bot.web.context`), never from here.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Request, Response, current_app, jsonify
+from flask import Flask, Request, Response, jsonify
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-from bot.config import Settings
-from bot.runtime import Runtime, build
+from bot.services.config import Settings
+from bot.services.runtime import Runtime, build
+from bot.web.context import EXTENSION
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +48,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=runtime.settings.production,
     )
-    app.extensions["withus"] = runtime
+    app.extensions[EXTENSION] = runtime
     app.session_interface = SessionInterface()
     if runtime.settings.trusted_proxies > 0:
         # Behind a load balancer every request comes from its address: take the client's
@@ -55,7 +60,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     from flask_wtf.csrf import CSRFProtect
 
-    from bot import dashboard, dashboard_consultation
+    from bot import dashboard
     from bot.web.health import bp as health
     from bot.web.simulator import bp as simulator
     from bot.web.simulator import message as simulator_message
@@ -70,7 +75,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     csrf.exempt(webhooks)
     csrf.exempt(simulator_message)
     dashboard.init_app(app)
-    dashboard_consultation.init_app(app)
 
     @app.errorhandler(413)
     def too_large(_error: Exception) -> tuple[Response, int]:
@@ -87,13 +91,3 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     return app
 
-
-def runtime_of(app: Flask) -> Runtime:
-    runtime: Runtime = app.extensions["withus"]
-    return runtime
-
-
-def current_runtime() -> Runtime:
-    """The runtime of the app handling the current request."""
-    runtime: Runtime = current_app.extensions["withus"]
-    return runtime

@@ -21,7 +21,7 @@ class WebApplication(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from bot.app import create_app
+        from bot.web.app import create_app
 
         return create_app()
 

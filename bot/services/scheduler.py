@@ -4,12 +4,12 @@
 threads for local use. Web workers never start it. Its work:
 
 * the outbox sender loop: replies first, then invitations, reminders and share-backs,
-  paced per provider (`bot.sender`);
-* due invitations become outbox rows (`bot.outreach.queue_due_invitations`), every few
+  paced per provider (`bot.services.sender`);
+* due invitations become outbox rows (`bot.services.outreach.queue_due_invitations`), every few
   seconds;
 * due reminders are sent, outside each person's quiet hours (`send_due_reminders`);
 * messages left 'sending' by a crashed sender are put back;
-* the retention purge (`bot.privacy.purge`).
+* the retention purge (`bot.services.retention.purge`).
 
 **Exactly one active scheduler.** Pacing only holds if one process sends, so a scheduler
 first becomes the leader: on PostgreSQL by holding a session-level advisory lock, on
@@ -42,10 +42,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.clock import utcnow
-from bot.outreach import queue_due_invitations, send_due_reminders
-from bot.runtime import Runtime
-from bot.sender import SendReport
+from bot.services.clock import utcnow
+from bot.services.outreach import queue_due_invitations, send_due_reminders
+from bot.services.runtime import Runtime
+from bot.services.sender import SendReport
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
 
@@ -263,7 +263,7 @@ def leadership_for(runtime: Runtime) -> Leadership:
 
 
 def _retention_purge(runtime: Runtime, now: datetime) -> Mapping[str, int]:
-    from bot.privacy import purge
+    from bot.services.retention import purge
 
     return purge(runtime, now)
 

@@ -14,31 +14,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.config import ConfigError, Settings
+from bot.cli.common import EXIT_BAD_INPUT
+from bot.cli.common import runtime as _runtime
 
 if TYPE_CHECKING:
-    from bot.outreach import Progress
-    from bot.runtime import Runtime
+    from bot.services.outreach import Progress
+    from bot.services.runtime import Runtime
 
-EXIT_BAD_INPUT = 2
 #: Seconds between progress polls, and without progress before suggesting a cause.
 POLL = 0.5
 STALL_HINT_AFTER = 30.0
 
 
-def _runtime() -> Runtime:
-    """Build the runtime; locally, bring the database schema up to date first."""
-    from bot.runtime import build
-    from storage.db import upgrade
-
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not settings.production:
-        settings.instance_path.mkdir(parents=True, exist_ok=True)
-        upgrade(settings.database_url)
-    return build(settings)
 
 
 def _fail(message: str) -> None:
@@ -47,7 +34,7 @@ def _fail(message: str) -> None:
 
 
 def _when(moment: datetime | None, runtime: Runtime) -> str:
-    from bot.outreach import sending_hours
+    from bot.services.outreach import sending_hours
 
     if moment is None:
         return "-"
@@ -79,7 +66,7 @@ def contacts_import(file: Path, channel: str, cohort: str, column: str | None) -
     repeats are dropped, and addresses are stored only encrypted. People who have
     opted out are never invited.
     """
-    from bot.outreach import OutreachError, import_contacts
+    from bot.services.outreach import OutreachError, import_contacts
 
     runtime = _runtime()
     try:
@@ -156,7 +143,7 @@ def invite(survey_id: str, cohort: str, at: str | None, wait: bool) -> None:
     provider. Each person's waits for the end of quiet hours, or for the time they chose.
     WhatsApp invitations use the approved template (TWILIO_WHATSAPP_TEMPLATE_SID).
     """
-    from bot.outreach import OutreachError, schedule_invitation
+    from bot.services.outreach import OutreachError, schedule_invitation
 
     when = _parse_at(at)
     runtime = _runtime()
@@ -178,8 +165,8 @@ def invite(survey_id: str, cohort: str, at: str | None, wait: bool) -> None:
 
 def _follow(runtime: Runtime, invitation_id: int) -> None:
     """A progress bar until nothing of this invitation is due now; Ctrl-C just stops it."""
-    from bot.outreach import invitation_progress
-    from bot.scheduler import leadership_for
+    from bot.services.outreach import invitation_progress
+    from bot.services.scheduler import leadership_for
 
     if not leadership_for(runtime).held_elsewhere():
         click.echo("note: no `withus scheduler` seems to be running; the invitations will "
@@ -243,7 +230,7 @@ def invitations() -> None:
 @invitations.command("list")
 def invitations_list() -> None:
     """The latest invitations and how far each has got."""
-    from bot.outreach import list_invitations
+    from bot.services.outreach import list_invitations
 
     runtime = _runtime()
     try:
@@ -261,7 +248,7 @@ def invitations_list() -> None:
 @click.argument("invitation_id", type=int)
 def invitations_show(invitation_id: int) -> None:
     """Queued, sent, delivered, failed and opted out for one invitation."""
-    from bot.outreach import OutreachError, invitation_progress
+    from bot.services.outreach import OutreachError, invitation_progress
 
     runtime = _runtime()
     try:
@@ -281,7 +268,7 @@ def invitations_show(invitation_id: int) -> None:
 @click.argument("invitation_id", type=int)
 def invitations_cancel(invitation_id: int) -> None:
     """Cancel an invitation that has not gone out yet."""
-    from bot.outreach import cancel_invitation
+    from bot.services.outreach import cancel_invitation
 
     runtime = _runtime()
     try:
@@ -307,7 +294,7 @@ def sharebacks() -> None:
               default=None, help="Read the message from a UTF-8 text file.")
 def sharebacks_draft(survey_id: str, text_: str | None, file: Path | None) -> None:
     """Save a draft share-back for a survey, then preview it."""
-    from bot.outreach import OutreachError, draft_shareback
+    from bot.services.outreach import OutreachError, draft_shareback
 
     if (text_ is None) == (file is None):
         _fail("give the message with --text or --file (one of them)")
@@ -323,7 +310,7 @@ def sharebacks_draft(survey_id: str, text_: str | None, file: Path | None) -> No
 
 
 def _show_preview(runtime: Runtime, shareback_id: int) -> bool:
-    from bot.outreach import preview_shareback
+    from bot.services.outreach import preview_shareback
 
     preview = preview_shareback(runtime, shareback_id)
     click.echo(f"share-back {preview.shareback_id} for {preview.survey_id}: to "
@@ -345,7 +332,7 @@ def _show_preview(runtime: Runtime, shareback_id: int) -> bool:
 @click.argument("shareback_id", type=int)
 def sharebacks_preview(shareback_id: int) -> None:
     """Show exactly what would be sent, to how many, and any problem with figures."""
-    from bot.outreach import OutreachError
+    from bot.services.outreach import OutreachError
 
     runtime = _runtime()
     try:
@@ -361,7 +348,7 @@ def sharebacks_preview(shareback_id: int) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def sharebacks_send(shareback_id: int, yes: bool) -> None:
     """Send a share-back to everyone who said yes to hearing back (once only)."""
-    from bot.outreach import OutreachError, preview_shareback, send_shareback
+    from bot.services.outreach import OutreachError, preview_shareback, send_shareback
 
     runtime = _runtime()
     try:

@@ -25,9 +25,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from bot.cli.common import EXIT_BAD_INPUT
+from bot.cli.common import runtime as _runtime
+from bot.cli.common import settings as _settings
+
 if TYPE_CHECKING:
-    from bot.config import Settings
-    from bot.runtime import Runtime
+    from bot.services.config import Settings
+    from bot.services.runtime import Runtime
     from channels.telegram import TelegramChannel
 
 log = logging.getLogger(__name__)
@@ -92,8 +96,6 @@ def poll(once: bool, timeout: int) -> None:
     For local use and small groups without a public HTTPS address. Only one poller may
     run per bot, and not while a webhook is set (see `delete-webhook`). Ctrl-C stops.
     """
-    from bot.cli import _runtime
-
     settings = _telegram_settings()
     if not settings.telegram_webhook_secret:
         # The runtime turns Telegram on only with a webhook secret. Polling needs none,
@@ -195,8 +197,6 @@ class Poller:
 
 
 def _telegram_settings() -> Settings:
-    from bot.cli import _settings
-
     settings = _settings()
     if not settings.telegram_bot_token:
         _fail("set TELEGRAM_BOT_TOKEN first (BotFather gives it to you when you create "
@@ -267,7 +267,8 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def _fail(message: str) -> NoReturn:
     """The configuration is wrong (not the network): say what to set, exit status 2."""
-    from bot.cli import EXIT_BAD_INPUT
-
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+COMMANDS: list[click.Command] = [telegram]

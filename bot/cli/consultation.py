@@ -18,17 +18,16 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.services.runtime import Runtime
     from surveys.consultation import Consultation
 
-EXIT_BAD_INPUT = 2
+from bot.cli.common import EXIT_BAD_INPUT
+from bot.cli.common import runtime as _runtime
 
 
 @contextmanager
 def _opened(consultation_id: str) -> Iterator[tuple[Runtime, Consultation]]:
     """The runtime and the loaded consultation, or a clear error and exit 2."""
-    from bot.cli import _runtime
-
     runtime = _runtime()
     try:
         found = runtime.catalog.get().consultations.get(consultation_id.strip().lower())
@@ -58,8 +57,8 @@ def draft(consultation_id: str, fmt: str, output: Path) -> None:
     Every number under WITHUS_MIN_CELL is suppressed, and only quotes a reviewer chose from
     people who agreed to be quoted are used.
     """
-    from bot.consultation import compute_results, to_docx, to_markdown
-    from bot.consultation import draft as build_draft
+    from bot.services.consultation import compute_results, to_docx, to_markdown
+    from bot.services.consultation import draft as build_draft
 
     with _opened(consultation_id) as (runtime, found), runtime.sessions() as session:
         results = compute_results(session, found, runtime.settings.min_cell)
@@ -81,7 +80,7 @@ def export(consultation_id: str, output_dir: Path) -> None:
     People appear only by pseudonym. These are raw, unsuppressed counts: keep them with
     the same care as any export of answers.
     """
-    from bot.consultation import export_all
+    from bot.services.consultation import export_all
     from storage.repositories.dashboard import DashboardRepository
 
     with _opened(consultation_id) as (runtime, found), runtime.sessions() as session:
@@ -119,7 +118,6 @@ def moderate_list(consultation_id: str) -> None:
 
 def _decide(statement_id: int, decision: str, text: str | None = None,
             reason: str | None = None) -> None:
-    from bot.cli import _runtime
     from storage.repositories.consultations import ConsultationRepository
 
     runtime = _runtime()

@@ -1,6 +1,6 @@
 """`withus users add` and `withus export`: dashboard accounts and exports from the terminal.
 
-Registered on the `withus` group by `bot.cli` (`COMMANDS`). Passwords are never taken as an
+Passwords are never taken as an
 argument, where they would land in shell history and `ps`: they are prompted for, or read
 from standard input with `--password-stdin` for scripts.
 """
@@ -13,14 +13,12 @@ from pathlib import Path
 
 import click
 
-EXIT_BAD_INPUT = 2
+from bot.cli.common import EXIT_BAD_INPUT
+from bot.cli.common import runtime as _runtime
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def _runtime():  # type: ignore[no-untyped-def]
-    from bot.cli import _runtime as build
-
-    return build()
 
 
 @click.group()
@@ -135,4 +133,4 @@ def export(survey_id: str, fmt: str, output: Path, random_ids: bool, reason: str
     click.echo(f"wrote {written} responses to {output} and the data dictionary to {dictionary}")
 
 
-COMMANDS = [users, export]
+COMMANDS: list[click.Command] = [users, export]

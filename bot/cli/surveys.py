@@ -1,20 +1,90 @@
-"""`withus surveys lint` and `withus surveys import-xlsform`: checking and importing files.
+"""`withus surveys`: load, list, lint and import survey files.
 
-Registered on the `withus surveys` group by bot.cli (`SURVEY_COMMANDS`). Neither command
-touches the database or the network, so both work on a laptop before anything is set up,
-and organisers can run `lint` in CI on their own survey files.
+`lint` and `import-xlsform` touch neither the database nor the network, so both work on a
+laptop before anything is set up, and organisers can run `lint` in CI on their own files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
 
 import click
 
+from bot.cli.common import EXIT_BAD_INPUT
+from bot.cli.common import runtime as build_runtime
+
 EXIT_ERRORS = 1
-EXIT_BAD_INPUT = 2
+
+
+@click.group()
+def surveys() -> None:
+    """Load, list and check survey files."""
+
+
+@surveys.command("load")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def surveys_load(path: Path) -> None:
+    """Validate and store one survey file, or every .yaml file in a folder.
+
+    Every file is checked before any is stored: a bad file loads nothing.
+    """
+    from bot.services.consultation import store_seeds
+    from storage.repositories import SurveyVersionConflict
+    from storage.uow import UnitOfWork
+    from surveys.consultation import Consultation
+    from surveys.loader import SurveyError, load_file, load_folder
+
+    try:
+        loaded = load_folder(path) if path.is_dir() else [load_file(path)]
+    except SurveyError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    if not loaded:
+        click.echo(f"error: no .yaml survey files in {path}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    runtime = build_runtime()
+    try:
+        with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+            results = []
+            for survey in loaded:
+                source = Path(survey.source_path).read_text(encoding="utf-8")
+                sha = hashlib.sha256(source.encode()).hexdigest()
+                new = uow.surveys.store(survey.id, survey.version, survey.title.get(), source,
+                                        sha, runtime.clock())
+                if isinstance(survey, Consultation):  # its seed statements, approved
+                    store_seeds(uow.session, survey, runtime.clock())
+                results.append((survey, new))
+            uow.commit()
+    except SurveyVersionConflict as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    finally:
+        runtime.close()
+    for survey, new in results:
+        state = "loaded" if new else "unchanged"
+        click.echo(f"{state}: {survey.id} v{survey.version} ({survey.title.get()})")
+
+
+@surveys.command("list")
+def surveys_list() -> None:
+    """One line per survey: id, title, version, completed responses."""
+    from storage.uow import UnitOfWork
+
+    runtime = build_runtime()
+    try:
+        with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+            rows = sorted((d.survey_id, d.title, d.version) for d in uow.surveys.latest_all())
+            completed = uow.responses.counts_by_survey()
+    finally:
+        runtime.close()
+    if not rows:
+        click.echo("no surveys loaded (try: withus surveys load surveys/library)")
+        return
+    for survey_id, title, version in rows:
+        click.echo(f"{survey_id}\t{title}\tv{version}\t{completed.get(survey_id, 0)} completed")
 
 
 def _survey_files(paths: tuple[Path, ...]) -> list[Path]:
@@ -27,7 +97,7 @@ def _survey_files(paths: tuple[Path, ...]) -> list[Path]:
     return files
 
 
-@click.command("lint")
+@surveys.command("lint")
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
@@ -69,7 +139,7 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int) -> None:
         sys.exit(EXIT_ERRORS)
 
 
-@click.command("import-xlsform")
+@surveys.command("import-xlsform")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the survey here (default: print it).")
@@ -107,4 +177,4 @@ def import_xlsform(file: Path, output: Path | None, force: bool) -> None:
 
 
 #: Registered on the `withus surveys` group by bot.cli.
-SURVEY_COMMANDS = [lint, import_xlsform]
+COMMANDS: list[click.Command] = [surveys]

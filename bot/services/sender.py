@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.privacy import erase_after, finish_erasure
+from bot.services.privacy import erase_after, finish_erasure
 from channels.base import Channel, Choice, OutboundMessage, SendError
 from storage.uow import UnitOfWork
 from storage.vault import ContactVault

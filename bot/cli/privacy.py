@@ -1,17 +1,18 @@
-"""`withus purge` and `withus participants erase`: retention and erasure by organisers.
-
-Registered on the main `withus` group by bot.cli (`COMMANDS`). Imports of the runtime are
-inside the commands so `withus --help` stays fast and bot.cli can import this module.
-"""
+"""`withus purge`, `withus participants erase` and `withus redact`: privacy by command."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
+from pathlib import Path
 
 import click
 
-EXIT_BAD_INPUT = 2
+from bot.cli.common import EXIT_BAD_INPUT, settings
+from bot.cli.common import runtime as _runtime
+from bot.services.config import ConfigError
+
 #: What a pseudonym looks like: "p" and 24 base32 characters (see storage.pseudonyms).
 PSEUDONYM = re.compile(r"^p[a-z2-7]{24}$")
 
@@ -25,8 +26,7 @@ def purge() -> None:
     DELETE requests whose confirmation could not be sent within an hour, and forgets old
     provider message ids. The scheduler runs this every hour.
     """
-    from bot.cli import _runtime
-    from bot.privacy import purge as run_purge
+    from bot.services.retention import purge as run_purge
 
     runtime = _runtime()
     try:
@@ -50,8 +50,7 @@ def participants_erase(participant_id: str, reason: str, yes: bool) -> None:
 
     Leaves only an erasure record with counts and no identifier. Cannot be undone.
     """
-    from bot.cli import _runtime
-    from bot.privacy import erase_participant
+    from bot.services.privacy import erase_participant
     from storage.uow import UnitOfWork
 
     participant_id = participant_id.strip().lower()
@@ -79,4 +78,25 @@ def participants_erase(participant_id: str, reason: str, yes: bool) -> None:
                f"(erasure record {erasure.id})")
 
 
-COMMANDS: list[click.Command] = [purge, participants]
+@click.command()
+@click.option("--places", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file of local place names, one per line (care homes, wards...).")
+def redact(places: Path | None) -> None:
+    """Read lines on stdin and print each one redacted, to test the settings.
+
+    Uses WITHUS_PLACES_FILE unless --places is given.
+    """
+    from surveys.redaction import Redactor
+
+    config = settings()
+    if places:
+        config = dataclasses.replace(config, places_file=str(places))
+    try:
+        redactor = Redactor(config.places())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in sys.stdin:
+        click.echo(redactor.redact(line.rstrip("\n")))
+
+
+COMMANDS: list[click.Command] = [purge, participants, redact]

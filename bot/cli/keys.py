@@ -1,0 +1,45 @@
+"""`withus keys generate` and `withus keys rotate`: the contact vault's keys."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli.common import runtime as build_runtime
+
+
+@click.group()
+def keys() -> None:
+    """Manage the contact vault's encryption keys."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new Fernet key (put it first in WITHUS_VAULT_KEYS)."""
+    from storage.vault import generate_key
+
+    click.echo(generate_key())
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every vault entry under the newest key; older keys can then be dropped."""
+    from storage.errors import VaultDecryptionError
+    from storage.uow import UnitOfWork
+
+    runtime = build_runtime()
+    try:
+        with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+            count = uow.vault.rotate_all()
+            uow.commit()
+    except VaultDecryptionError:
+        raise click.ClickException(
+            "vault entries could not be rotated: they cannot be decrypted with "
+            "WITHUS_VAULT_KEYS. Keep the old key "
+            "in the list (after the new one) until `withus keys rotate` has finished."
+        ) from None
+    finally:
+        runtime.close()
+    click.echo(f"re-encrypted {count} vault entries under the newest key")
+
+
+COMMANDS: list[click.Command] = [keys]

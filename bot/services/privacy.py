@@ -1,0 +1,262 @@
+"""Privacy and safeguarding rules: data rights by text, erasure, retention, safeguarding.
+
+The service calls these from inside its one transaction per message, the sender calls
+`finish_erasure`, the scheduler calls `purge`, and the dashboard calls the safeguarding
+functions. None of them commits: the caller's unit of work decides.
+
+Erasure is by cascade: every row about a participant hangs off their `participants` row,
+so deleting it removes the vault entry, conversation, responses, answers, consents,
+outbox rows, cohort memberships and safeguarding flags in one statement. What remains is
+an `erasures` row with counts and no identifier, and the provider message ids of their
+inbound messages (participant set to NULL) so a late redelivery is still a duplicate.
+
+The one awkward step is telling someone their data is gone: after erasure there is no
+address to send it to. So the service queues the confirmation with `erase_after` in its
+payload and erases nothing yet; the sender calls `finish_erasure` once that message is
+delivered or given up on, and `purge` erases anyone whose confirmation has been waiting
+longer than `ERASE_GRACE` (say, because the sender is down).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.services.config import ConfigError, Settings
+from storage.models import Erasure
+from storage.repositories.privacy import ERASE_AFTER, PrivacyRepository, SurveyHolding
+from storage.uow import UnitOfWork
+from surveys.i18n import gettext as _
+
+log = logging.getLogger(__name__)
+
+#: How long a DELETE confirmation may wait for the sender before we erase regardless.
+ERASE_GRACE = timedelta(hours=1)
+#: Most surveys named in a MYDATA reply, and the longest title shown, so the reply fits
+#: in two concatenated text messages (`SMS_LIMIT` characters).
+SUMMARY_SURVEYS = 3
+SUMMARY_TITLE_CHARS = 32
+SMS_LIMIT = 306
+
+
+# --- Settings ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """Privacy and safeguarding settings, from the environment (and `Settings.extra`).
+
+    Kept here rather than in `bot.services.config.Settings` so this feature can change without
+    touching the settings every process loads; the names are documented in
+    docs/privacy.md.
+    """
+
+    #: Where alerts go, "channel:address", e.g. "telegram:123456" or "sms:+447700900999".
+    lead: str = ""
+    #: Dashboard users (emails) who may acknowledge flags and ask for contact details.
+    #: Empty: any active organiser may.
+    lead_emails: tuple[str, ...] = ()
+    safeguarding_phone: str = ""
+    signposting_file: str = ""
+    patterns_file: str = ""
+    #: Retention for people who have no response in any survey (e.g. only saw the menu).
+    default_retention_days: int = 365
+    #: How long provider message ids are kept for de-duplication.
+    inbound_retention_days: int = 90
+    public_url: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PrivacySettings:
+        """From the environment, with `settings.extra` taking precedence (tests use it)."""
+        return cls.from_env({**os.environ, **settings.extra}, public_url=settings.public_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 public_url: str = "") -> PrivacySettings:
+        env = os.environ if environ is None else environ
+        lead = env.get("WITHUS_SAFEGUARDING_LEAD", "").strip()
+        if lead and (":" not in lead or not lead.split(":", 1)[1].strip()):
+            raise ConfigError("WITHUS_SAFEGUARDING_LEAD must look like 'telegram:CHAT_ID' or "
+                              "'sms:+44...' (channel, colon, address).")
+        return cls(
+            lead=lead,
+            lead_emails=tuple(
+                e.strip().lower() for e in env.get("WITHUS_SAFEGUARDING_LEAD_EMAILS", "").split(",")
+                if e.strip()
+            ),
+            safeguarding_phone=env.get("WITHUS_SAFEGUARDING_PHONE", "").strip(),
+            signposting_file=env.get("WITHUS_SIGNPOSTING_FILE", "").strip(),
+            patterns_file=env.get("WITHUS_SAFEGUARDING_PATTERNS_FILE", "").strip(),
+            default_retention_days=_days(env, "WITHUS_RETENTION_DAYS", 365),
+            inbound_retention_days=_days(env, "WITHUS_INBOUND_RETENTION_DAYS", 90),
+            public_url=(public_url or env.get("WITHUS_PUBLIC_URL", "")).rstrip("/"),
+        )
+
+    @property
+    def lead_channel(self) -> str:
+        return self.lead.split(":", 1)[0].strip().lower() if self.lead else ""
+
+    @property
+    def lead_address(self) -> str:
+        return self.lead.split(":", 1)[1].strip() if self.lead else ""
+
+    def signposting(self) -> dict[str, str]:
+        """The deployment's signposting texts by language ("*": any); {} for the default.
+
+        Read when needed rather than at startup, so a broken file cannot stop an
+        acknowledgement or a contact request (`safeguarding_warnings` reports it).
+        """
+        return _read_signposting(self.signposting_file) if self.signposting_file else {}
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        value = int(env.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of days.") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1.")
+    return value
+
+
+def _read_yaml(path: str, name: str) -> Any:
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{name} cannot be read ({exc.strerror}).") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"{name} is not valid YAML.") from None
+
+
+def _read_signposting(path: str) -> dict[str, str]:
+    """Plain text (any language), or YAML mapping languages to texts ({en: ..., cy: ...})."""
+    data = _read_yaml(path, "WITHUS_SIGNPOSTING_FILE")
+    if isinstance(data, str) and data.strip():
+        return {"*": data.strip()}
+    if isinstance(data, dict) and data and all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in data.items()
+    ):
+        return {k: v.strip() for k, v in data.items()}
+    raise ConfigError("WITHUS_SIGNPOSTING_FILE must hold the signposting text, or a mapping "
+                      "of language codes to texts (en: ..., cy: ...).")
+
+
+def privacy_settings(settings: Settings) -> PrivacySettings:
+    return PrivacySettings.from_settings(settings)
+
+
+# --- MYDATA -----------------------------------------------------------------------------
+
+
+def _date(moment: datetime) -> str:
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def _contact_words(channel: str | None, language: str) -> str:
+    if channel == "telegram":
+        return _(language, "your Telegram chat id")
+    if channel in ("sms", "whatsapp"):
+        return _(language, "your phone number")
+    return _(language, "how to reach you")
+
+
+def data_summary(uow: UnitOfWork, pid: str, language: str) -> str:
+    """The MYDATA reply: what we hold, in plain words, in at most two text messages.
+
+    Says how many answers, from when to when, in which surveys (by title), and that the
+    address is kept encrypted and apart from the answers. Never repeats an answer: the
+    phone may not be theirs alone. Titles are dropped, most recent first, if they would
+    make it longer than two messages.
+    """
+    repo = PrivacyRepository(uow.session)
+    channel = repo.vault_channel(pid)
+    holdings = repo.holdings(pid)
+    head = []
+    if channel is not None:
+        head.append(_(language, "We hold {contact}, encrypted and kept apart from your answers.",
+                      contact=_contact_words(channel, language)))
+    tail = _(language, "Reply DELETE to delete it all.")
+    if not holdings:
+        return "\n".join([*head, _(language, "We hold no answers from you."), tail])
+    for named in range(min(SUMMARY_SURVEYS, len(holdings)), -1, -1):
+        text = "\n".join([*head, _answers_line(holdings, named, language), tail])
+        if len(text) <= SMS_LIMIT:
+            break
+    return text
+
+
+def _answers_line(holdings: list[SurveyHolding], named: int, language: str) -> str:
+    total = sum(h.answers for h in holdings)
+    first = min(h.first for h in holdings)
+    last = max(h.last for h in holdings)
+    if first.date() == last.date():
+        when = _(language, "on {date}", date=_date(first))
+    else:
+        when = _(language, "from {first} to {last}", first=_date(first), last=_date(last))
+    names = [f'"{_short(h.title)}" ({h.answers})' for h in holdings[:named]]
+    rest = len(holdings) - named
+    if rest:
+        names.append(_(language, "{n} more surveys", n=rest) if rest > 1
+                     else _(language, "1 more survey"))
+    if len(names) > 1:
+        where = _(language, "{items} and {last}", items=", ".join(names[:-1]), last=names[-1])
+    else:
+        where = names[0]
+    return _(language, "Your answers: {total}, {when}, in {where}.", total=total, when=when,
+             where=where)
+
+
+def _short(title: str) -> str:
+    if len(title) <= SUMMARY_TITLE_CHARS:
+        return title
+    return title[: SUMMARY_TITLE_CHARS - 3].rstrip() + "..."
+
+
+# --- Erasure -----------------------------------------------------------------------------
+
+
+def erase_participant(uow: UnitOfWork, pid: str, now: datetime, source: str, *,
+                      user_id: int | None = None, reason: str | None = None) -> Erasure:
+    """Erase everything about `pid`, leaving an `erasures` row with counts and no identifier.
+
+    `source` is "participant" (DELETE), "organiser" (`withus participants erase`) or
+    "retention". Organiser erasures are also audit-logged, with a generic subject: the
+    audit log outlives the erasure, so it must not name who was erased. Raises
+    LookupError if there is no such participant.
+    """
+    if uow.participants.get(pid) is None:
+        raise LookupError("no participant with that id")
+    repo = PrivacyRepository(uow.session)
+    counts = repo.counts(pid)
+    uow.participants.delete(pid)  # every child row cascades; inbound ids are SET NULL
+    repo.forget_session_copies(pid)
+    erasure = repo.record_erasure(now, source, counts["responses"], counts["answers"])
+    if source == "organiser":
+        repo.audit(now, user_id, "erase", "participant", reason,
+                   {"erasure_id": erasure.id, **counts})
+    log.info("participant erased", extra={"source": source, "erasure_id": erasure.id,
+                                          "responses": counts["responses"],
+                                          "answers": counts["answers"]})
+    return erasure
+
+
+def finish_erasure(uow: UnitOfWork, pid: str, now: datetime) -> None:
+    """Erase a participant whose DELETE confirmation has now been sent (or given up on).
+
+    Called by the sender in the transaction that records the send. A no-op when they are
+    already erased, e.g. by `purge` while the message was being retried.
+    """
+    if uow.participants.get(pid) is not None:
+        erase_participant(uow, pid, now, "participant")
+
+
+def erase_after(payload: Mapping[str, Any]) -> bool:
+    """True for an outbox payload whose delivery completes an erasure."""
+    return bool(payload.get(ERASE_AFTER))

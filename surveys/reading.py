@@ -1,0 +1,125 @@
+"""What every survey-like file shares when it is read: ids, languages, the error type,
+and the reader that turns YAML values into checked fields with errors a person can act on.
+
+`surveys.loader` (surveys) and `surveys.consultation` (consultations) both read files
+with these; neither needs the other to do so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from surveys.model import Text
+
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+
+
+class SurveyError(ValueError):
+    """A survey file is not valid. The message names the file, the question and the problem."""
+
+    def __init__(self, source: str, problem: str, question: str | None = None) -> None:
+        self.source = source
+        self.question = question
+        self.problem = problem
+        where = f"{source}: question '{question}'" if question else source
+        super().__init__(f"{where}: {problem}")
+
+
+class Reader:
+    """Holds the file name and default language while one file is parsed."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.default_language = "en"
+        self.question: str | None = None
+
+    def fail(self, problem: str) -> SurveyError:
+        return SurveyError(self.source, problem, self.question)
+
+    def text(self, value: Any, what: str, *, required: bool = True) -> Text | None:
+        if value is None:
+            if required:
+                raise self.fail(f"'{what}' is missing")
+            return None
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            value = {self.default_language: str(value)}
+        if not isinstance(value, Mapping):
+            raise self.fail(f"'{what}' must be text, or a mapping of language code to text")
+        texts: dict[str, str] = {}
+        for lang, item in value.items():
+            if not isinstance(lang, str) or not LANGUAGE_PATTERN.match(lang):
+                raise self.fail(f"'{what}' has an unknown language code {lang!r}")
+            if not isinstance(item, str | int | float) or not str(item).strip():
+                raise self.fail(f"'{what}' in language '{lang}' must be non-empty text")
+            texts[lang] = str(item).strip()
+        if self.default_language not in texts:
+            raise self.fail(
+                f"'{what}' has no text in the survey's default language '{self.default_language}'"
+            )
+        return Text(texts, self.default_language)
+
+    def integer(self, value: Any, what: str, default: int, minimum: int = 0) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(f"'{what}' must be a whole number of at least {minimum}")
+        return value
+
+    def number(self, value: Any, what: str) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"'{what}' must be a number")
+        return float(value)
+
+    def flag(self, value: Any, what: str) -> bool:
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fail(f"'{what}' must be true or false")
+        return value
+
+    def moment(self, value: Any, what: str) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, date):
+            moment = datetime(value.year, value.month, value.day)
+        elif isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                raise self.fail(f"'{what}' must be a date like 2026-12-01") from None
+        else:
+            raise self.fail(f"'{what}' must be a date like 2026-12-01")
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_header(reader: Reader, data: Mapping[str, Any], allowed: set[str],
+                example_id: str) -> tuple[str, str, int]:
+    """The fields every survey-like file starts with: id, default language and version.
+
+    Also sets the reader's default language, which every text field after this needs.
+    """
+    unknown = set(data) - allowed
+    if unknown:
+        raise reader.fail(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+    item_id = data.get("id")
+    if not isinstance(item_id, str) or not ID_PATTERN.match(item_id):
+        raise reader.fail(
+            "'id' must be lowercase letters, digits or _ and start with a letter "
+            f"(e.g. {example_id})"
+        )
+    language = data.get("language", "en")
+    if not isinstance(language, str) or not LANGUAGE_PATTERN.match(language):
+        raise reader.fail("'language' must be a language code such as en or cy")
+    reader.default_language = language
+    version = reader.integer(data.get("version"), "version", default=0, minimum=1)
+    if version == 0:
+        raise reader.fail("'version' is missing (a whole number; raise it when you edit)")
+    return item_id, language, version
