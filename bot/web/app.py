@@ -7,6 +7,7 @@ the runtime from `app.extensions` (`bot.web.context`), never from here.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, Request, Response, jsonify
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
@@ -40,7 +41,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Create the web app. Pass `runtime` to share one (tests, `withus serve`)."""
     if runtime is None:
         runtime = build(settings or Settings.from_env())
-    app = Flask(__name__)
+    # Templates and static files are the application's own: bot/templates, bot/static.
+    app = Flask(__name__, root_path=str(Path(__file__).resolve().parent.parent))
     app.config.update(
         SECRET_KEY=runtime.settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
