@@ -1,1 +1,3 @@
-"""The WithUs application: configuration, web app, service layer, scheduler and CLI."""
+"""The WithUs application, in four rooms: cli, web, dashboard and services
+(docs/architecture.md).
+"""

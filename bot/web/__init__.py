@@ -1,1 +1,1 @@
-"""Blueprints: health, the web simulator, provider webhooks (and later the dashboard)."""
+"""Public HTTP: the app factory (app.py), provider webhooks, the web simulator, health."""
