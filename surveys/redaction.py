@@ -20,10 +20,15 @@ without a street word) is listed in the tests' corpus figures.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import phonenumbers
+
+from surveys import redaction_ids as ids
+from surveys.redaction_lexicon import lexicon
+from surveys.redaction_words import word_candidates
 
 __all__ = ["LABELS", "Finding", "Redactor", "is_valid_nhs_number", "redact"]
 
@@ -37,6 +42,10 @@ LABELS: tuple[str, ...] = (
     "ADDRESS",
     "NAME",
     "PLACE",
+    "BANK_ACCOUNT",
+    "CARD_NUMBER",
+    "ONLINE_ID",
+    "URL",
 )
 
 # On overlap the longer span wins; on a tie the more specific label does.
@@ -46,9 +55,13 @@ _SPECIFICITY: dict[str, int] = {
     for rank, label in enumerate(
         (
             "EMAIL",
+            "URL",
+            "BANK_ACCOUNT",
+            "CARD_NUMBER",
             "NHS_NUMBER",
             "NI_NUMBER",
             "DATE_OF_BIRTH",
+            "ONLINE_ID",
             "PHONE",
             "POSTCODE",
             "PLACE",
@@ -524,7 +537,9 @@ def _place_regex(name: str) -> str:
         elif ch == ".":
             parts.append(r"\.?")
         else:
-            parts.append(re.escape(ch))
+            # "Café" is typed "Cafe" as often as not.
+            base = unicodedata.normalize("NFD", ch)[0]
+            parts.append(f"[{re.escape(ch)}{re.escape(base)}]" if base != ch else re.escape(ch))
     return "".join(parts)
 
 
@@ -582,14 +597,34 @@ class Redactor:
         yield from _nhs_candidates(text)
         yield from _ni_candidates(text)
         yield from _phone_candidates(text, self._region)
+        # "074OO 123456": the same number with look-alike letters made digits.
+        digits = ids.deobfuscate_digits(text)
+        if digits is not None:
+            seen = {(f.start, f.end) for f in _phone_candidates(text, self._region)}
+            for f in _phone_candidates(digits, self._region):
+                if (f.start, f.end) not in seen:
+                    yield f
+        for label, start, end in _id_spans(text):
+            yield Finding(label, start, end)
         yield from _postcode_candidates(text)
         yield from _dob_candidates(text)
         yield from _address_candidates(text)
         yield from _name_candidates(text)
+        for label, start, end in word_candidates(text, _is_stopword):
+            yield Finding(label, start, end)
         for pattern, needs_capital in self._places:
             for m in pattern.finditer(text):
                 if not needs_capital or m.group()[0].isupper():
                     yield Finding("PLACE", m.start(), m.end())
+
+
+def _id_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    yield from ids.bank_candidates(text)
+    yield from ids.card_candidates(text)
+    yield from ids.online_id_candidates(text)
+    yield from ids.url_candidates(text, lexicon().names.__contains__)
+    yield from ids.spelled_number_candidates(text)
+    yield from ids.spelled_email_candidates(text)
 
 
 def _replace(text: str, findings: list[Finding]) -> str:

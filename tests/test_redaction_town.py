@@ -21,6 +21,10 @@ import yaml
 
 from surveys.redaction import LABELS, Redactor
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
 CORPUS_PATH = Path(__file__).parent / "data" / "redaction_corpus_town.yaml"
 
 STRUCTURED = (
@@ -45,12 +49,12 @@ MIN_CLEAN_WELSH = 30
 
 # Generic words of a care setting's name: "[PLACE] Surgery" hides the
 # setting, "Elm Tree [PLACE]" does not, so only the other words must go.
-_KIND_WORDS = frozenset(
+_KIND_WORDS = _words(
     """care home homes nursing residential hospital surgery practice medical health centre
     center clinic ward unit day school academy hospice pharmacy supported living general
-    ysbyty meddygfa cartref canolfan flats""".split()
+    ysbyty meddygfa cartref canolfan flats"""
 )
-_SMALL_WORDS = frozenset("the and on upon of in by a yr y".split())
+_SMALL_WORDS = _words("the and on upon of in by a yr y")
 
 
 def load_corpus() -> dict[str, Any]:
