@@ -278,8 +278,19 @@ class _Scan:
             if names and not _adjacent(self.text, toks[j - 1], tok):
                 break
             if tok.low in _KINDS:
-                break
-            if lower:
+                # "Manor Road Surgery": a kind followed by a name word is a name word.
+                nxt = toks[j + 1] if j + 1 < len(toks) else None
+                if not (
+                    tok.cap
+                    and tok.low in _NAME_KINDS
+                    and nxt is not None
+                    and nxt.low not in _KINDS
+                    and _adjacent(self.text, tok, nxt)
+                    and self._is_name_word(nxt)
+                ):
+                    break
+                ok = True
+            elif lower:
                 ok = tok.low == tok.text and not self.is_stopword(tok.text)
                 ok = ok and tok.low not in _GENERIC and tok.low not in self.lex.welsh
             else:

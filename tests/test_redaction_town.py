@@ -51,7 +51,7 @@ MIN_CLEAN_WELSH = 30
 # setting, "Elm Tree [PLACE]" does not, so only the other words must go.
 _KIND_WORDS = _words(
     """care home homes nursing residential hospital surgery practice medical health centre
-    center clinic ward unit day school academy hospice pharmacy supported living general
+    center clinic ward unit day school academy hospice pharmacy supported living general primary
     ysbyty meddygfa cartref canolfan flats"""
 )
 _SMALL_WORDS = _words("the and on upon of in by a yr y")
