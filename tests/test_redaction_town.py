@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
+from surveys import redaction_ids as ids
 from surveys.redaction import LABELS, Redactor
+from surveys.redaction_lexicon import DATA, lexicon
 
 
 def _words(text: str) -> frozenset[str]:
@@ -188,3 +190,119 @@ def test_corpus_redaction_is_idempotent(corpus: dict[str, Any]) -> None:
     for item in corpus["items"]:
         once = redactor.redact(item["text"])
         assert redactor.redact(once) == once, item["text"]
+
+
+# ------------------------------------------------------ focused examples
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dr Khan at Elm Tree Surgery", "Dr [NAME] at [PLACE] Surgery"),
+        ("Riverside Care Home were kind", "[PLACE] Care Home were kind"),
+        ("she's at St Mary's now", "she's at [PLACE] now"),
+        ("Oak Tree Manor", "[PLACE]"),
+        ("Thornbury Court Care Centre", "[PLACE] Care Centre"),
+        ("Mae Dad yn Ysbyty Glan Morfa", "Mae Dad yn Ysbyty [PLACE]"),
+        ("Jean came round", "[NAME] came round"),
+        ("ring Dawn tomorrow", "ring [NAME] tomorrow"),
+        ("i rang shirley", "i rang [NAME]"),
+        ("Gofynnwch i Rhodri", "Gofynnwch i [NAME]"),
+        ("the carers are Mo, Priya and Sue", "the carers are [NAME], [NAME] and [NAME]"),
+        ("Will said no", "[NAME] said no"),
+        ("we live in wakefield", "we live in [PLACE]"),
+        ("I'm from Bath", "I'm from [PLACE]"),
+        ("Dw i'n byw yng Nghaerdydd", "Dw i'n byw yng [PLACE]"),
+        ("IBAN GB29NWBK60161331926819", "IBAN [BANK_ACCOUNT]"),
+        ("sort code 40-12-76 account 41029384", "sort code [BANK_ACCOUNT] account [BANK_ACCOUNT]"),
+        ("card 4111 1111 1111 1111", "card [CARD_NUMBER]"),
+        ("add me @janedoe99", "add me [ONLINE_ID]"),
+        ("chat id 123456789", "chat id [ONLINE_ID]"),
+        ("https://facebook.com/jane.doe.12345", "[URL]"),
+        ("zero seven four zero zero one two three four five six", "[PHONE]"),
+        ("my number is 074OO 123456", "my number is [PHONE]"),
+        ("JANE(at)example(dot)org", "[EMAIL]"),
+    ],
+)
+def test_examples_from_the_issue(text: str, expected: str) -> None:
+    assert Redactor().redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Will you ring me back?",
+        "May I add something?",
+        "Bath time is the hardest",
+        "Reading helps me relax",
+        "Hope so",
+        "Mark it as urgent",
+        "Faith keeps me going",
+        "Sandy beaches are no good for a wheelchair",
+        "Very good",
+        "My Husband Will Not Accept Carers",
+        "I had to give up work in March",
+        "my dad was born in Jamaica",
+        "the care home was short staffed",
+        "a GP surgery",
+        "The Hospital sent him home",
+        "at my mums house most weekends",
+        "the memory clinic was helpful",
+        "Da iawn",
+        "Mae'r staff yn garedig iawn",
+        "Bryn a nant, dyna'r olygfa",
+        "card 4111 1111 1111 1112",  # fails Luhn
+        "GB29NWBK60161331926818",  # fails mod 97
+        "https://www.nhs.uk/conditions/dementia/",
+        "meet @ the cafe at 2",
+        "about two or three times a week",
+        "advice at carersuk.org",
+    ],
+)
+def test_stays_clean(text: str) -> None:
+    assert Redactor().redact(text) == text
+
+
+def test_the_organisers_list_extends_the_gazetteer() -> None:
+    # GeoNames lists places of 500 people or more: a ward may be missing.
+    assert Redactor().redact("our ward is Armley") == "our ward is Armley"
+    assert Redactor(["Armley"]).redact("our ward is Armley") == "our ward is [PLACE]"
+
+
+def test_listed_place_matches_without_its_accent() -> None:
+    redactor = Redactor(["Hollybank Carers Café"])
+    assert redactor.redact("at Hollybank Carers Cafe") == "at [PLACE]"
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [
+        ("GB29NWBK60161331926819", True),
+        ("GB82 WEST 1234 5698 7654 32", True),
+        ("ie29aibk93115212345678", True),
+        ("GB29NWBK60161331926818", False),
+        ("GB29NWBK6016133192681", False),  # a digit short for GB
+        ("", False),
+    ],
+)
+def test_iban_check(number: str, valid: bool) -> None:
+    assert ids.iban_is_valid(number) is valid
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [("4111 1111 1111 1111", True), ("3782 822463 10005", True), ("4111111111111112", False)],
+)
+def test_luhn_check(number: str, valid: bool) -> None:
+    assert ids.luhn_is_valid(number) is valid
+
+
+def test_word_lists_are_shipped_loaded_once_and_licensed() -> None:
+    assert lexicon() is lexicon()
+    lex = lexicon()
+    assert len(lex.names) > 20_000 and "jean" in lex.names and "will" in lex.name_words
+    assert sum(len(v) for v in lex.places.values()) > 9_000 and "wakefield" in lex.places
+    for path in DATA.glob("*.txt"):
+        assert path.read_text(encoding="utf-8").startswith("#"), path.name
+        header = path.read_text(encoding="utf-8").split("\n\n")[0]
+        assert re.search(r"CC0|CC BY|public domain", header), path.name
