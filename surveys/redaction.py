@@ -101,10 +101,13 @@ _PHONE_PREFIX = re.compile(r"^\(?(?:\+|00)")
 _MONEY_BEFORE = re.compile(r"[£$€][0-9,]*$")
 
 
+_ANY_DIGIT = re.compile(r"[0-9]")
+
+
 def _phone_candidates(text: str, region: str) -> Iterator[Finding]:
     # Cheap pre-check: phonenumbers is the slowest recogniser by far, and most
     # answers contain no run of digits long enough to be a phone number.
-    if sum(ch.isdigit() for ch in text) < _MIN_INTERNATIONAL_DIGITS - 1:
+    if len(_ANY_DIGIT.findall(text)) < _MIN_INTERNATIONAL_DIGITS - 1:
         return
     leniency = phonenumbers.Leniency.POSSIBLE
     try:
@@ -553,7 +556,8 @@ _LABEL_TOKEN = re.compile(rf"\[(?:{'|'.join(LABELS)})\]")
 
 # Replacing a span can create a word boundary a recogniser was waiting for
 # ("Willows999 000 0018" only shows "Willows" once the number is gone), so
-# find() looks again at its own output a bounded number of times.
+# find() looks again at its own output, a bounded number of times, when a
+# finding was glued to a letter or digit.
 _MAX_EXTRA_ROUNDS = 2
 
 
@@ -568,7 +572,7 @@ class Redactor:
         """Non-overlapping findings sorted by position; on overlap the longer wins."""
         findings = self._find_once(text)
         for _ in range(_MAX_EXTRA_ROUNDS):
-            if not findings:
+            if not findings or not any(_glued(text, f) for f in findings):
                 break
             extra = self._find_once(_replace(text, findings))
             if not extra:
@@ -596,11 +600,13 @@ class Redactor:
             yield Finding("EMAIL", m.start(), m.end())
         yield from _nhs_candidates(text)
         yield from _ni_candidates(text)
-        yield from _phone_candidates(text, self._region)
-        # "074OO 123456": the same number with look-alike letters made digits.
+        phones = list(_phone_candidates(text, self._region))
+        yield from phones
+        # "074OO 123456": the same number with look-alike letters made digits
+        # (same length, so the offsets hold).
         digits = ids.deobfuscate_digits(text)
         if digits is not None:
-            seen = {(f.start, f.end) for f in _phone_candidates(text, self._region)}
+            seen = {(f.start, f.end) for f in phones}
             for f in _phone_candidates(digits, self._region):
                 if (f.start, f.end) not in seen:
                     yield f
@@ -616,6 +622,14 @@ class Redactor:
             for m in pattern.finditer(text):
                 if not needs_capital or m.group()[0].isupper():
                     yield Finding("PLACE", m.start(), m.end())
+
+
+def _glued(text: str, finding: Finding) -> bool:
+    """A finding with a letter or digit right against it: replacing it makes a
+    word boundary that was not there ("Willows999 000 0018")."""
+    before = text[finding.start - 1] if finding.start else " "
+    after = text[finding.end] if finding.end < len(text) else " "
+    return before.isalnum() or after.isalnum()
 
 
 def _id_spans(text: str) -> Iterator[tuple[str, int, int]]:

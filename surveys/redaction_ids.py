@@ -50,6 +50,7 @@ def iban_is_valid(text: str) -> bool:
     return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
 
 
+_DIGIT = re.compile(r"[0-9]")
 _SORT_CODE = r"[0-9]{2}[- ]?[0-9]{2}[- ]?[0-9]{2}"
 _SORT_CUE = r"(?i:sort\s*code|s/c|sc)"
 _ACCOUNT_CUE = r"(?i:account|acc|acct|a/c|bank)(?:\s*(?i:number|num|no\.?|#))?"
@@ -72,7 +73,7 @@ def bank_candidates(text: str) -> Iterator[Span]:
                 yield ("BANK_ACCOUNT", m.start(), m.start() + len(candidate))
                 break
             candidate = candidate.rpartition(" ")[0]
-    if not any(ch.isdigit() for ch in text):
+    if not _DIGIT.search(text):
         return
     for pattern in (_CUED_SORT, _CUED_ACCOUNT):
         for m in pattern.finditer(text):

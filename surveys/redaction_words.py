@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from surveys.redaction_lexicon import WORD, Lexicon, fold, lexicon
 
@@ -153,6 +153,7 @@ _COUNTRIES = _words(
     barbados trinidad nigeria ghana poland romania lithuania italy spain france"""
 )
 _SAINTS = frozenset({"st", "saint", "sant"})
+_SETTING_WORDS = _KINDS | _WELSH_KINDS | _SAINTS
 _WORK_VERBS = frozenset(
     _words("work works worked working job jobs volunteer volunteers volunteered volunteering")
 )
@@ -161,8 +162,7 @@ _WORK_PLACE_STOP = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):
     start: int
     end: int  # the possessive "'s" is left outside
     full_end: int  # with it
@@ -181,20 +181,17 @@ def _tokenise(text: str) -> list[_Tok]:
     previous_end = 0
     for m in WORD.finditer(text):
         word = m.group()
-        possessive = _POSSESSIVE.search(word)
-        stem = word[: possessive.start()] if possessive and len(word) > 3 else word
-        gap = text[previous_end : m.start()]
-        initial = not toks or bool(_SENTENCE_BREAK.search(gap))
+        start = m.start()
+        stem = word
+        if len(word) > 3 and word[-2] in "'’" and word[-1] in "sS":
+            stem = word[:-2]
+        gap = text[previous_end:start]
+        initial = not toks or (gap != " " and bool(_SENTENCE_BREAK.search(gap)))
+        low = stem.casefold()
+        if "’" in low:
+            low = low.replace("’", "'")
         toks.append(
-            _Tok(
-                m.start(),
-                m.start() + len(stem),
-                m.end(),
-                stem,
-                fold(stem),
-                stem[0].isupper(),
-                initial,
-            )
+            _Tok(start, start + len(stem), m.end(), stem, low, stem[0].isupper(), initial)
         )
         previous_end = m.end()
     return toks
@@ -228,6 +225,7 @@ class _Scan:
         self.lex = lex
         self.is_stopword = is_stopword
         self.title_case = _title_case(toks)
+        self.lows = {t.low for t in toks}
         self.taken = [False] * len(toks)
         self.found: list[Span] = []
 
@@ -261,6 +259,9 @@ class _Scan:
 
     def _care_settings(self) -> None:
         toks = self.toks
+        if not self.lows & _SETTING_WORDS:
+            self._workplaces()
+            return
         i = 0
         while i < len(toks):
             end = self._saint(i) or self._welsh_setting(i) or self._named_setting(i)
@@ -376,6 +377,8 @@ class _Scan:
     def _workplaces(self) -> None:
         """ "I work at Greggs", "volunteer at Oxfam": the next capitalised words."""
         toks = self.toks
+        if not self.lows & _WORK_VERBS:
+            return
         for i in range(1, len(toks) - 1):
             if toks[i].low not in ("at", "for") or toks[i - 1].low not in _WORK_VERBS:
                 continue
@@ -403,7 +406,10 @@ class _Scan:
             if self.taken[i]:
                 i += 1
                 continue
-            matched = self._place_at(i) or self._welsh_place_at(i)
+            low = toks[i].low
+            matched = (low in self.lex.places and self._place_at(i)) or (
+                toks[i].cap and self._welsh_place_at(i)
+            )
             i = matched if matched else i + 1
 
     def _place_at(self, i: int) -> int:

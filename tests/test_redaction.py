@@ -522,6 +522,7 @@ ALLOWED_IMPORTS = {
     "functools",
     "pathlib",
     "phonenumbers",
+    "typing",
     "surveys",
     "surveys.redaction_ids",
     "surveys.redaction_lexicon",
