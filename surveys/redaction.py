@@ -567,6 +567,7 @@ class Redactor:
     def __init__(self, places: Iterable[str] = (), default_region: str = "GB") -> None:
         self._places = _place_patterns(places)
         self._region = default_region
+        lexicon()  # read the word lists now, not on a person's first message
 
     def find(self, text: str) -> list[Finding]:
         """Non-overlapping findings sorted by position; on overlap the longer wins."""
