@@ -52,8 +52,8 @@ PLACES = ("Oakwood Lodge", "Ward 12", "The Willows", "St Mary's Hospice", "Beech
 # ------------------------------------------------------------------ corpus
 
 
-def load_corpus() -> dict[str, Any]:
-    with CORPUS_PATH.open(encoding="utf-8") as fh:
+def load_corpus(path: Path = CORPUS_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
         data: dict[str, Any] = yaml.safe_load(fh)
     return data
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from surveys import redaction_ids as ids
 from surveys.redaction import LABELS, Redactor
 from surveys.redaction_lexicon import DATA, lexicon
+from tests.test_redaction import load_corpus as load_any_corpus
 
 
 def _words(text: str) -> frozenset[str]:
@@ -60,9 +60,7 @@ _SMALL_WORDS = _words("the and on upon of in by a yr y")
 
 
 def load_corpus() -> dict[str, Any]:
-    with CORPUS_PATH.open(encoding="utf-8") as fh:
-        data: dict[str, Any] = yaml.safe_load(fh)
-    return data
+    return load_any_corpus(CORPUS_PATH)
 
 
 @dataclass
