@@ -628,12 +628,29 @@ class Redactor:
                     yield Finding("PLACE", m.start(), m.end())
 
 
+# Characters no recogniser's match starts with (after a finding) or ends
+# with (before one): replacing a finding next to them changes nothing.
+_NEVER_STARTS = frozenset(" \t\n,.;:!?)\"'’")
+_NEVER_ENDS = frozenset(" \t\n,;!?(\"")
+_DIGITS_AFTER = re.compile(r"[\s().-]*[0-9]")
+_DIGITS_BEFORE = re.compile(r"[0-9][\s().-]*$")
+
+
 def _glued(text: str, finding: Finding) -> bool:
-    """A finding with a letter or digit right against it: replacing it makes a
-    word boundary that was not there ("Willows999 000 0018")."""
+    """A finding with something other than a space or punctuation against it:
+    replacing it makes a boundary that was not there ("Willows999 000 0018",
+    "WARD12@0" with Ward 12 listed)."""
     before = text[finding.start - 1] if finding.start else " "
     after = text[finding.end] if finding.end < len(text) else " "
-    return before.isalnum() or after.isalnum()
+    if before not in _NEVER_ENDS or after not in _NEVER_STARTS:
+        return True
+    # The phone matcher reads a run of digits across spaces: once "Flat 001" is
+    # gone, "0000000 0" after it is a number of its own.
+    digits_after = _DIGITS_AFTER.match(text, finding.end) is not None
+    digits_before = _DIGITS_BEFORE.search(text, 0, finding.start) is not None
+    return (text[finding.end - 1].isdigit() and digits_after) or (
+        text[finding.start].isdigit() and digits_before
+    )
 
 
 def _id_spans(text: str) -> Iterator[tuple[str, int, int]]:

@@ -110,7 +110,11 @@ def card_candidates(text: str) -> Iterator[Span]:
 
 # ------------------------------------------------------- handles, chat ids
 
-_HANDLE = re.compile(r"(?<![\w@.+-])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])")
+# A handle has a letter in it: "@0113" is more likely a typo in a number.
+_HANDLE = re.compile(
+    r"(?<![\w@.+-])@(?=[A-Za-z0-9_.]*[A-Za-z])[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?"
+    r"(?![\w@])"
+)
 _PLATFORMS = (
     r"snap(?:chat)?|insta(?:gram)?|ig|tiktok|twitter|telegram|tg|discord|skype|threads"
     r"|bluesky|bsky|facebook|fb|messenger|whatsapp|signal|kik|wechat|line"

@@ -339,8 +339,10 @@ class _Scan:
         if tok.low not in _SAINTS or not tok.cap or i + 1 >= len(toks):
             return 0
         prev = self._prev(i)
-        street = prev and prev.cap and not prev.initial and prev.end == tok.start - 1
-        if street and prev and not self.is_stopword(prev.text):
+        street = prev is not None and prev.cap and not prev.initial and not self.taken[i - 1]
+        if street and prev and self.text[prev.full_end : tok.start] == " " and not (
+            self.is_stopword(prev.text)
+        ):
             return 0  # "High St", "Church St"
         nxt = toks[i + 1]
         if not nxt.cap or self.text[tok.full_end : nxt.start] not in (" ", ". ", "."):
