@@ -173,7 +173,8 @@ class _Tok(NamedTuple):
 
 
 _POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
-_SENTENCE_BREAK = re.compile(r"[.!?\n:;(]")
+#: What may start a sentence: its end, a colon, a bracket, or an opening quote ("Read more").
+_SENTENCE_BREAK = re.compile(r"[.!?\n:;(\[\"“‘«]")
 
 
 def _tokenise(text: str) -> list[_Tok]:
