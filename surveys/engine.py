@@ -229,7 +229,7 @@ def _media_answer(survey: Survey, result: Step, event: Event) -> None:
     assert question is not None
     result.records.append(AnswerGiven(
         survey.id, survey.version, question.id, "media",
-        {"media": media_kind(event.media_type), "keep": True},
+        {"media": media_kind(event.media_type), "accepted": True},
     ))
     result.state["wrote"] = True  # their own words, spoken: may we quote them?
     result.say(received(event.media_type, _lang(result)))
