@@ -209,6 +209,11 @@ class MediaJob:
 
     # -- deletion and rotation ---------------------------------------------------------------
 
+    def delete_queued(self) -> int:
+        """Delete from the store the files erasure and retention queued; how many."""
+        with self._lock:
+            return self._delete_queued()
+
     def _delete_queued(self) -> int:
         with self.uow() as uow:
             keys = MediaRepository(uow.session).deletions()
