@@ -62,10 +62,10 @@ def _page(packets: list[bytes], granule: int, sequence: int, flags: int,
     return page[:22] + struct.pack("<I", crc) + page[26:]
 
 
-def ogg_opus(seconds: float = 1.0) -> bytes:
-    """An Ogg Opus voice note of about `seconds` of silence."""
+def ogg_opus(seconds: float = 1.0, vendor: bytes = b"WithUs tests") -> bytes:
+    """An Ogg Opus voice note of about `seconds` of silence. `vendor` is written in its
+    OpusTags: a test can make it unique and search for it on disk."""
     head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, PRE_SKIP, SAMPLE_RATE, 0, 0)
-    vendor = b"WithUs tests"
     tags = b"OpusTags" + struct.pack("<I", len(vendor)) + vendor + struct.pack("<I", 0)
     pages = [_page([head], 0, 0, 0x02), _page([tags], 0, 1, 0x00)]
     count = max(1, round(seconds * SAMPLE_RATE / FRAME))

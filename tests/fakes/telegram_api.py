@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from .server import FakeServer, Reply, decode_body, json_reply
 
@@ -121,7 +122,7 @@ class FakeTelegramAPI(FakeServer):
     # -- the server side -------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        download = _FILE.match(path.split("?", 1)[0])
+        download = _FILE.match(unquote(path.split("?", 1)[0]))  # httpx escapes the ":"
         if download is not None:
             return self._download(download["token"], download["path"])
         match = _PATH.match(path.split("?", 1)[0])
