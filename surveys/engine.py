@@ -239,15 +239,16 @@ def _media_answer(survey: Survey, result: Step, event: Event) -> None:
 def media_failed(survey: Survey, state: Mapping[str, Any], event: Event) -> Step:
     """Their voice note or photo for question `event.payload` could not be fetched or was
     not usable (too big, the wrong kind, corrupt). Say so kindly and, if they are still
-    in this survey, ask that question again so they can resend it or answer in words."""
+    in this survey or have just finished it, ask that question again so they can resend
+    it or answer in words; the questions after it follow again."""
     s = load_state(state)
     result = Step(s)
     lang = _lang(result)
     result.say(media_failed_text(event.media_type, lang))
     question = survey.question(event.payload)
     if (question is None or s["survey"] != survey.id
-            or s["stage"] not in ("asking", "quote", "shareback")):
-        return result
+            or s["stage"] not in ("asking", "quote", "shareback", "done")):
+        return result  # elsewhere now (another survey, or declined): only the apology
     asked: list[str] = s["asked"]
     if question.id in asked:
         del asked[asked.index(question.id) + 1:]
