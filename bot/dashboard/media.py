@@ -18,7 +18,7 @@ import io
 import zipfile
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
@@ -115,9 +115,10 @@ def media_file(media_id: int) -> Response:
             abort(404)
         key, content_type, survey_id = item.storage_key, item.content_type, item.survey_id
         expected = item.sha256
-        repo.audit(_user_id(), "play_media" if item.kind == "audio" else "view_media",
-                   survey_id, runtime.clock(), detail={"media": reference(media_id)})
-        session.commit()
+        if _first_request():
+            repo.audit(_user_id(), "play_media" if item.kind == "audio" else "view_media",
+                       survey_id, runtime.clock(), detail={"media": reference(media_id)})
+            session.commit()
     try:
         data = _job().read(key)
     except MediaMissing:
@@ -128,7 +129,16 @@ def media_file(media_id: int) -> Response:
     response = Response(data, mimetype=content_type or "application/octet-stream")
     response.headers["Content-Disposition"] = f'inline; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
+    # Byte ranges: a browser reads the end of an Ogg file for its length, and seeks.
+    response.make_conditional(request, accept_ranges=True, complete_length=len(data))
     return response
+
+
+def _first_request() -> bool:
+    """A play or a view is audited once: on its first request, not on each byte range
+    the player then asks for while seeking."""
+    ranges = request.range
+    return ranges is None or not ranges.ranges or ranges.ranges[0][0] == 0
 
 
 @bp.post("/media/<int:media_id>/transcript")

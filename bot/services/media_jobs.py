@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -301,8 +301,3 @@ def rotate(runtime: Runtime, store: MediaStore | None = None) -> int:
         uow.commit()
     return count
 
-
-def media_job_for(runtime: Runtime) -> Callable[[datetime], FetchReport]:
-    """The scheduler's job: one `MediaJob` for the process, run as a function of now."""
-    job = MediaJob(runtime)
-    return lambda _now: job.run_once()
