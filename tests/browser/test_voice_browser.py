@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bot.services.media import clean, digest
-from bot.services.runtime import Runtime
 from bot.services.media_jobs import store_of
+from bot.services.runtime import Runtime
 from bot.web.app import create_app
 from channels.base import InboundMessage, MediaRef
 from storage.media import new_key
