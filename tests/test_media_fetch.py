@@ -10,6 +10,7 @@ no error page.
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -209,3 +210,19 @@ def test_media_a_question_does_not_take_gets_the_kind_words(harness: Harness) ->
         assert session.scalars(select(MediaItem)).all() == []
     assert harness.twilio.media_requests == []
     assert harness.twilio.messages[0]["Body"].startswith("Thank you. We can't use")
+
+
+def test_a_media_reference_that_cannot_be_stored_is_refused_at_the_webhook(
+        harness: Harness) -> None:
+    """Not a 500 deep in the transaction (which a provider retries forever): a clear 400."""
+    harness.send_telegram("/start garden")
+    update = voice_update(harness._update_id(), "FILEID", 10)
+    body = json.dumps(update).replace('"FILEID"', '"bad\\ud800id"').encode()
+    assert harness.post_telegram(body).status_code == 400
+    form = harness.twilio.inbound_form(f"whatsapp:{PERSON}", to=SURVEY_CHANNELS.whatsapp_from,
+                                       MessageSid="SM" + "5" * 32,
+                                       **harness.twilio.media_form([("https://api.twilio.com/"
+                                                                     + "x" * 3000, "audio/ogg")]))
+    assert harness.post_twilio("/webhooks/twilio/whatsapp", form).status_code == 400
+    with harness.runtime.sessions() as session:
+        assert session.scalars(select(MediaItem)).all() == []
