@@ -158,9 +158,9 @@ def test_retention_deletes_the_file_and_keeps_the_transcript(harness: Harness,
                         runtime.clock())
         uow.commit()
     runtime.clock.advance(days=364)  # type: ignore[attr-defined]
-    assert purge(runtime, runtime.clock())["media"] == 0
+    assert purge(runtime, runtime.clock())["media_files"] == 0
     runtime.clock.advance(days=2)  # type: ignore[attr-defined]
-    assert purge(runtime, runtime.clock())["media"] == 1
+    assert purge(runtime, runtime.clock())["media_files"] == 1
     assert list(store_of(runtime).list_keys()) == []
     with runtime.sessions() as session:
         kept = session.get(MediaItem, item.id)

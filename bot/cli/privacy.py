@@ -22,7 +22,8 @@ def purge() -> None:
     """Delete what retention says is due: expired addresses and conversation state.
 
     Each survey's retention_days applies to the people who took part in it (the longest
-    applies to someone in several surveys). Pseudonymised answers stay. Also completes
+    applies to someone in several surveys). Pseudonymised answers stay; voice notes and
+    photos older than their survey's retention_days are deleted (transcripts stay). Also completes
     DELETE requests whose confirmation could not be sent within an hour, and forgets old
     provider message ids. The scheduler runs this every hour.
     """

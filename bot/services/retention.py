@@ -36,7 +36,7 @@ def purge(runtime: Runtime, now: datetime) -> dict[str, int]:
     retention = {sid: s.retention_days for sid, s in runtime.catalog.get().surveys.items()}
     default = settings.default_retention_days
     counts = {"erasures": 0, "vault_entries": 0, "conversations": 0, "outbox_messages": 0,
-              "inbound_messages": 0, "media": 0}
+              "inbound_messages": 0, "media_files": 0}
     with UnitOfWork(runtime.sessions, runtime.vault) as uow:
         repo = PrivacyRepository(uow.session)
         for pid in repo.erasures_due(now - ERASE_GRACE):
@@ -56,7 +56,7 @@ def purge(runtime: Runtime, now: datetime) -> dict[str, int]:
         counts["inbound_messages"] = uow.inbound.prune(
             now - timedelta(days=settings.inbound_retention_days)
         )
-        counts["media"] = media.expire(uow, retention, now)
+        counts["media_files"] = media.expire(uow, retention, now)
         uow.commit()
     MediaJob(runtime).delete_queued()  # erased and expired files leave the store now
     log.info("purge done", extra=counts)

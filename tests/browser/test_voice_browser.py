@@ -23,7 +23,7 @@ from channels.base import InboundMessage, MediaRef
 from storage.media import new_key
 from storage.models import MediaItem
 from storage.repositories.media import MediaRepository
-from tests.browser.conftest import REVIEWER
+from tests.browser.conftest import REVIEWER, SCREENSHOTS
 from tests.browser.seed import add_user
 from tests.browser.test_dashboard_browser import check_accessibility, shot, sign_in
 from tests.helpers import FakeClock, make_runtime
@@ -87,7 +87,10 @@ def test_a_reviewer_plays_a_voice_note_and_types_it(browser: Any,
     page = context.new_page()
     sign_in(page, base, REVIEWER)
     page.goto(f"{base}/dashboard/surveys/carers")
-    page.get_by_role("link", name="Voice notes for this question").click()
+    link = page.get_by_role("link", name="Voice notes for this question")
+    link.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "voice-00-survey-link.png"))
+    link.click()
     page.wait_for_url(f"{base}/dashboard/surveys/carers/voice#q-media-missing")
     check_accessibility(page, "voice notes page")
     shot(page, "voice-01-1280")
