@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -206,6 +207,27 @@ def check_review(h: Harness, media_id: int, original: bytes) -> None:
         assert [w for w in words if "900999" in str(w)] == []
 
 
+def check_archive(h: Harness, media_id: int, original: bytes) -> None:
+    """Only an organiser, with a reason, gets the recordings: audited."""
+    path = "/dashboard/surveys/carers/voice/archive"
+    reviewer = signed_in(h, REVIEWER)
+    csrf = token(reviewer, "/dashboard/surveys/carers/voice")
+    assert reviewer.post(path, data={"csrf_token": csrf, "reason": "x"}).status_code == 403
+    organiser = signed_in(h, ORGANISER)
+    csrf = token(organiser, "/dashboard/surveys/carers/voice")
+    assert organiser.post(path, data={"csrf_token": csrf, "reason": ""}).status_code == 302
+    reply = organiser.post(path, data={"csrf_token": csrf, "reason": "for the group's report"})
+    assert (reply.status_code, reply.mimetype) == (200, "application/zip")
+    with zipfile.ZipFile(io.BytesIO(reply.get_data())) as archive:
+        assert archive.read(f"media-{media_id}.ogg") == original
+        index = archive.read("index.csv").decode("utf-8-sig")
+    assert f"media-{media_id}" in index and "I need a break now and then" in index
+    with h.runtime.sessions() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "media_archive"))
+        assert [(e.reason, e.detail) for e in events] == [("for the group's report",
+                                                           {"files": 1})]
+
+
 def check_erased(h: Harness, engine: Engine, folder: Path, media_id: int, needle: bytes,
                  delete: Callable[[], None]) -> None:
     """After DELETE (and the media job): no record, no file, refused in the dashboard."""
@@ -253,6 +275,8 @@ def test_whatsapp_voice_note(harness: Harness, engine: Engine, tmp_path: Path) -
     assert_nowhere(harness, engine, tmp_path, marker)
 
     check_review(harness, item.id, note)
+    check_archive(harness, item.id, note)
+
     def delete() -> None:
         whatsapp(harness, "DELETE")
         whatsapp(harness, "Yes, delete", button="delete:yes")
@@ -275,6 +299,7 @@ def test_telegram_voice_note(harness: Harness, engine: Engine, tmp_path: Path) -
     assert_nowhere(harness, engine, tmp_path, marker)
 
     check_review(harness, item.id, note)
+
     def delete() -> None:
         harness.send_telegram("DELETE")
         harness.press_button("delete:yes")

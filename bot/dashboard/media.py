@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from typing import Any
@@ -28,6 +27,7 @@ from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, organiser_only, signed_in
 from bot.services.media import EXTENSIONS, PROBLEMS, digest, save_transcript
 from bot.services.media_jobs import MediaJob
+from storage import spreadsheet
 from storage.media import MediaMissing
 from storage.repositories.media import MediaRepository, MediaView, reference
 from storage.uow import UnitOfWork
@@ -182,9 +182,7 @@ def archive(survey_id: str) -> Any:
                    reason=form.reason.data, detail={"files": len(items)})
         session.commit()
     buffer = io.BytesIO()
-    listing = io.StringIO()
-    writer = csv.writer(listing, lineterminator="\r\n")
-    writer.writerow(["Reference", "Question id", "Question", "Kind", "File", "Transcript"])
+    listing: list[list[str]] = []
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive_file:
         for media_id, question_id, kind, content_type, key, text in items:
             if key is None:
@@ -195,16 +193,13 @@ def archive(survey_id: str) -> Any:
             except MediaMissing:
                 name = "(missing)"
             question = survey.question(question_id)
-            writer.writerow([reference(media_id), question_id,
-                             question.text.get() if question else "",
-                             "voice note" if kind == "audio" else "photo", name,
-                             _safe_cell(text or "")])
-        archive_file.writestr("index.csv", "\ufeff" + listing.getvalue())
+            listing.append([reference(media_id), question_id,
+                            question.text.get() if question else "",
+                            "voice note" if kind == "audio" else "photo", name, text or ""])
+        header = ["Reference", "Question id", "Question", "Kind", "File", "Transcript"]
+        archive_file.writestr("index.csv", spreadsheet.BOM + spreadsheet.csv_text(
+            header, listing, newline="\r\n"))  # formula-safe, like every export
     filename = f"{survey_id}-voice-notes-and-photos-{runtime.clock().date().isoformat()}.zip"
     return Response(buffer.getvalue(), mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
 
-
-def _safe_cell(text: str) -> str:
-    """A spreadsheet never runs a cell: a formula start gets an apostrophe."""
-    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r", "\n")) else text
