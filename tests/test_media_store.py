@@ -221,3 +221,20 @@ def test_a_database_failure_after_writing_leaves_no_file(harness: Harness,
     with harness.runtime.sessions() as session:
         assert session.scalars(select(MediaItem.status)).one() == "stored"
 
+
+
+def test_media_settings_refuse_what_cannot_work(tmp_path: Path) -> None:
+    from bot.services.config import ConfigError
+    from bot.services.media import MediaSettings
+    from tests.helpers import settings_for
+
+    def settings(**extra: str) -> MediaSettings:
+        return MediaSettings.from_settings(settings_for("sqlite://", tmp_path, extra=extra))
+
+    assert settings().path == tmp_path / "media" and settings().transcribe == "off"
+    for bad, message in ((dict(WITHUS_MEDIA_STORE="s3"), "needs WITHUS_MEDIA_S3_BUCKET"),
+                         (dict(WITHUS_MEDIA_STORE="ftp"), "'local' or 's3'"),
+                         (dict(WITHUS_TRANSCRIBE="whisper"), "no speech-to-text engine"),
+                         (dict(WITHUS_MEDIA_MAX_BYTES="0"), "at least 1")):
+        with pytest.raises(ConfigError, match=message):
+            settings(**bad)

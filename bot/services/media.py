@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.services.config import ConfigError, Settings
+from bot.services.transcription import transcriber_for
 from channels.base import InboundMessage, MediaRef
 from storage.media import LocalMediaStore, MediaStore, S3MediaStore
 from storage.models import Answer
@@ -108,6 +109,8 @@ class MediaSettings:
         if store == "s3" and not bucket:
             raise ConfigError("WITHUS_MEDIA_STORE=s3 needs WITHUS_MEDIA_S3_BUCKET.")
         path = env.get("WITHUS_MEDIA_PATH", "").strip()
+        transcribe = env.get("WITHUS_TRANSCRIBE", "off").strip().lower() or "off"
+        transcriber_for(transcribe)  # an engine that does not exist stops startup
         return cls(
             store=store,
             path=Path(path) if path else settings.instance_path / "media",
@@ -120,7 +123,7 @@ class MediaSettings:
             max_bytes=_positive(env, "WITHUS_MEDIA_MAX_BYTES", DEFAULT_MAX_BYTES),
             fetch_timeout=float(_positive(env, "WITHUS_MEDIA_FETCH_TIMEOUT", 30)),
             max_attempts=_positive(env, "WITHUS_MEDIA_MAX_ATTEMPTS", 6),
-            transcribe=env.get("WITHUS_TRANSCRIBE", "off").strip().lower() or "off",
+            transcribe=transcribe,
         )
 
 

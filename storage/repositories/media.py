@@ -57,6 +57,18 @@ def reference(media_id: int) -> str:
     return f"media-{media_id}"
 
 
+def _views() -> Any:
+    """The columns of a `MediaView`, with the response each belongs to."""
+    return (
+        select(MediaItem.id, MediaItem.survey_id, MediaItem.question_id, MediaItem.kind,
+               MediaItem.status, MediaItem.problem, MediaItem.content_type,
+               MediaItem.size_bytes, MediaItem.duration_ms, MediaItem.transcript,
+               MediaItem.created_at, MediaItem.channel, Response.quote_ok)
+        .join(Answer, Answer.id == MediaItem.answer_id)
+        .join(Response, Response.id == Answer.response_id)
+    )
+
+
 class MediaRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -143,15 +155,8 @@ class MediaRepository:
     def for_survey(self, survey_id: str, question_id: str | None = None,
                    limit: int = 100, offset: int = 0) -> tuple[int, list[MediaView]]:
         """Voice notes and photos of a survey's consented responses, newest first."""
-        base = (
-            select(MediaItem.id, MediaItem.survey_id, MediaItem.question_id, MediaItem.kind,
-                   MediaItem.status, MediaItem.problem, MediaItem.content_type,
-                   MediaItem.size_bytes, MediaItem.duration_ms, MediaItem.transcript,
-                   MediaItem.created_at, MediaItem.channel, Response.quote_ok)
-            .join(Answer, Answer.id == MediaItem.answer_id)
-            .join(Response, Response.id == Answer.response_id)
-            .where(MediaItem.survey_id == survey_id, Response.consented_at.is_not(None))
-        )
+        base = _views().where(MediaItem.survey_id == survey_id,
+                              Response.consented_at.is_not(None))
         if question_id is not None:
             base = base.where(MediaItem.question_id == question_id)
         total = int(self._session.scalar(select(func.count()).select_from(base.subquery()))
@@ -161,15 +166,7 @@ class MediaRepository:
         return total, [MediaView(**row._mapping) for row in rows]
 
     def view(self, media_id: int) -> MediaView | None:
-        found = self._session.execute(
-            select(MediaItem.id, MediaItem.survey_id, MediaItem.question_id, MediaItem.kind,
-                   MediaItem.status, MediaItem.problem, MediaItem.content_type,
-                   MediaItem.size_bytes, MediaItem.duration_ms, MediaItem.transcript,
-                   MediaItem.created_at, MediaItem.channel, Response.quote_ok)
-            .join(Answer, Answer.id == MediaItem.answer_id)
-            .join(Response, Response.id == Answer.response_id)
-            .where(MediaItem.id == media_id)
-        ).first()
+        found = self._session.execute(_views().where(MediaItem.id == media_id)).first()
         return MediaView(**found._mapping) if found else None
 
     def stored(self, survey_id: str | None = None) -> list[MediaItem]:

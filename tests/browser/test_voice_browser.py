@@ -8,7 +8,6 @@ Screenshots go to test-output/screenshots/.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,11 @@ import pytest
 from bot.services.media import clean, digest
 from bot.services.media_jobs import store_of
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
 from channels.base import InboundMessage, MediaRef
 from storage.media import new_key
 from storage.models import MediaItem
 from storage.repositories.media import MediaRepository
-from tests.browser.conftest import REVIEWER, SCREENSHOTS
+from tests.browser.conftest import REVIEWER, SCREENSHOTS, serve
 from tests.browser.seed import add_user
 from tests.browser.test_dashboard_browser import check_accessibility, shot, sign_in
 from tests.helpers import FakeClock, make_runtime
@@ -62,23 +60,13 @@ def seed_voice_note(runtime: Runtime) -> int:
 
 @pytest.fixture(scope="module")
 def voice_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    from werkzeug.serving import make_server
-
     folder: Path = tmp_path_factory.mktemp("voice")
     runtime = make_runtime(f"sqlite:///{folder / 'withus.db'}", folder, clock=FakeClock(),
                            min_cell=1)
     media_id = seed_voice_note(runtime)
     add_user(runtime, REVIEWER, "reviewer")
-    httpd = make_server("127.0.0.1", 0, create_app(runtime=runtime), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}", media_id
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
-        runtime.close()
-
+    for base, _runtime in serve(runtime):
+        yield base, media_id
 
 def test_a_reviewer_plays_a_voice_note_and_types_it(browser: Any,
                                                     voice_server: tuple[str, int]) -> None:
