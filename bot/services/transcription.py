@@ -41,5 +41,6 @@ def transcriber_for(engine: str) -> Transcriber:
         return NoTranscriber()
     raise ConfigError(
         f"WITHUS_TRANSCRIBE={engine!r}: there is no speech-to-text engine to use "
-        "(see docs/privacy.md, 'Voice notes and photos'); leave it unset, and reviewers type what they hear."
+        "(see docs/privacy.md, 'Voice notes and photos'); leave it unset, and reviewers "
+        "type what they hear."
     )
