@@ -39,6 +39,42 @@ class WebRequest:
 
 
 @dataclass(frozen=True)
+class MediaRef:
+    """Where a provider keeps something a person sent (a voice note, a photo), so that it
+    can be fetched after the webhook has answered: a Twilio MediaUrl or a Telegram file
+    id in `source`. It can fetch personal data: never log it."""
+
+    kind: str  # the channel's media type: "audio", "image", "voice", "photo", ...
+    source: str
+    content_type: str = ""
+    size: int | None = None
+
+    def __repr__(self) -> str:
+        return f"MediaRef(kind={self.kind!r}, content_type={self.content_type!r})"
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    data: bytes
+    content_type: str
+
+    def __repr__(self) -> str:
+        return f"FetchedMedia(bytes={len(self.data)}, content_type={self.content_type!r})"
+
+
+class MediaError(Exception):
+    """A fetch failed. `problem` is a short code (too_large, wrong_type, foreign_host,
+    timeout, not_found, refused, unavailable); `permanent` means trying again is useless.
+    The reason is ours, never the provider's text (which may quote a URL)."""
+
+    def __init__(self, problem: str, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.problem = problem
+        self.reason = reason
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """One thing a person did: sent text, pressed a button, sent media, or started via a link.
 
@@ -57,6 +93,8 @@ class InboundMessage:
     start_param: str = ""
     #: Provider-specific data needed to acknowledge the event (e.g. a Telegram callback id).
     ack: str = ""
+    #: What was attached, to fetch later if the survey takes it as an answer.
+    media: tuple[MediaRef, ...] = ()
 
     def __repr__(self) -> str:  # keep addresses and text out of tracebacks and logs
         return (
@@ -127,6 +165,8 @@ class Channel(ABC):
     max_buttons: int = 0
     #: Longest text in one message; longer texts are split at sentence boundaries.
     max_length: int = 4096
+    #: People can send a voice note or photo here (so prompts say they may).
+    carries_media: bool = False
 
     @abstractmethod
     def verify(self, request: WebRequest) -> bool:
@@ -139,6 +179,12 @@ class Channel(ABC):
     @abstractmethod
     def send(self, address: str, message: OutboundMessage) -> list[SendResult]:
         """Deliver one message (maybe as several parts); raise `SendError` on failure."""
+
+    def fetch_media(self, source: str, max_bytes: int, timeout: float) -> FetchedMedia:
+        """Download what a `MediaRef.source` points to, at most `max_bytes` of it;
+        raise `MediaError`. Called by the media job, never inside a webhook."""
+        raise MediaError("refused", f"the {self.name or 'this'} channel carries no media",
+                         permanent=True)
 
     def normalise_address(self, address: str) -> str:
         """The canonical form used for the pseudonym, so one person maps to one id."""

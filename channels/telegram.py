@@ -5,6 +5,9 @@ scheduler). `asyncio.run()` per call would build and tear down a loop each time 
 the Bot's keep-alive connections, which belong to the loop that opened them. So the channel
 owns one event loop in one daemon thread, and every Bot call is submitted to it.
 
+Voice notes, audio files and photos carry a file id; the media job fetches them later
+(`fetch_media`: getFile, then the download), never the webhook.
+
 Telegram retries a webhook delivery until it gets a 2xx, so anything we cannot use (edits,
 group chats, unknown update types, even malformed updates) is ignored with `[]` rather than
 rejected; only a body that isn't JSON at all is a `BadRequest`.
@@ -31,7 +34,10 @@ from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 from channels.base import (
     BadRequest,
     Channel,
+    FetchedMedia,
     InboundMessage,
+    MediaError,
+    MediaRef,
     OutboundMessage,
     SendError,
     SendResult,
@@ -68,6 +74,7 @@ class TelegramChannel(Channel):
     name = "telegram"
     max_buttons = 8  # one inline button per row; more than this becomes a wall of buttons
     max_length = 4096
+    carries_media = True
 
     def __init__(
         self,
@@ -153,7 +160,8 @@ class TelegramChannel(Channel):
         if media is None:
             return []  # service messages and exotic content (polls, dice): nothing to answer
         return [
-            InboundMessage(kind="media", media_type=media, text=message.caption or "", **common)
+            InboundMessage(kind="media", media_type=media, text=message.caption or "",
+                           media=_media_refs(message), **common)
         ]
 
     def _button(self, update: Update) -> list[InboundMessage]:
@@ -176,6 +184,34 @@ class TelegramChannel(Channel):
                 ack=query.id,
             )
         ]
+
+    def fetch_media(self, source: str, max_bytes: int, timeout: float) -> FetchedMedia:
+        """getFile for the file id, then download it, if Telegram says it is small enough
+        (the Bot API serves files up to 20 MB). The content type is the sender's claim,
+        which the caller checks against the bytes."""
+
+        async def download() -> bytes:
+            found = await self._bot.get_file(source, read_timeout=timeout)
+            if found.file_size is not None and found.file_size > max_bytes:
+                raise MediaError("too_large", "telegram file is larger than the limit",
+                                 permanent=True)
+            data = bytes(await found.download_as_bytearray(read_timeout=timeout))
+            if len(data) > max_bytes:
+                raise MediaError("too_large", "telegram file is larger than the limit",
+                                 permanent=True)
+            return data
+
+        try:
+            return FetchedMedia(self._run(download, timeout=timeout + self._timeout), "")
+        except (TimeoutError, tg.TimedOut):
+            error = MediaError("timeout", "telegram file download timed out", permanent=False)
+        except tg.BadRequest:  # a wrong or expired file id, or a file too big for bots
+            error = MediaError("refused", "telegram refused the file id", permanent=True)
+        except (tg.Forbidden, tg.InvalidToken):
+            error = MediaError("refused", "telegram refused the download", permanent=False)
+        except tg.TelegramError:
+            error = MediaError("unavailable", "telegram network error", permanent=False)
+        raise error  # outside the handler: no __context__ carrying a URL with the token
 
     # -- outbound --------------------------------------------------------------------------
 
@@ -307,6 +343,21 @@ def _json_object(body: bytes) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("body is not a JSON object")
     return data
+
+
+def _media_refs(message: Message) -> tuple[MediaRef, ...]:
+    """The file id of a voice note, audio file or photo (its largest size)."""
+    if message.voice is not None:
+        voice = message.voice
+        return (MediaRef("voice", voice.file_id, voice.mime_type or "audio/ogg",
+                         voice.file_size),)
+    if message.audio is not None:
+        audio = message.audio
+        return (MediaRef("audio", audio.file_id, audio.mime_type or "", audio.file_size),)
+    if message.photo:
+        photo = max(message.photo, key=lambda size: size.width * size.height)
+        return (MediaRef("photo", photo.file_id, "image/jpeg", photo.file_size),)
+    return ()
 
 
 def _text_event(text: str, common: dict[str, Any]) -> InboundMessage:

@@ -8,6 +8,11 @@ format, a signature scheme and error codes, and differ only in the details below
   created on the fly and cached), and a 24-hour window: a conversation we start must use
   an approved template, so without one a business-initiated send waits (`window_closed`).
 
+Voice notes and photos arrive as `MediaUrl0..n`. They are fetched later, by the media
+job, never inside the webhook (`fetch_media`): from Twilio's API host only, with the
+account's HTTP basic auth, following Twilio's redirect to its media store, within a size
+limit. SMS can carry them only where Twilio delivers MMS (the US and Canada).
+
 Signatures are checked against the configured public URL, not the Host header, so it works
 behind a TLS-terminating proxy. Phone numbers are personal data: errors carry Twilio's
 error code only, never its message (which can quote the number).
@@ -26,10 +31,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlencode, urlparse, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlparse, urlsplit, urlunsplit
 
 import phonenumbers
-from requests import RequestException
+from requests import RequestException, Session
+from requests import Timeout as RequestTimeout
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -40,7 +46,10 @@ from twilio.rest.content.v1.content import ContentList
 from channels.base import (
     BadRequest,
     Channel,
+    FetchedMedia,
     InboundMessage,
+    MediaError,
+    MediaRef,
     OutboundMessage,
     SendError,
     SendResult,
@@ -76,6 +85,16 @@ _UNSUBSCRIBED, _OUTSIDE_WINDOW, _TOO_MANY_REQUESTS = 21610, 63016, 20429
 # at most a few), and how far Twilio's clock and ours may disagree.
 _RECONCILE_LOOKBACK = 20
 _CLOCK_SKEW = timedelta(seconds=5)
+#: Where a MediaUrl may point (with our credentials), and where Twilio may redirect it:
+#: its own hosts and its media CDN, or the S3 bucket behind that CDN. Nothing else is
+#: fetched, so a forged or mistaken URL cannot make us send our credentials, or fetch
+#: from, anywhere else.
+MEDIA_API_HOSTS = frozenset({"api.twilio.com"})
+MEDIA_REDIRECT_SUFFIXES = (".twilio.com", ".twiliocdn.com")
+MEDIA_S3_HOSTS = frozenset({"s3.amazonaws.com", "s3-external-1.amazonaws.com"})
+MEDIA_S3_BUCKET = "/media.twiliocdn.com/"
+MAX_MEDIA_REDIRECTS = 3
+MAX_MEDIA = 10  # Twilio sends at most ten attachments a message
 
 
 @dataclass(frozen=True)
@@ -118,6 +137,11 @@ class TwilioChannel(Channel):
         self.name = name
         self.max_buttons = 3 if name == "whatsapp" else 0
         self.max_length = 1600
+        #: WhatsApp carries voice notes and photos; SMS only as MMS, in a few countries,
+        #: so SMS prompts never offer it.
+        self.carries_media = name == "whatsapp"
+        self._account = account_sid
+        self._auth_token = auth_token
         #: Twilio confirms SMS opt-outs itself; on WhatsApp the app must do it.
         self.provider_confirms_opt_out = name == "sms"
         self._token = auth_token.encode("utf-8")
@@ -178,13 +202,14 @@ class TwilioChannel(Channel):
         }
         body = form.get("Body", "")
         media = _media_type(form)
+        common["media"] = _media_refs(form)
         if form.get("ButtonPayload"):
             return [
                 InboundMessage(kind="button", payload=form["ButtonPayload"], text=body, **common)
             ]
         if media and not body.strip():
             return [InboundMessage(kind="media", media_type=media, **common)]
-        # ProfileName, WaId and media URLs are deliberately never read.
+        # ProfileName and WaId are deliberately never read.
         return [InboundMessage(kind="text", text=body, media_type=media, **common)]
 
     def parse_status(self, request: WebRequest) -> StatusUpdate:
@@ -207,6 +232,37 @@ class TwilioChannel(Channel):
         person sends several messages in a row.
         """
         return _normalise(address, self._region)
+
+    def fetch_media(self, source: str, max_bytes: int, timeout: float) -> FetchedMedia:
+        """The attachment at a MediaUrl: from api.twilio.com with the account's basic auth,
+        then through at most a few redirects to Twilio's media hosts, without credentials.
+
+        Refuses (for good) a URL on any other host, something bigger than `max_bytes`
+        (by Content-Length before reading, or while reading); a timeout, a 5xx or a 429
+        may succeed later.
+        """
+        url = source
+        for hop in range(MAX_MEDIA_REDIRECTS + 1):
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+            first = hop == 0
+            if parts.scheme != "https" or not _media_host(host, parts.path, first=first):
+                raise MediaError("foreign_host", "media URL is not on Twilio's media hosts",
+                                 permanent=True)
+            auth = (self._account, self._auth_token) if host in MEDIA_API_HOSTS else None
+            try:
+                status, headers, data = self._http.download(url, auth, max_bytes, timeout)
+            except RequestTimeout:
+                raise MediaError("timeout", "twilio media fetch timed out",
+                                 permanent=False) from None
+            except RequestException:
+                raise MediaError("unavailable", "twilio media connection error",
+                                 permanent=False) from None
+            if status in (301, 302, 303, 307, 308) and headers.get("Location"):
+                url = urljoin(url, headers["Location"])
+                continue
+            return _fetched(status, headers, data)
+        raise MediaError("refused", "too many redirects fetching twilio media", permanent=True)
 
     # -- outbound --------------------------------------------------------------------------
 
@@ -388,6 +444,32 @@ class RebasedHttpClient(TwilioHttpClient):
         """Seconds to wait after this thread's last 429 (a default when Twilio gave none)."""
         return getattr(self._local, "retry_after", None) or _DEFAULT_RETRY_AFTER
 
+    def download(self, url: str, auth: tuple[str, str] | None, max_bytes: int,
+                 timeout: float) -> tuple[int, dict[str, str], bytes | None]:
+        """GET `url` (rebased like every request) on this client's session, without
+        following redirects, streaming: (status, headers, body), the body None when it
+        is larger than `max_bytes`. The SDK's own `request` decodes bodies as text, which
+        would corrupt a voice note, and reads them whole."""
+        if self._base is not None:
+            parts = urlsplit(url)
+            url = urlunsplit((self._base.scheme, self._base.netloc,
+                              self._base.path + parts.path, parts.query, ""))
+        session = self.session or Session()
+        with session.get(url, auth=auth, timeout=timeout, stream=True,
+                         allow_redirects=False) as response:
+            headers = dict(response.headers.items())
+            declared = headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                return response.status_code, headers, None
+            if response.status_code != 200:
+                return response.status_code, headers, b""
+            body = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > max_bytes:
+                    return response.status_code, headers, None
+            return response.status_code, headers, bytes(body)
+
 
 class _ContentRequest(ContentList.ContentCreateRequest):
     """The SDK's request, minus the `null` it sends for every content type not used."""
@@ -411,9 +493,50 @@ def _seconds(value: object) -> float | None:
         return None
 
 
+def _media_refs(form: Any) -> tuple[MediaRef, ...]:
+    """Every attachment's MediaUrl and content type, to fetch later if it is an answer."""
+    count = form.get("NumMedia", "0")
+    if not (count.isascii() and count.isdigit()):
+        return ()
+    refs = []
+    for n in range(min(int(count), MAX_MEDIA)):
+        url = form.get(f"MediaUrl{n}", "")
+        content_type = form.get(f"MediaContentType{n}", "").lower()
+        if url:
+            refs.append(MediaRef(content_type.split("/", 1)[0], url, content_type))
+    return tuple(refs)
+
+
+def _media_host(host: str, path: str, *, first: bool) -> bool:
+    """A MediaUrl must be on Twilio's API host; its redirects may also go to Twilio's
+    media CDN or the S3 bucket behind it."""
+    if host in MEDIA_API_HOSTS:
+        return True
+    if first:
+        return False
+    if host.endswith(MEDIA_REDIRECT_SUFFIXES):
+        return True
+    return host in MEDIA_S3_HOSTS and path.startswith(MEDIA_S3_BUCKET)
+
+
+def _fetched(status: int, headers: dict[str, str], data: bytes | None) -> FetchedMedia:
+    if data is None:
+        raise MediaError("too_large", "media is larger than the limit", permanent=True)
+    if status == 200:
+        content_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        return FetchedMedia(data, content_type)
+    if status == 404:
+        raise MediaError("not_found", "twilio has no such media (deleted?)", permanent=True)
+    if status == 429 or status >= 500:
+        raise MediaError("unavailable", f"twilio media http {status}", permanent=False)
+    if status == 401:  # our credentials, not the person's media: worth trying again
+        raise MediaError("refused", "twilio refused our credentials for media",
+                         permanent=False)
+    raise MediaError("refused", f"twilio media http {status}", permanent=True)
+
+
 def _media_type(form: Any) -> str:
-    """The kind of the first attachment ("image", "audio", ...), or "" for none. The media
-    URL itself is never read: we neither store nor fetch what people send."""
+    """The kind of the first attachment ("image", "audio", ...), or "" for none."""
     count = form.get("NumMedia", "0")
     if count.isascii() and count.isdigit() and int(count) > 0:
         content_type = form.get("MediaContentType0", "").lower()

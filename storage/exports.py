@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage import spreadsheet
 from storage.models import Answer, Response, SurveyDefinition
+from storage.repositories.media import MediaRepository
 from storage.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401 (exported here too)
 from surveys.model import Question, QuestionType, Survey
 
@@ -45,6 +46,8 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
 CHUNK = 1000
 #: What a skipped or media-only answer reads as (option codes are [a-z0-9_], never these).
 SKIPPED, MEDIA = "(skipped)", "(photo, file or voice note)"
+#: Where `iter_rows` puts a question's voice note and photo references among its answers.
+MEDIA_REF = "media_ref"
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Column:
     header: str
     description: str
     question: Question | None = None
-    part: Literal["meta", "label", "code", "value"] = "meta"
+    part: Literal["meta", "label", "code", "value", "media"] = "meta"
 
 
 _META: tuple[tuple[str, str, str], ...] = (
@@ -101,6 +104,10 @@ class ExportPlan:
                 if question.is_answerable and question.id not in seen:
                     seen[question.id] = question
         return list(seen.values())
+
+    @property
+    def has_media(self) -> bool:
+        return any(column.part == "media" for column in self.columns)
 
     @property
     def headers(self) -> list[str]:
@@ -155,11 +162,21 @@ def _question_columns(q: Question) -> list[Column]:
         ]
     if q.type is QuestionType.NUMBER:
         return [Column(q.id, title, "The number they gave.", q, "value")]
-    return [Column(q.id, title, "Their words, redacted (names, numbers and places removed).",
-                   q, "value")]
+    words = Column(q.id, title, "Their words, redacted (names, numbers and places removed). "
+                   "For a voice note, the transcript a reviewer typed.", q, "value")
+    if q.accepts == {"text"}:
+        return [words]
+    return [words, Column(
+        f"{q.id}.media", f"{title} voice note or photo",
+        "The reference of each voice note or photo they sent (e.g. media-12), never the "
+        "recording itself; organisers can download the recordings, with a reason that is "
+        "audited, from the dashboard.", q, "media")]
 
 
 def _cell(column: Column, kinds: dict[str, tuple[Any, str | None]]) -> Any:
+    if column.part == "media":
+        refs = kinds.get(MEDIA_REF, (None, None))[0]
+        return "; ".join(refs) if refs else None
     if "value" not in kinds:
         if "skipped" in kinds:
             return SKIPPED
@@ -246,11 +263,17 @@ def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
                 .where(Answer.response_id.in_([r.id for r in responses]))
                 .order_by(Answer.response_id, Answer.id)
             ).all()
+            media = (MediaRepository(session).references([r.id for r in responses])
+                     if plan.has_media else {})
             session.rollback()  # end the (read) transaction before writing anything out
         given: dict[int, dict[str, list[tuple[str, Any, str | None]]]] = {}
         for a in answers:
             given.setdefault(a.response_id, {}).setdefault(a.question_id, []).append(
                 (a.kind, a.value, a.label))
+        for response_id, by_question in media.items():
+            for question_id, refs in by_question.items():
+                given.setdefault(response_id, {}).setdefault(question_id, []).append(
+                    (MEDIA_REF, refs, None))
         for response in responses:
             yield plan.row(response, given.get(response.id, {}))
         after = responses[-1].id

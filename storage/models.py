@@ -554,3 +554,79 @@ class Vote(Base):
     )
     vote: Mapped[str] = mapped_column(String(8))
     voted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- Voice notes and photos -------------------------------------------------------------------
+
+MEDIA_STATUSES = ("pending", "fetching", "stored", "failed", "expired")
+MEDIA_KINDS = ("audio", "image")
+
+
+class MediaItem(Base):
+    """A voice note or photo sent as an answer: what it is and where its encrypted bytes
+    are, never the bytes themselves (those are in the media store, encrypted with the
+    vault's keys; see bot/services/media.py).
+
+    It is also the fetch job: 'pending' until the fetcher claims it ('fetching'), then
+    'stored' or 'failed' (with `problem`, a short code the dashboard explains). Retention
+    turns a stored one 'expired': the file and its hash go, the transcript stays.
+    """
+
+    __tablename__ = "media_items"
+    __table_args__ = (
+        Index("ix_media_items_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_media_items_survey_id_question_id", "survey_id", "question_id"),
+        _one_of("status", MEDIA_STATUSES),
+        _one_of("kind", MEDIA_KINDS),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(32), _participant_fk(), index=True)
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), index=True
+    )
+    survey_id: Mapped[str] = mapped_column(String(64))
+    question_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    #: Where the provider keeps it (a Twilio MediaUrl, a Telegram file id), encrypted with
+    #: the vault key; removed once it is stored or has failed.
+    source: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The content type the provider claimed, and the one the bytes turned out to be.
+    claimed_type: Mapped[str | None] = mapped_column(String(100))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    #: SHA-256 of the stored (cleaned, unencrypted) bytes, to check a read.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The random name of its encrypted file in the media store.
+    storage_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Why the last attempt failed, in our words (never the provider's, which may quote
+    #: the URL), and for a final failure a short code: too_large, wrong_type,
+    #: foreign_host, timeout, corrupt, not_found, refused, gave_up.
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    problem: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What a reviewer heard, redacted like free text (and copied into the answers as
+    #: the question's words, so figures, themes, quotes and exports use it).
+    transcript: Mapped[str | None] = mapped_column(Text)
+    transcript_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    transcript_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    _repr_fields = ("kind", "status", "problem")
+
+
+class MediaDeletion(Base):
+    """An encrypted file whose record has gone (erasure, retention): the media job deletes
+    it from the store, then this row. The key is random: it says nothing about anyone."""
+
+    __tablename__ = "media_deletions"
+
+    storage_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)

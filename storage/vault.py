@@ -61,5 +61,28 @@ class ContactVault:
                 "a contact vault entry could not be rotated: no configured key decrypts it"
             ) from None
 
+    # Bytes (voice notes and photos in the media store) under the same keys, so one
+    # rotation covers both: `seal`, `unseal` and `reseal` are `encrypt`, `decrypt` and
+    # `rotate` without the text encoding.
+
+    def seal(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def unseal(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise VaultDecryptionError(
+                "a stored file could not be decrypted with any configured key"
+            ) from None
+
+    def reseal(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken:
+            raise VaultDecryptionError(
+                "a stored file could not be rotated: no configured key decrypts it"
+            ) from None
+
     def __repr__(self) -> str:
         return "ContactVault(keys=<hidden>)"

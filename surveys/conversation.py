@@ -39,9 +39,10 @@ IN_SURVEY = ("language", "consent", "asking", "quote", "shareback")
 
 @dataclass(frozen=True)
 class Event:
-    """Something the person did (or, for "timeout", a reminder falling due)."""
+    """Something the person did (or, for "timeout", a reminder falling due; for
+    "media_failed", their voice note or photo for question `payload` could not be kept)."""
 
-    kind: Literal["start", "text", "button", "media", "timeout"]
+    kind: Literal["start", "text", "button", "media", "timeout", "media_failed"]
     text: str = ""
     payload: str = ""
     media_type: str = ""
@@ -62,6 +63,9 @@ class Reply:
     text: str
     choices: tuple[ReplyChoice, ...] = ()
     multiple: bool = False
+    #: Added by channels that can carry a voice note or photo ("You can also send a
+    #: voice note."); left off on SMS.
+    media_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,9 @@ class Step:
     def __iter__(self):  # type: ignore[no-untyped-def]  # allows `state, replies, records = ...`
         return iter((self.state, self.replies, self.records))
 
-    def say(self, text: str, choices: tuple[ReplyChoice, ...] = (), multiple: bool = False) -> None:
-        self.replies.append(Reply(text, choices, multiple))
+    def say(self, text: str, choices: tuple[ReplyChoice, ...] = (), multiple: bool = False,
+            media_note: str = "") -> None:
+        self.replies.append(Reply(text, choices, multiple, media_note))
 
 
 # --- State ------------------------------------------------------------------------------

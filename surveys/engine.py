@@ -63,6 +63,8 @@ from surveys.conversation import (
 )
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
+from surveys.media import failed as media_failed_text
+from surveys.media import media_kind, media_note, received, takes
 from surveys.model import Question, QuestionType, Survey
 from surveys.parsing import (
     NO_WORDS,
@@ -126,6 +128,8 @@ def step(survey: Survey, state: Mapping[str, Any], event: Event, now: datetime) 
         _keyword(survey, result, word)
     elif s["stage"] == "consent":
         _consent(survey, result, event)
+    elif event.kind == "media" and takes(_current(survey, result), event.media_type):
+        _media_answer(survey, result, event)
     elif event.kind == "media":
         _media(survey, result, event)
     else:
@@ -215,6 +219,42 @@ def _media(survey: Survey, result: Step, event: Event) -> None:
     result.say(_(lang, "Thank you. We can't use photos, files or voice notes yet, so "
                        "please answer in words."))
     _ask(survey, result, question)
+
+
+def _media_answer(survey: Survey, result: Step, event: Event) -> None:
+    """A voice note or photo to a question that accepts it: that is their answer. The
+    service fetches and stores the file after this message is handled; if it cannot,
+    `media_failed` asks again."""
+    question = _current(survey, result)
+    assert question is not None
+    result.records.append(AnswerGiven(
+        survey.id, survey.version, question.id, "media",
+        {"media": media_kind(event.media_type), "accepted": True},
+    ))
+    result.state["wrote"] = True  # their own words, spoken: may we quote them?
+    result.say(received(event.media_type, _lang(result)))
+    _advance(survey, result, after=question)
+
+
+def media_failed(survey: Survey, state: Mapping[str, Any], event: Event) -> Step:
+    """Their voice note or photo for question `event.payload` could not be fetched or was
+    not usable (too big, the wrong kind, corrupt). Say so kindly and, if they are still
+    in this survey or have just finished it, ask that question again so they can resend
+    it or answer in words; the questions after it follow again."""
+    s = load_state(state)
+    result = Step(s)
+    lang = _lang(result)
+    result.say(media_failed_text(event.media_type, lang))
+    question = survey.question(event.payload)
+    if (question is None or s["survey"] != survey.id
+            or s["stage"] not in ("asking", "quote", "shareback", "done")):
+        return result  # elsewhere now (another survey, or declined): only the apology
+    asked: list[str] = s["asked"]
+    if question.id in asked:
+        del asked[asked.index(question.id) + 1:]
+    s["stage"] = "asking"
+    _ask(survey, result, question, remember=False)
+    return result
 
 
 def _keyword(survey: Survey, result: Step, word: Keyword) -> None:
@@ -335,7 +375,8 @@ def _ask(survey: Survey, result: Step, question: Question, remember: bool = True
     s["q"] = question.id
     if remember and (not s["asked"] or s["asked"][-1] != question.id):
         s["asked"].append(question.id)
-    result.say(prompt(question, lang), *_choices_of(question, lang))
+    result.say(prompt(question, lang), *_choices_of(question, lang),
+               media_note=media_note(question, lang))
 
 
 def prompt(question: Question, language: str) -> str:
@@ -504,6 +545,12 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
         if current is None or s["stopped"]:
             return Step(s)
         return _step_item(current, s, event, now, context)
+
+    if event.kind == "media_failed":  # from the media fetcher, not the person
+        failed_in = catalog.surveys.get(event.survey_id)
+        if failed_in is None or s["stopped"]:
+            return Step(s)
+        return media_failed(failed_in, s, event)
 
     # Data rights hold even after STOP: people may always ask what we hold, or to delete it.
     if s["pending"] == "delete" or order in (Command.DELETE, Command.MYDATA):

@@ -14,7 +14,9 @@ every channel, exactly as the engine and the channels build it, and reports:
   button labels, and each channel's longest single message;
 * a reading age for English (the aim is about 9 to 11) and sentences over 20 words;
 * text missing in one of the survey's languages (it would fall back to the default);
-* a re-ask that is longer than the question it repeats.
+* a re-ask that is longer than the question it repeats;
+* for a survey that accepts voice notes or photos, a consent text that does not say what
+  happens to one (kept encrypted, who hears it, when it is deleted): an error.
 
 Errors are broken limits (including more SMS segments than `max_segments`); everything
 else is a warning. Pure: no I/O except reading the file in `lint_file`.
@@ -34,6 +36,7 @@ from surveys.conversation import Event, Reply, new_state
 from surveys.engine import begin, step
 from surveys.i18n import available_languages
 from surveys.loader import load_file
+from surveys.media import consent_gaps
 from surveys.model import Question, QuestionType, Survey, Text
 from surveys.readability import MAX_READING_AGE, MAX_SENTENCE_WORDS, measure
 from surveys.render import numbered
@@ -66,9 +69,11 @@ class ChannelRules:
     max_length: int
     #: Telegram counts UTF-16 code units; Twilio counts characters.
     utf16: bool
+    #: Can carry a voice note or photo (so prompts say one may be sent); SMS cannot.
+    carries_media: bool = True
 
 
-SMS = ChannelRules("sms", 0, None, None, False, None, 1600, False)
+SMS = ChannelRules("sms", 0, None, None, False, None, 1600, False, carries_media=False)
 WHATSAPP = ChannelRules("whatsapp", 3, 20, 200, False, 1024, 1600, False)
 TELEGRAM = ChannelRules("telegram", 8, None, 64, True, None, 4096, True)
 CHANNELS: tuple[ChannelRules, ...] = (SMS, WHATSAPP, TELEGRAM)
@@ -150,7 +155,8 @@ def prompts(survey: Survey) -> list[Prompt]:
     for lang in survey.languages:
         intro, consent = begin(survey, None, _RENDER_TIME, language=lang).replies[-2:]
         found.append(_authored("intro", lang, intro, survey.intro, survey))
-        found.append(_authored("consent", lang, consent, survey.consent, survey))
+        found.append(_authored("consent", lang, consent, survey.consent, survey,
+                               _consent_media(survey, lang)))
         for question in survey.questions:
             found += _question_prompts(survey, question, lang)
         found.append(_authored("thank_you", lang, Reply(survey.thank_you.get(lang)),
@@ -213,6 +219,24 @@ def _reasks(survey: Survey, state: dict[str, Any], question: Question) -> list[R
         replies.append(result.replies[-1])
         current = result.state
     return replies
+
+
+def _consent_media(survey: Survey, lang: str) -> list[Finding]:
+    """A survey that takes voice notes or photos must say, in its consent text, what
+    happens to them: people agree to that, not only to their words being kept."""
+    found = []
+    for language, topic in consent_gaps(survey):
+        if language != lang:
+            continue
+        if topic is None:
+            found.append(Finding("warning", f"this survey accepts voice notes or photos, and "
+                                            f"the consent checks have no words for {lang}: "
+                                            "make sure it says they are kept encrypted, who "
+                                            "hears them and when they are deleted"))
+        else:
+            found.append(Finding("error", "this survey accepts voice notes or photos, so its "
+                                          f"consent must {topic.advice}"))
+    return found
 
 
 def _missing(survey: Survey, lang: str, texts: dict[str, Text | None],
@@ -294,8 +318,11 @@ def check_prompt(prompt: Prompt, rules: ChannelRules, file: str, survey: str,
     reply = prompt.reply
     buttons = _uses_buttons(reply, rules)
     lang = prompt.language if "," not in prompt.language else None
-    text = reply.text if buttons else numbered(
-        reply.text, [c.label for c in reply.choices], reply.multiple, lang)
+    words = reply.text
+    if reply.media_note and rules.carries_media:
+        words += "\n" + reply.media_note
+    text = words if buttons else numbered(
+        words, [c.label for c in reply.choices], reply.multiple, lang)
     findings = [*prompt.findings, *_channel_findings(prompt, rules)]
     encoding = segments = units = None
     if rules is SMS:

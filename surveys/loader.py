@@ -25,8 +25,10 @@ SURVEY_KEYS = {
 }
 QUESTION_KEYS = {
     "id", "type", "text", "options", "optional", "why", "show_if", "min", "max", "integer",
-    "max_length", "low_label", "high_label",
+    "max_length", "low_label", "high_label", "accepts",
 }
+#: What `accepts` may list: text always, and voice notes (audio) and photos (image).
+ACCEPTS = ("text", "audio", "image")
 
 
 def load_file(path: str | Path) -> Survey | Consultation:
@@ -195,7 +197,25 @@ def _question(
         max_length=max_length,
         low_label=low,
         high_label=high,
+        accepts=_accepts(reader, qtype, raw.get("accepts")),
     )
+
+
+def _accepts(reader: Reader, qtype: QuestionType, raw: Any) -> frozenset[str]:
+    """`accepts: [text, audio]` or `[text, audio, image]`, on free-text questions only."""
+    if raw is None:
+        return frozenset({"text"})
+    if qtype is not QuestionType.FREE_TEXT:
+        raise reader.fail("only a free_text question can accept voice notes or photos")
+    allowed = ", ".join(ACCEPTS)
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
+        raise reader.fail(f"'accepts' must be a list of: {allowed} (e.g. [text, audio])")
+    wrong = sorted(set(raw) - set(ACCEPTS))
+    if wrong:
+        raise reader.fail(f"'accepts' has {', '.join(wrong)}; use: {allowed}")
+    if "text" not in raw:
+        raise reader.fail("'accepts' must include text: people can always answer in words")
+    return frozenset(raw)
 
 
 def _options(reader: Reader, qtype: QuestionType, raw: Mapping[str, Any]) -> tuple[Option, ...]:

@@ -86,6 +86,9 @@ class Question:
     max_length: int = 1000
     low_label: Text | None = None
     high_label: Text | None = None
+    #: What a free-text question takes: always "text", and "audio" (voice notes) or
+    #: "image" (photos) where the survey says so (`accepts: [text, audio]`).
+    accepts: frozenset[str] = frozenset({"text"})
 
     @property
     def is_answerable(self) -> bool:
@@ -137,6 +140,11 @@ class Survey:
     @property
     def has_free_text(self) -> bool:
         return any(q.type is QuestionType.FREE_TEXT for q in self.questions)
+
+    @property
+    def accepts_media(self) -> frozenset[str]:
+        """The kinds of media ("audio", "image") any question of the survey takes."""
+        return frozenset().union(*(q.accepts for q in self.questions)) - {"text"}
 
     def is_open(self, now: datetime) -> bool:
         if self.opens_at and now < self.opens_at:

@@ -77,7 +77,8 @@ def test_rotation_leaves_the_vault_readable_with_the_new_key_alone(
 
         rotated = withus(["keys", "rotate"], env | {"WITHUS_VAULT_KEYS": f"{new},{old}"})
         assert rotated.returncode == 0, rotated.stderr
-        assert "re-encrypted 3 vault entries under the newest key" in rotated.stdout
+        assert ("re-encrypted 3 vault entries and 0 voice notes and photos under the newest key"
+                in rotated.stdout)
         for stream in (rotated.stdout, rotated.stderr):
             assert old not in stream and new not in stream
             assert "7700900301" not in stream.replace(" ", "")

@@ -232,15 +232,17 @@ class SimulatedTime:
 
 @contextmanager
 def open_runtime(engine: Engine, instance: Path, fakes: FakeProviders,
-                 load: Callable[[Runtime], None] = load_library) -> Iterator[Runtime]:
+                 load: Callable[[Runtime], None] = load_library,
+                 **overrides: object) -> Iterator[Runtime]:
     """A runtime on `engine`'s (migrated, empty) database with `load` run on it (the
-    example surveys by default) and real channels pointed at the fakes."""
+    example surveys by default) and real channels pointed at the fakes; `overrides` are
+    further settings."""
     fakes.twilio.reset()
     fakes.telegram.reset()
     url = engine.url.render_as_string(hide_password=False)
     upgrade(url)  # already at head: a quick check
     ticks = SimulatedTime()
-    runtime = build(settings_for(url, instance, **fakes.settings()),
+    runtime = build(settings_for(url, instance, **(fakes.settings() | overrides)),
                     clock=FakeClock(), monotonic=ticks.monotonic, sleep=ticks.sleep)
     try:
         load(runtime)

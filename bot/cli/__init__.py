@@ -14,6 +14,7 @@ from bot.cli import (
     consultation,
     db,
     keys,
+    media,
     outreach,
     privacy,
     serve,
@@ -41,7 +42,7 @@ def main(log_format: str | None) -> None:
     logs.configure(log_format or os.environ.get("WITHUS_LOG_FORMAT", "json"))
 
 
-for _module in (db, surveys, chat, serve, privacy, keys, telegram, users, outreach,
+for _module in (db, surveys, chat, serve, privacy, keys, media, telegram, users, outreach,
                 consultation):
     for _command in _module.COMMANDS:
         main.add_command(_command)

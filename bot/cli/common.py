@@ -31,4 +31,7 @@ def runtime(config: Settings | None = None, migrate: bool | None = None) -> Runt
     if migrate if migrate is not None else not config.production:
         config.instance_path.mkdir(parents=True, exist_ok=True)
         upgrade(config.database_url)
-    return build(config)
+    try:
+        return build(config)
+    except ConfigError as exc:  # e.g. the media store's settings
+        raise click.ClickException(str(exc)) from None

@@ -22,7 +22,9 @@ def keys_generate() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every vault entry under the newest key; older keys can then be dropped."""
+    """Re-encrypt every vault entry, voice note and photo under the newest key; older keys
+    can then be dropped."""
+    from bot.services.media_jobs import rotate as rotate_media
     from storage.errors import VaultDecryptionError
     from storage.uow import UnitOfWork
 
@@ -31,6 +33,7 @@ def keys_rotate() -> None:
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
             count = uow.vault.rotate_all()
             uow.commit()
+        files = rotate_media(runtime)
     except VaultDecryptionError:
         raise click.ClickException(
             "vault entries could not be rotated: they cannot be decrypted with "
@@ -39,7 +42,8 @@ def keys_rotate() -> None:
         ) from None
     finally:
         runtime.close()
-    click.echo(f"re-encrypted {count} vault entries under the newest key")
+    click.echo(f"re-encrypted {count} vault entries and {files} voice notes and photos under "
+               "the newest key")
 
 
 COMMANDS: list[click.Command] = [keys]

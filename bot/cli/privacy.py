@@ -22,7 +22,8 @@ def purge() -> None:
     """Delete what retention says is due: expired addresses and conversation state.
 
     Each survey's retention_days applies to the people who took part in it (the longest
-    applies to someone in several surveys). Pseudonymised answers stay. Also completes
+    applies to someone in several surveys). Pseudonymised answers stay; voice notes and
+    photos older than their survey's retention_days are deleted (transcripts stay). Also completes
     DELETE requests whose confirmation could not be sent within an hour, and forgets old
     provider message ids. The scheduler runs this every hour.
     """
@@ -46,10 +47,12 @@ def participants() -> None:
 @click.option("--reason", default="", help="Why (e.g. 'asked by phone'); kept in the audit log.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def participants_erase(participant_id: str, reason: str, yes: bool) -> None:
-    """Erase everything held about PARTICIPANT_ID: address, answers, consents, state.
+    """Erase everything held about PARTICIPANT_ID: address, answers, consents, state,
+    voice notes and photos (their files too).
 
     Leaves only an erasure record with counts and no identifier. Cannot be undone.
     """
+    from bot.services.media_jobs import MediaJob
     from bot.services.privacy import erase_participant
     from storage.uow import UnitOfWork
 
@@ -72,6 +75,7 @@ def participants_erase(participant_id: str, reason: str, yes: bool) -> None:
                            err=True)
                 sys.exit(EXIT_BAD_INPUT)
             uow.commit()
+        MediaJob(runtime).delete_queued()  # their voice notes and photos, from the store
     finally:
         runtime.close()
     click.echo(f"erased: {erasure.responses} responses, {erasure.answers} answers "

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import consultation as consultations
-from bot.services import privacy, safeguarding
+from bot.services import media, privacy, safeguarding
 from bot.services.catalog import CatalogCache
 from bot.services.config import Settings
 from channels.base import Channel, InboundMessage
@@ -81,10 +81,16 @@ def to_event(message: InboundMessage) -> Event:
 
 
 def reply_payload(reply: Reply, *, business_initiated: bool = False,
-                  confirms_opt_out: bool = False) -> dict[str, Any]:
-    """An outbox row's payload: everything a channel needs, and no address."""
+                  confirms_opt_out: bool = False, carries_media: bool = False) -> dict[str, Any]:
+    """An outbox row's payload: everything a channel needs, and no address.
+
+    `carries_media`: the channel can carry a voice note, so the reply's note saying one
+    may be sent is added (never on SMS)."""
+    text = reply.text
+    if reply.media_note and carries_media:
+        text += "\n" + reply.media_note
     payload: dict[str, Any] = {
-        "text": reply.text,
+        "text": text,
         "choices": [[c.payload, c.label] for c in reply.choices],
         "multiple": reply.multiple,
         "business_initiated": business_initiated,
@@ -178,6 +184,8 @@ class WithUsService:
             result = converse(catalog, state, to_event(message), now, context)
             response_id = self._apply(uow, pid, message.channel, result.records, response_id,
                                       now, may_have_skips=arrival.skipped_answers)
+            if message.media and (taken := media.accepted_media(result.records)):
+                media.queue(uow, self.vault, pid, message, taken, response_id, now)
             handled = Handled(pid)
             stopping = any(isinstance(r, OptedOut) for r in result.records)
             handled.opted_out = bool(result.state.get("stopped"))
@@ -187,7 +195,8 @@ class WithUsService:
             for reply, extra in self._privacy(uow, pid, result, response_id, now):
                 if stopping and provider_confirms:
                     continue  # Twilio already confirmed STOP by SMS: no second message
-                payload = reply_payload(reply, confirms_opt_out=stopping) | extra
+                payload = reply_payload(reply, confirms_opt_out=stopping,
+                                        carries_media=channel.carries_media) | extra
                 payload["language"] = language
                 payloads.append(payload)
             # The replies (ids in their order) and the new state: on PostgreSQL, one
@@ -333,9 +342,11 @@ class WithUsService:
                 return []
             context = self._context(uow, catalog, pid, conversation.state)
             result = converse(catalog, conversation.state, Event("timeout"), now, context)
+            carries = getattr(self.channels.get(participant.channel), "carries_media", False)
             ids = [
                 uow.outbox.add(pid, participant.channel,
-                               reply_payload(reply, business_initiated=True)
+                               reply_payload(reply, business_initiated=True,
+                                             carries_media=carries)
                                | {"language": str(result.state.get("lang") or "en")}, now,
                                kind="reminder")
                 for reply in result.replies

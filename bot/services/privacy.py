@@ -6,7 +6,9 @@ functions. None of them commits: the caller's unit of work decides.
 
 Erasure is by cascade: every row about a participant hangs off their `participants` row,
 so deleting it removes the vault entry, conversation, responses, answers, consents,
-outbox rows, cohort memberships and safeguarding flags in one statement. What remains is
+outbox rows, cohort memberships, safeguarding flags and voice notes in one statement.
+The encrypted files of voice notes and photos are queued for deletion in the same
+transaction, and the media job deletes them from the store within seconds. What remains is
 an `erasures` row with counts and no identifier, and the provider message ids of their
 inbound messages (participant set to NULL) so a late redelivery is still a duplicate.
 
@@ -29,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from bot.services import media
 from bot.services.config import ConfigError, Settings
 from storage.models import Erasure
 from storage.repositories.privacy import ERASE_AFTER, PrivacyRepository, SurveyHolding
@@ -235,6 +238,7 @@ def erase_participant(uow: UnitOfWork, pid: str, now: datetime, source: str, *,
         raise LookupError("no participant with that id")
     repo = PrivacyRepository(uow.session)
     counts = repo.counts(pid)
+    media.forget_participant(uow, pid, now)  # their files go from the store after commit
     uow.participants.delete(pid)  # every child row cascades; inbound ids are SET NULL
     repo.forget_session_copies(pid)
     erasure = repo.record_erasure(now, source, counts["responses"], counts["answers"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from bot.services import media
+from bot.services.media_jobs import MediaJob
 from bot.services.privacy import ERASE_GRACE, finish_erasure, privacy_settings
 from bot.services.runtime import Runtime
 from storage.repositories.privacy import PrivacyRepository
@@ -26,13 +28,15 @@ def purge(runtime: Runtime, now: datetime) -> dict[str, int]:
       part in (or WITHUS_RETENTION_DAYS if none): their address, conversation state and
       message history. Their pseudonymised responses and answers stay, for aggregates
       and exports;
-    * provider message ids older than WITHUS_INBOUND_RETENTION_DAYS.
+    * provider message ids older than WITHUS_INBOUND_RETENTION_DAYS;
+    * voice notes and photos older than their survey's retention period (their
+      transcripts stay, like the answers), then every file so queued, from the store.
     """
     settings = privacy_settings(runtime.settings)
     retention = {sid: s.retention_days for sid, s in runtime.catalog.get().surveys.items()}
     default = settings.default_retention_days
     counts = {"erasures": 0, "vault_entries": 0, "conversations": 0, "outbox_messages": 0,
-              "inbound_messages": 0}
+              "inbound_messages": 0, "media_files": 0}
     with UnitOfWork(runtime.sessions, runtime.vault) as uow:
         repo = PrivacyRepository(uow.session)
         for pid in repo.erasures_due(now - ERASE_GRACE):
@@ -52,6 +56,8 @@ def purge(runtime: Runtime, now: datetime) -> dict[str, int]:
         counts["inbound_messages"] = uow.inbound.prune(
             now - timedelta(days=settings.inbound_retention_days)
         )
+        counts["media_files"] = media.expire(uow, retention, now)
         uow.commit()
+    MediaJob(runtime).delete_queued()  # erased and expired files leave the store now
     log.info("purge done", extra=counts)
     return counts

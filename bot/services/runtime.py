@@ -20,10 +20,12 @@ from bot.services.catalog import CatalogCache
 from bot.services.clock import utcnow
 from bot.services.config import Settings
 from bot.services.inbound import WithUsService
+from bot.services.media import MediaSettings, build_store
 from bot.services.sender import Pacer, Sender
 from channels.base import Channel
 from channels.local import WebChannel
 from storage.db import make_engine, session_factory
+from storage.media import MediaStore
 from storage.pseudonyms import Pseudonymiser
 from storage.vault import ContactVault
 from surveys.redaction import Redactor
@@ -43,6 +45,8 @@ class Runtime:
     clock: Callable[[], datetime] = field(default=utcnow)
     #: Set when new replies are queued, so an in-process sender loop delivers at once.
     outbox_signal: threading.Event = field(default_factory=threading.Event)
+    #: Where voice notes and photos are kept, encrypted (bot/services/media.py).
+    media_store: MediaStore | None = None
 
     def wake_sender(self) -> None:
         self.outbox_signal.set()
@@ -122,4 +126,5 @@ def build(
                     max_attempts=settings.max_send_attempts,
                     concurrency=settings.send_concurrency)
     return Runtime(settings, engine, sessions, vault, pseudonymiser, catalog, all_channels,
-                   service, sender, clock)
+                   service, sender, clock,
+                   media_store=build_store(MediaSettings.from_settings(settings)))

@@ -9,7 +9,10 @@ threads for local use. Web workers never start it. Its work:
   seconds;
 * due reminders are sent, outside each person's quiet hours (`send_due_reminders`);
 * messages left 'sending' by a crashed sender are put back;
-* the retention purge (`bot.services.retention.purge`).
+* the retention purge (`bot.services.retention.purge`);
+* voice notes and photos fetched and stored, and deleted files removed from the media
+  store (`bot.services.media_jobs.MediaJob`), every few seconds; once an hour, files no
+  record points to (left by a crash between writing and recording one).
 
 **Exactly one active scheduler.** Pacing only holds if one process sends, so a scheduler
 first becomes the leader: on PostgreSQL by holding a session-level advisory lock, on
@@ -91,6 +94,8 @@ class Intervals:
     reminders: float = 60.0
     requeue: float = 600.0
     purge: float = 3600.0
+    media: float = 2.0
+    media_orphans: float = 3600.0
     standby_poll: float = 1.0
     heartbeat: float = 5.0
 
@@ -296,6 +301,7 @@ class Scheduler:
         self._leader_thread: threading.Thread | None = None
         self._sender_thread: threading.Thread | None = None
         self._jobs: BackgroundScheduler | None = None
+        self._media: Any = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -390,7 +396,18 @@ class Scheduler:
         if self.purge is not None:
             purge = self.purge
             jobs["purge"] = (every.purge, lambda now: purge(self.runtime, now))
+        media = self._media_job()
+        jobs["media"] = (every.media, lambda _now: media.run_once())
+        jobs["media-orphans"] = (every.media_orphans, lambda _now: media.delete_orphans())
         return jobs
+
+    def _media_job(self) -> Any:
+        """One media job for this scheduler: its fetching and orphan sweeps never overlap."""
+        if self._media is None:
+            from bot.services.media_jobs import MediaJob
+
+            self._media = MediaJob(self.runtime)
+        return self._media
 
     def run_jobs_once(self) -> None:
         """Run every periodic job now, in this thread (tests, and `withus serve` at start)."""

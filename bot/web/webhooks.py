@@ -34,6 +34,8 @@ OPTED_OUT_CODES = frozenset({21610})
 #: Telegram's are numbers); anything longer is not from a provider.
 _ID_TYPE = InboundRow.__table__.c.provider_message_id.type
 MAX_PROVIDER_ID = _ID_TYPE.length if isinstance(_ID_TYPE, String) and _ID_TYPE.length else 128
+#: The longest media reference (a Twilio MediaUrl, a Telegram file id) a provider sends.
+MAX_MEDIA_SOURCE = 2048
 #: Twilio error codes are five digits; a longer one is not from Twilio.
 MAX_ERROR_CODE = 999_999
 _FORM = "application/x-www-form-urlencoded"
@@ -91,6 +93,10 @@ def sane(message: InboundMessage) -> InboundMessage:
         raise BadRequest("NUL in an address")
     if not _storable_id(message.provider_message_id):
         raise BadRequest("provider message id is empty, too long or has a NUL")
+    for ref in message.media:  # encrypted and kept until fetched: it must be storable
+        if not (0 < len(ref.source) <= MAX_MEDIA_SOURCE and _encodable(ref.source)
+                and _encodable(ref.content_type)) or "\x00" in ref.source:
+            raise BadRequest("a media reference is empty, too long or not valid Unicode")
     # NUL never means anything in a message: drop it rather than lose the answer.
     cleaned = {
         name: fields[name].replace("\x00", "")

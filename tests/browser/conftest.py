@@ -43,13 +43,18 @@ def browser() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Runtime]]:
     """The app with FFT answers seeded, served on 127.0.0.1 from a thread."""
-    from werkzeug.serving import make_server
-
     folder = tmp_path_factory.mktemp("browser")
     runtime = make_runtime(f"sqlite:///{folder / 'withus.db'}", folder, clock=FakeClock())
     seed(runtime, "fft", FFT_PEOPLE)
     add_user(runtime, ORGANISER, "organiser")
     add_user(runtime, REVIEWER, "reviewer")
+    yield from serve(runtime)
+
+
+def serve(runtime: Runtime) -> Iterator[tuple[str, Runtime]]:
+    """Serve `runtime`'s app on a free port of 127.0.0.1 from a thread; close it after."""
+    from werkzeug.serving import make_server
+
     httpd = make_server("127.0.0.1", 0, create_app(runtime=runtime), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

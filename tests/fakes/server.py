@@ -83,7 +83,8 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for key, value in {"Content-Type": "application/json", **extra}.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
+            if "Content-Length" not in extra:  # a fake may announce another length
+                self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
 

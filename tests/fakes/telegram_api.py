@@ -6,6 +6,7 @@ with FakeTelegramAPI(token="123:abc") as fake:
     assert fake.messages[0]["text"] == "Hello"
     fake.fail_next("blocked")          # the next sendMessage answers 403
     fake.push_update({...})            # served by the next getUpdates
+    file_id = fake.add_file(b"OggS...", "voice/file_1.oga")  # getFile, then the download
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from .server import FakeServer, Reply, decode_body, json_reply
 
@@ -42,6 +44,15 @@ FAILURES: dict[str, tuple[int, str]] = {
 # Parameters PTB sends as JSON strings inside a form body.
 _JSON_FIELDS = {"reply_markup", "allowed_updates", "entities", "link_preview_options"}
 _PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>\w+)$")
+_FILE = re.compile(r"^/file/bot(?P<token>[^/]+)/(?P<path>.+)$")
+
+
+@dataclass
+class FakeFile:
+    data: bytes
+    path: str
+    #: What getFile reports (None: the real size).
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,8 @@ class FakeTelegramAPI(FakeServer):
             self.updates: list[dict[str, Any]] = []
             self._failures: list[tuple[str, str, int]] = []  # (method, kind, retry_after)
             self._next_message_id = 1
+            self.files: dict[str, FakeFile] = {}
+            self.downloads: list[str] = []
 
     @property
     def bot_base_url(self) -> str:
@@ -97,9 +110,21 @@ class FakeTelegramAPI(FakeServer):
         with self.lock:
             self._failures += [(method, kind, retry_after)] * count
 
+    def add_file(self, data: bytes, path: str = "voice/file_0.oga",
+                 size: int | None = None) -> str:
+        """Keep a file as Telegram does; returns its file id (for an update's voice,
+        audio or photo). `size` is what getFile reports, if not the real size."""
+        with self.lock:
+            file_id = f"AwACAgQAAxkBAAI{len(self.files):04d}" + "x" * 20
+            self.files[file_id] = FakeFile(data, path, size)
+        return file_id
+
     # -- the server side -------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        download = _FILE.match(unquote(path.split("?", 1)[0]))  # httpx escapes the ":"
+        if download is not None:
+            return self._download(download["token"], download["path"])
         match = _PATH.match(path.split("?", 1)[0])
         if match is None:
             return _error(404, "Not Found")
@@ -122,6 +147,8 @@ class FakeTelegramAPI(FakeServer):
             return _ok(self._send_message(params))
         if api_method == "getMe":
             return _ok(BOT_USER)
+        if api_method == "getFile":
+            return self._get_file(str(params.get("file_id", "")))
         if api_method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
             return _ok(True)
         return _error(404, "Not Found: method not found")
@@ -144,6 +171,25 @@ class FakeTelegramAPI(FakeServer):
         if isinstance(params.get("reply_markup"), dict):
             message["reply_markup"] = params["reply_markup"]
         return message
+
+    def _get_file(self, file_id: str) -> Reply:
+        with self.lock:
+            found = self.files.get(file_id)
+        if found is None:
+            return _error(400, "Bad Request: invalid file_id")
+        size = found.size if found.size is not None else len(found.data)
+        return _ok({"file_id": file_id, "file_unique_id": file_id[-8:], "file_size": size,
+                    "file_path": found.path})
+
+    def _download(self, token: str, path: str) -> Reply:
+        if self.token is not None and token != self.token:
+            return _error(401, "Unauthorized")
+        with self.lock:
+            self.downloads.append(path)
+            found = next((f for f in self.files.values() if f.path == path), None)
+        if found is None:
+            return _error(404, "Not Found")
+        return 200, {"Content-Type": "application/octet-stream"}, found.data
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Like Telegram: updates below `offset` are confirmed and dropped; wait up to

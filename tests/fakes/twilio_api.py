@@ -8,7 +8,9 @@
         fake.fail_next("unsubscribed")     # the next Messages.json answers error 21610
 
 It also builds signed webhook requests (`inbound_form`, `status_form`, `sign`) for tests
-of the webhook side.
+of the webhook side, and serves media as Twilio does (`add_media`): a MediaUrl on
+api.twilio.com that needs the account's basic auth and answers 307 to a media CDN URL,
+which needs none.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -46,6 +49,21 @@ FAILURES: dict[str, tuple[int, int, str]] = {
     "server_error": (500, 20500, "Internal Server Error"),
 }
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>\w+)/Messages(?:/(?P<msg>\w+))?\.json$")
+_MEDIA = re.compile(r"^/2010-04-01/Accounts/(?P<sid>\w+)/Messages/\w+/Media/(?P<media>\w+)$")
+#: Where media is redirected to, as Twilio redirects to its media CDN (no auth there).
+CDN_HOST = "mms.twiliocdn.com"
+CDN_PREFIX = "/media-cdn/"
+
+
+@dataclass
+class FakeMedia:
+    data: bytes
+    content_type: str
+    redirect: bool = True
+    #: Seconds the CDN waits before answering (to make a fetch time out).
+    delay: float = 0.0
+    #: Content-Length to announce instead of the real one (None: the real one).
+    declared_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,9 @@ class FakeTwilioAPI(FakeServer):
             self.contents: list[dict[str, Any]] = []
             self._created: dict[str, str] = {}  # sid -> date_created, as Twilio formats it
             self._failures: list[tuple[str, str | int, int | None]] = []
+            self.media: dict[str, FakeMedia] = {}
+            #: (path, had basic auth) for every media request, API and CDN alike.
+            self.media_requests: list[tuple[str, bool]] = []
 
     def fail_next(
         self, kind: str | int = "rate_limit", count: int = 1, endpoint: str = "messages",
@@ -121,10 +142,29 @@ class FakeTwilioAPI(FakeServer):
             form["ErrorCode"] = str(error_code)
         return form
 
+    def add_media(self, data: bytes, content_type: str, *, redirect: bool = True,
+                  delay: float = 0.0, declared_length: int | None = None) -> str:
+        """Serve `data` as an attachment; returns its MediaUrl, as a webhook carries it."""
+        media_sid = _sid("ME")
+        with self.lock:
+            self.media[media_sid] = FakeMedia(data, content_type, redirect, delay,
+                                              declared_length)
+        return (f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Messages/"
+                f"{_sid('MM')}/Media/{media_sid}")
+
+    def media_form(self, urls_and_types: list[tuple[str, str]]) -> dict[str, str]:
+        """The webhook fields for these attachments (NumMedia, MediaUrlN, MediaContentTypeN)."""
+        form = {"NumMedia": str(len(urls_and_types))}
+        for n, (url, content_type) in enumerate(urls_and_types):
+            form |= {f"MediaUrl{n}": url, f"MediaContentType{n}": content_type}
+        return form
+
     # -- the server side -------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         path, _, query = path.partition("?")
+        if method == "GET" and (path.startswith(CDN_PREFIX) or _MEDIA.match(path)):
+            return self._serve_media(path, headers)
         params = decode_body(headers, body)
         with self.lock:
             self.requests.append(TwilioCall(method, path, params))
@@ -151,6 +191,36 @@ class FakeTwilioAPI(FakeServer):
             if found:
                 return json_reply(200, self._message_json(found[0]))
         return _error(404, 20404, "The requested resource was not found")
+
+    def _serve_media(self, path: str, headers: Mapping[str, str]) -> Reply:
+        authorised = self._authorised(headers)
+        with self.lock:
+            self.media_requests.append((path, "authorization" in {k.lower() for k in headers}))
+        if path.startswith(CDN_PREFIX):
+            found = self.media.get(path.removeprefix(CDN_PREFIX))
+            if found is None:
+                return 404, {"Content-Type": "text/plain"}, b"not found"
+            return self._media_body(found)
+        match = _MEDIA.match(path)
+        assert match is not None
+        if not authorised:
+            return _error(*FAILURES["unauthorized"][:2], "Authenticate")
+        found = self.media.get(match["media"])
+        if found is None or match["sid"] != self.account_sid:
+            return _error(404, 20404, "The requested resource was not found")
+        if found.redirect:
+            location = f"https://{CDN_HOST}{CDN_PREFIX}{match['media']}"
+            return 307, {"Location": location, "Content-Type": "text/plain"}, b""
+        return self._media_body(found)
+
+    @staticmethod
+    def _media_body(found: FakeMedia) -> Reply:
+        if found.delay:
+            time.sleep(found.delay)
+        headers = {"Content-Type": found.content_type}
+        if found.declared_length is not None:
+            headers["Content-Length"] = str(found.declared_length)
+        return 200, headers, found.data
 
     def _authorised(self, headers: Mapping[str, str]) -> bool:
         given = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
