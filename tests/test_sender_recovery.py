@@ -337,16 +337,29 @@ def test_concurrent_senders_share_the_providers_rate_limit(runtime: Runtime) -> 
     runtime.channels["sms"] = runtime.sender.channels["sms"] = sms
     runtime.sender.concurrency = 4
     rate = 40.0
-    runtime.sender.pacers["sms"] = Pacer(rate, wall.monotonic, wall.sleep)
+    granted: list[float] = []  # when the shared bucket let a send go, read under its lock
+
+    class Watched(Pacer):
+        def reserve(self, key: str = "") -> float:
+            delay = super().reserve(key)
+            if delay == 0:
+                granted.append(self._stamp[key])
+            return delay
+
+    runtime.sender.pacers["sms"] = Watched(rate, wall.monotonic, wall.sleep)
     for n in range(12):
         text_in(runtime, "FFT", address=f"+4477009002{n:02d}")
         text_in(runtime, "1", address=f"+4477009002{n:02d}")
     total = len(rows(runtime))
     assert runtime.sender.run_once(limit=100).sent == total == 36
+    assert len(granted) == total  # every send waited for its token
     times = sorted(sms.times)
     assert times[-1] - times[0] >= (total - 1) / rate * 0.95  # about 0.9 s: paced, not at once
-    for i, start in enumerate(times):  # never more than the rate in any second (and burst 1)
-        assert sum(1 for t in times[i:] if t < start + 0.25) <= rate * 0.25 + 1
+    # Never more than the rate in any window (and burst 1), by the bucket's own clock: when
+    # a send reaches the provider also depends on how busy the machine's cores are.
+    granted.sort()
+    for i, start in enumerate(granted):
+        assert sum(1 for t in granted[i:] if t < start + 0.25) <= rate * 0.25 + 1
 
 
 def test_a_pass_in_another_thread_does_not_settle_a_pass_still_running(
