@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from flask import abort
+
 from channels.base import Choice, OutboundMessage, numbered
 from channels.smstext import encoding, segments
 from storage.repositories.dashboard import (
@@ -31,6 +33,8 @@ from surveys.suppression import Breakdown, Cell, Suppressor
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram",
                  "web": "Web simulator", "console": "Terminal"}
 TELEGRAM_MAX_BUTTONS = 8
+#: The largest page number or id a query string may carry (PostgreSQL's integer).
+MAX_QUERY_INT = 2**31 - 1
 #: The cell for skips beside a question's answers (option codes never contain spaces).
 SKIPPED = "skipped it"
 
@@ -298,7 +302,12 @@ def prompt_previews(survey: Survey, language: str) -> list[PromptPreview]:
 
 
 def parse_int(value: Any, default: int) -> int:
+    """A page number or id from a query string; the default if it is not a number, and a
+    400 if it is too big to name anything (it would overflow the database driver)."""
     try:
-        return max(int(value), 1)
+        number = max(int(value), 1)
     except (TypeError, ValueError):
         return default
+    if number > MAX_QUERY_INT:
+        abort(400)
+    return number

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, Request, Response, jsonify
+from flask import Flask, Request, Response, jsonify, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from bot.services.config import Settings
 from bot.services.runtime import Runtime, build
@@ -20,6 +22,48 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # no provider sends more; bigger bodies are refused with 413
 WEBHOOK_PREFIX = "/webhooks/"
+#: Paths that answer programs, not people: their errors are JSON, every other one a page.
+JSON_PREFIXES = (WEBHOOK_PREFIX, "/healthz", "/simulator/api/")
+#: The largest number a URL may carry as an id: PostgreSQL's integer. Anything larger
+#: cannot name a row, and would overflow the database driver (a 500) if it got that far.
+MAX_ID = 2**31 - 1
+
+#: Nothing the app serves comes from anywhere but this server: no CDN, no inline script,
+#: never framed (the approve and reject buttons must not be clickjacked), no plugins.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+#: The simulator's single page still has its script and styles inline (it builds every
+#: message with textContent, never HTML); moving them to bot/static would let it use the
+#: policy above. Everything else it may do is as strict.
+INLINE_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'")
+INLINE_PAGES = frozenset({"simulator.page"})
+
+#: What an error page says, in plain English.
+ERROR_MESSAGES = {
+    400: "Something in that request was not right. If you were sending a form, go back, "
+         "reload the page and try again.",
+    403: "Your account cannot do that. Organisers can; ask one if you need it done.",
+    404: "There is nothing here. The survey or answer may have been removed.",
+    405: "That page cannot be used that way. Go back and use its links and buttons.",
+    413: "That was too much to send at once. Send less, or ask an organiser to use the "
+         "command line.",
+    429: "Too many attempts to sign in. Wait 15 minutes and try again.",
+    500: "Something went wrong on our side. It has been logged; try again in a minute.",
+}
+
+
+class BoundedInteger(IntegerConverter):
+    """`<int:...>` in a URL, up to MAX_ID: a bigger number is a 404, not a 500."""
+
+    def to_python(self, value: str) -> int:
+        number = int(super().to_python(value))
+        if number > MAX_ID:
+            raise ValidationError()
+        return number
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -52,6 +96,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.extensions[EXTENSION] = runtime
     app.session_interface = SessionInterface()
+    app.url_map.converters["int"] = BoundedInteger  # before any route is added
     if runtime.settings.trusted_proxies > 0:
         # Behind a load balancer every request comes from its address: take the client's
         # from the hops we trust, or sign-in rate limits would lump all clients together.
@@ -78,18 +123,52 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     csrf.exempt(simulator_message)
     dashboard.init_app(app)
 
-    @app.errorhandler(413)
-    def too_large(_error: Exception) -> tuple[Response, int]:
-        return jsonify(error="request body too large"), 413
-
-    @app.errorhandler(Exception)
-    def crashed(error: Exception) -> tuple[Response, int]:
-        from werkzeug.exceptions import HTTPException
-
-        if isinstance(error, HTTPException):
-            return jsonify(error=error.description), error.code or 500
-        log.exception("unhandled error")
-        return jsonify(error="internal error"), 500
-
+    app.after_request(security_headers)
+    app.register_error_handler(Exception, error_response)
     return app
 
+
+
+def security_headers(response: Response) -> Response:
+    """The one place that sets security headers, on every response the app serves: pages,
+    downloads, JSON, webhooks, health checks, static files and error pages alike.
+
+    Answers and contact details must never be cached, framed, sniffed into another type or
+    sent on as a referrer."""
+    headers = response.headers
+    headers["Content-Security-Policy"] = (INLINE_POLICY if request.endpoint in INLINE_PAGES
+                                          else CONTENT_SECURITY_POLICY)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+def error_response(error: Exception) -> tuple[Response | str, int]:
+    """Errors for people as a page in plain English, for programs (webhooks, the health
+    check, the simulator's API) as JSON. A crash is logged with its traceback; the reply
+    never carries one."""
+    if isinstance(error, HTTPException):
+        code = error.code or 500
+        description = error.description or ""
+    else:
+        log.exception("unhandled error")
+        code, description = 500, "internal error"
+    if request.path.startswith(JSON_PREFIXES):
+        if code == 413:
+            description = "request body too large"
+        return jsonify(error=description), code
+    message = ERROR_MESSAGES.get(code, description or ERROR_MESSAGES[500])
+    if "CSRF" in description:
+        message = ("This form had expired or did not come from this site. Go back, reload "
+                   "the page and try again.")
+    try:
+        return render_template("dashboard/error.html", code=code, message=message), code
+    except Exception:  # the page itself failed (the database is down, say): plain words
+        log.exception("the error page failed")
+        return (f"<!doctype html><title>{code}</title><h1>Sorry, that did not work</h1>"
+                f"<p>{ERROR_MESSAGES[500]}</p>"), code
