@@ -19,7 +19,15 @@ from bot.services.runtime import Runtime
 from storage.db import checkpoint, make_engine
 from storage.models import Participant
 from tests.helpers import FakeClock
-from tests.test_privacy import OTHER, RecordingChannel, complete, count, pid_of, privacy_runtime, say
+from tests.test_privacy import (
+    OTHER,
+    RecordingChannel,
+    complete,
+    count,
+    pid_of,
+    privacy_runtime,
+    say,
+)
 
 WORDS = "Marigold zebra lanterns on Thursday"
 OTHER_WORDS = "The carers always came on time"

@@ -6,8 +6,11 @@ the runtime from `app.extensions` (`bot.web.context`), never from here.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Request, Response, jsonify, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
@@ -66,6 +69,39 @@ class BoundedInteger(IntegerConverter):
         return number
 
 
+class TrustedProxies:
+    """X-Forwarded-For and X-Forwarded-Proto, believed only from the proxies listed in
+    WITHUS_TRUSTED_PROXIES (gunicorn's `forwarded_allow_ips` is the same list).
+
+    When the request comes from one of them, the client is the nearest address in
+    X-Forwarded-For that is not itself a trusted proxy, and the scheme is the one the
+    proxy saw. From anyone else both headers are ignored: they can be forged.
+    """
+
+    def __init__(self, app: Any, proxies: Iterable[str]) -> None:
+        self.app = app
+        self.networks = [ipaddress.ip_network(p) for p in proxies]
+
+    def trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.trusted(environ.get("REMOTE_ADDR", "")):
+            hops = [h.strip() for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+            for hop in reversed([h for h in hops if h]):
+                environ["REMOTE_ADDR"] = hop
+                if not self.trusted(hop):
+                    break
+            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
+            if proto in ("http", "https"):
+                environ["wsgi.url_scheme"] = proto
+        return self.app(environ, start_response)
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, except on provider webhooks, which get none.
 
@@ -97,13 +133,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions[EXTENSION] = runtime
     app.session_interface = SessionInterface()
     app.url_map.converters["int"] = BoundedInteger  # before any route is added
-    if runtime.settings.trusted_proxies > 0:
+    if runtime.settings.trusted_proxies:
         # Behind a load balancer every request comes from its address: take the client's
-        # from the hops we trust, or sign-in rate limits would lump all clients together.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        hops = runtime.settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        # from the proxies we trust, or sign-in rate limits would lump all clients together.
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, runtime.settings.trusted_proxies)
 
     from flask_wtf.csrf import CSRFProtect
 
