@@ -25,6 +25,7 @@ from storage.repositories.dashboard import (
     DashboardRepository,
     ResponseFilter,
 )
+from storage.types import MAX_ID
 from surveys.engine import prompt
 from surveys.i18n import gettext
 from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
@@ -33,8 +34,6 @@ from surveys.suppression import Breakdown, Cell, Suppressor
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram",
                  "web": "Web simulator", "console": "Terminal"}
 TELEGRAM_MAX_BUTTONS = 8
-#: The largest page number or id a query string may carry (PostgreSQL's integer).
-MAX_QUERY_INT = 2**31 - 1
 #: The cell for skips beside a question's answers (option codes never contain spaces).
 SKIPPED = "skipped it"
 
@@ -308,6 +307,6 @@ def parse_int(value: Any, default: int) -> int:
         number = max(int(value), 1)
     except (TypeError, ValueError):
         return default
-    if number > MAX_QUERY_INT:
+    if number > MAX_ID:
         abort(400)
     return number

@@ -20,6 +20,7 @@ from werkzeug.routing import IntegerConverter, ValidationError
 from bot.services.config import Settings
 from bot.services.runtime import Runtime, build
 from bot.web.context import EXTENSION
+from storage.types import MAX_ID
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,6 @@ MAX_BODY_BYTES = 64 * 1024  # no provider sends more; bigger bodies are refused 
 WEBHOOK_PREFIX = "/webhooks/"
 #: Paths that answer programs, not people: their errors are JSON, every other one a page.
 JSON_PREFIXES = (WEBHOOK_PREFIX, "/healthz", "/simulator/api/")
-#: The largest number a URL may carry as an id: PostgreSQL's integer. Anything larger
-#: cannot name a row, and would overflow the database driver (a 500) if it got that far.
-MAX_ID = 2**31 - 1
 
 #: Nothing the app serves comes from anywhere but this server: no CDN, no inline script,
 #: never framed (the approve and reject buttons must not be clickjacked), no plugins.
