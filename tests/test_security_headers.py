@@ -15,15 +15,14 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
 from bot.services.runtime import Runtime
 from bot.web.app import create_app
-from tests.browser.seed import PASSWORD, add_user
+from tests.browser.seed import add_user
 from tests.helpers import FakeClock, make_runtime
+from tests.test_consultation_dashboard import PASSWORD, sign_in
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 ORGANISER, REVIEWER = "org@example.org", "rev@example.org"
 #: A value for each URL argument, so that most routes find something real.
 ARGUMENTS = {"survey_id": "fft", "consultation_id": "fairpay", "filename": "dashboard.css",
@@ -36,8 +35,8 @@ PAGE_TEXT = "Sorry, that did not work"
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
     rt = make_runtime(f"sqlite:///{tmp_path / 'withus.db'}", tmp_path, clock=FakeClock())
-    add_user(rt, ORGANISER, "organiser")
-    add_user(rt, REVIEWER, "reviewer")
+    add_user(rt, ORGANISER, "organiser", PASSWORD)
+    add_user(rt, REVIEWER, "reviewer", PASSWORD)
     yield rt
     rt.close()
 
@@ -45,16 +44,6 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 @pytest.fixture
 def app(runtime: Runtime) -> Flask:
     return create_app(runtime=runtime)
-
-
-def signed_in(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    found = TOKEN.search(client.get("/dashboard/login").get_data(as_text=True))
-    assert found
-    reply = client.post("/dashboard/login", data={"email": email, "password": PASSWORD,
-                                                  "csrf_token": found.group(1)})
-    assert reply.status_code == 302
-    return client
 
 
 def url_for_rule(rule: Rule) -> str:
@@ -77,8 +66,8 @@ def check(reply_headers: dict[str, str], where: str) -> None:
 
 
 def test_every_route_sends_the_security_headers(app: Flask) -> None:
-    clients = {"anonymous": app.test_client(), "organiser": signed_in(app, ORGANISER),
-               "reviewer": signed_in(app, REVIEWER)}
+    clients = {"anonymous": app.test_client(), "organiser": sign_in(app, ORGANISER),
+               "reviewer": sign_in(app, REVIEWER)}
     seen = set()
     for rule in app.url_map.iter_rules():
         url = url_for_rule(rule)
@@ -98,13 +87,13 @@ def test_every_route_sends_the_security_headers(app: Flask) -> None:
 @pytest.mark.parametrize("path", ["/nope", "/dashboard/nope", "/webhooks/nope",
                                   "/static/nope.css", "/dashboard/consultations/nope"])
 def test_unknown_paths_send_the_headers_too(app: Flask, path: str) -> None:
-    reply = signed_in(app, ORGANISER).get(path)
+    reply = sign_in(app, ORGANISER).get(path)
     assert reply.status_code == 404
     check(dict(reply.headers), path)
 
 
 def test_error_pages_are_pages_for_people_and_json_for_programs(app: Flask) -> None:
-    reviewer = signed_in(app, REVIEWER)
+    reviewer = sign_in(app, REVIEWER)
     for path, code, method in [
         ("/dashboard/consultations/nope", 404, "GET"),
         ("/dashboard/audit", 403, "GET"),  # organisers only
@@ -133,7 +122,7 @@ def test_a_crash_is_a_plain_page_without_a_traceback(app: Flask, runtime: Runtim
         raise RuntimeError("secret detail from deep inside")
 
     monkeypatch.setattr(runtime.catalog, "get", crash)
-    reply = signed_in(app, ORGANISER).get("/dashboard/consultations/")
+    reply = sign_in(app, ORGANISER).get("/dashboard/consultations/")
     assert reply.status_code == 500 and reply.mimetype == "text/html"
     body = reply.get_data(as_text=True)
     assert PAGE_TEXT in body and "secret detail" not in body and "Traceback" not in body
