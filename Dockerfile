@@ -10,13 +10,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so code changes don't reinstall them.
+# Dependencies first, exactly as locked (every version pinned, every file's hash checked),
+# so code changes don't reinstall them. requirements.lock: `make lock`; `make audit`.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY channels ./channels
 COPY surveys ./surveys
 COPY storage ./storage
-RUN pip install . \
+RUN pip install --no-deps . \
+    && pip check \
     && useradd --system --uid 10001 --home-dir /var/lib/withus --create-home withus
 
 USER withus

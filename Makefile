@@ -9,14 +9,14 @@ PORT ?= 5000
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: run test lint typecheck imports pytest install postgres chromium axe clean benchmark benchmark-exports messages
+.PHONY: run test lint typecheck imports pytest install postgres chromium axe clean benchmark benchmark-exports messages lock lock-check audit
 
 run: $(STAMP)
 	$(BIN)/withus db upgrade
 	$(BIN)/withus surveys load surveys/library
 	$(BIN)/withus serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) postgres chromium axe lint typecheck imports pytest
+test: $(STAMP) postgres chromium axe lint typecheck imports lock-check pytest
 
 install: $(STAMP)
 
@@ -35,6 +35,20 @@ typecheck: $(STAMP)
 
 imports: $(STAMP)
 	$(BIN)/lint-imports
+
+# requirements.lock pins every package production installs (the Dockerfile installs from it,
+# with hashes). `make lock` re-resolves it from pyproject.toml (needs PyPI); `make lock-check`
+# (part of `make test`, offline) fails when pyproject.toml's dependencies changed since.
+lock: $(STAMP)
+	$(BIN)/python tools/lock.py write
+
+lock-check: $(STAMP)
+	$(BIN)/python tools/lock.py check
+
+# Known vulnerabilities in the locked packages, from the PyPI advisory database (needs the
+# internet; CI does not run it). Run it before each release and after `make lock`.
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --disable-pip --require-hashes --progress-spinner off -r requirements.lock
 
 # The suite runs every database test twice: on SQLite and on a throwaway PostgreSQL
 # cluster that pg_virtualenv starts and removes (it works as root, unlike initdb).

@@ -16,6 +16,7 @@ senders. The differences are absorbed here so the repositories are the same for 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.sqlite_turns import TurnTakingConnection, take_turn, turn_path_for
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -100,6 +103,9 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool, turns: str | None =
             # Off by default in SQLite, which would mean no cascades and no integrity.
             cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
             cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, much faster
+            # Deleted rows are overwritten with zeros, not left in free space: erased words
+            # must not be readable in the file. (Builds differ in their default.)
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
 
@@ -122,8 +128,53 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool, turns: str | None =
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions whose objects stay readable after commit (they are handed to callers)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """Sessions whose objects stay readable after commit (they are handed to callers).
+
+    On SQLite, a transaction that set CHECKPOINT_AFTER_COMMIT in its session's `info`
+    (an erasure does) is followed by `checkpoint`.
+    """
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        event.listen(factory, "after_commit", _checkpoint_if_asked)
+    return factory
+
+
+#: Set to True in a session's `info` to checkpoint SQLite's write-ahead log after commit.
+CHECKPOINT_AFTER_COMMIT = "withus.checkpoint_after_commit"
+
+
+def _checkpoint_if_asked(session: Session) -> None:
+    if session.info.pop(CHECKPOINT_AFTER_COMMIT, False):
+        bind = session.get_bind()
+        checkpoint(bind.engine if isinstance(bind, Connection) else bind)
+
+
+def checkpoint(engine: Engine) -> bool:
+    """Move everything in SQLite's write-ahead log into the database file and empty the log
+    (`PRAGMA wal_checkpoint(TRUNCATE)`), so that what was just erased (overwritten with
+    zeros by secure_delete) is not left behind in old log frames. True when complete.
+
+    It waits up to the busy timeout for transactions still reading older pages; if some
+    are, SQLite's next automatic checkpoint finishes the job. Never raises: the erasure it
+    follows is already committed.
+    """
+    try:
+        raw = engine.raw_connection()  # no BEGIN: a checkpoint cannot run in a transaction
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = cursor.fetchone()
+            busy = row[0] if row else 1
+            cursor.close()
+        finally:
+            raw.close()
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error, OSError):
+        log.warning("checkpoint failed; SQLite's next automatic checkpoint will do it",
+                    exc_info=True)
+        return False
+    if busy:
+        log.info("checkpoint incomplete: a reader was busy; the next one finishes it")
+    return not busy
 
 
 def check(engine: Engine) -> bool:

@@ -15,6 +15,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+#: The largest id an Integer column holds on both databases (PostgreSQL's integer). A
+#: bigger number from a URL or a form names nothing, and would overflow SQLite's driver.
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """`DateTime(timezone=True)` that accepts only aware datetimes and returns aware UTC."""

@@ -10,11 +10,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from surveys.consultation import Consultation, parse_consultation
 from surveys.model import Condition, Option, Question, QuestionType, Survey, Text
-from surveys.reading import ID_PATTERN, LANGUAGE_PATTERN, Reader, SurveyError, read_header
+from surveys.reading import (
+    ID_PATTERN,
+    LANGUAGE_PATTERN,
+    Reader,
+    SurveyError,
+    read_header,
+    read_yaml,
+)
 
 MAX_FILE_BYTES = 512 * 1024
 
@@ -50,12 +55,7 @@ def load_text(source: str, name: str = "<survey>") -> Survey | Consultation:
 
     A file with `kind: consultation` is a consultation (see surveys.consultation).
     """
-    try:
-        data = yaml.safe_load(source)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise SurveyError(name, f"not valid YAML{where}") from None
+    data = read_yaml(source, name)
     if not isinstance(data, Mapping):
         raise SurveyError(name, "the file must be a mapping with id, title, questions, ...")
     if data.get("kind") == "consultation":

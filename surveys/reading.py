@@ -12,10 +12,16 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+import yaml
+
 from surveys.model import Text
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+#: How deeply a file's lists and mappings may nest. A survey needs about six levels
+#: (questions, a question, its options, an option, its label in each language); a file
+#: nested thousands deep would exhaust the YAML reader's stack.
+MAX_DEPTH = 64
 
 
 class SurveyError(ValueError):
@@ -27,6 +33,40 @@ class SurveyError(ValueError):
         self.problem = problem
         where = f"{source}: question '{question}'" if question else source
         super().__init__(f"{where}: {problem}")
+
+
+class _TooDeep(yaml.MarkedYAMLError):
+    pass
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing to nest deeper than MAX_DEPTH."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(problem="too deeply nested", problem_mark=self.peek_event()
+                               .start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def read_yaml(source: str, name: str) -> Any:
+    """YAML text as plain values (safely: no Python objects), or a SurveyError that names
+    the line: not valid YAML, or nested more than MAX_DEPTH levels deep."""
+    try:
+        return yaml.load(source, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        if isinstance(exc, _TooDeep):
+            raise SurveyError(name, f"lists and mappings are nested more than {MAX_DEPTH} "
+                                    f"levels deep{where}") from None
+        raise SurveyError(name, f"not valid YAML{where}") from None
 
 
 class Reader:

@@ -16,6 +16,7 @@ the ordinary loader, so an imported survey obeys every rule a hand-written one d
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,22 @@ _TRUE = frozenset({"yes", "true", "true()", "1"})
 _FALSE = frozenset({"no", "false", "false()", "0"})
 #: Longest run of whole numbers a number condition may list ("${age} >= 18" on 0..120).
 MAX_ENUMERATED = 200
+
+# Bounds, checked before anything parses the workbook, so a hostile file is refused in
+# a second or two with a little memory. Real XLSForms are a few hundred rows and well
+# under a megabyte; a chat cannot offer thousands of options anyway.
+#: The file itself.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+#: What the archive says its parts hold once unpacked, together.
+MAX_UNPACKED_BYTES = 20 * 1024 * 1024
+#: Parts in the archive (a workbook has a dozen or two).
+MAX_PARTS = 500
+#: How much a part larger than RATIO_FROM may grow when unpacked (spreadsheets: 5-20).
+MAX_RATIO = 100
+RATIO_FROM = 1024 * 1024
+#: Rows in any one sheet (pyxform takes about 4 s over 5,000).
+MAX_ROWS = 5_000
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
 
 
 class XLSFormError(ValueError):
@@ -133,6 +150,7 @@ def import_xlsform(path: str | Path) -> Imported:
     from pyxform.xls2json_backends import get_xlsform
 
     path = Path(path)
+    check_bounds(path)
     try:
         definition = get_xlsform(str(path))
         form = parse_file_to_json(str(path), warnings=[])
@@ -158,6 +176,71 @@ def import_xlsform(path: str | Path) -> Imported:
 
 
 # --- reading the workbook --------------------------------------------------------------------
+
+
+def check_bounds(path: Path) -> None:
+    """Refuse a file too big to be a form before anything parses it: a zip bomb (its parts
+    claim gigabytes, or grow hundreds of times), or a sheet of a million rows.
+
+    Python's zipfile never unpacks more than a part's declared size (a part that holds
+    more fails its CRC check), so checking the declared sizes bounds the work. Rows are
+    counted by scanning each sheet's XML as it is unpacked, stopping at the limit.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise XLSFormError(f"{path}: not a readable XLSForm: {exc}") from None
+    if size > MAX_FILE_BYTES:
+        raise XLSFormError(f"{path}: the file is {_megabytes(size)}; an XLSForm is at most "
+                           f"{_megabytes(MAX_FILE_BYTES)}")
+    if not zipfile.is_zipfile(path):
+        return  # .xls, .csv or .md: bounded by the file size; pyxform reports the rest
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+            if len(parts) > MAX_PARTS:
+                raise XLSFormError(f"{path}: the archive has {len(parts):,} parts; a "
+                                   f"workbook has far fewer (at most {MAX_PARTS})")
+            unpacked = sum(part.file_size for part in parts)
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise XLSFormError(
+                    f"{path}: unpacked, this workbook would be {_megabytes(unpacked)}; an "
+                    f"XLSForm is at most {_megabytes(MAX_UNPACKED_BYTES)} (is it a zip bomb?)")
+            for part in parts:
+                ratio = part.file_size / max(part.compress_size, 1)
+                if part.file_size > RATIO_FROM and ratio > MAX_RATIO:
+                    raise XLSFormError(
+                        f"{path}: {part.filename} grows {ratio:,.0f} times when unpacked; "
+                        f"spreadsheets grow at most {MAX_RATIO} times (is it a zip bomb?)")
+            for part in parts:
+                if part.filename.startswith("xl/worksheets/") and part.filename.endswith(
+                        ".xml"):
+                    _count_rows(archive, part, path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError,
+            NotImplementedError) as exc:
+        raise XLSFormError(f"{path}: not a readable XLSForm: {exc}") from None
+
+
+def _count_rows(archive: zipfile.ZipFile, part: zipfile.ZipInfo, path: Path) -> None:
+    rows, tail = 0, b""
+    with archive.open(part) as stream:
+        while chunk := stream.read(1 << 20):
+            window = tail + chunk
+            # Count up to the last ">": a row tag can only end there, never straddle it,
+            # so one cut in two by the chunk boundary is counted whole in the next window.
+            cut = window.rfind(b">") + 1
+            rows += len(_ROW_TAG.findall(window, 0, cut))
+            tail = window[cut:]
+            if rows > MAX_ROWS:
+                break
+    rows += len(_ROW_TAG.findall(tail))
+    if rows > MAX_ROWS:
+        raise XLSFormError(f"{path}: a sheet ({part.filename}) has more than {MAX_ROWS:,} "
+                           "rows; an XLSForm for a chat needs far fewer")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.1f} MB"
 
 
 def _index_rows(state: _Import, definition: Any) -> None:

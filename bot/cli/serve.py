@@ -8,6 +8,7 @@ from types import FrameType
 import click
 
 from bot.cli.common import runtime as build_runtime
+from bot.cli.common import settings
 
 
 @click.command()
@@ -44,7 +45,8 @@ def web(workers: int, bind: str, timeout: int) -> None:
     """Run production web workers under gunicorn (no scheduler, no sender)."""
     from bot.web.gunicorn import run
 
-    run(workers=workers, bind=bind, timeout=timeout)
+    run(workers=workers, bind=bind, timeout=timeout,
+        trusted_proxies=settings().trusted_proxies)
 
 
 @click.command()

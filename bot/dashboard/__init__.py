@@ -5,18 +5,17 @@ see only suppressed, pseudonymised, redacted views, and tag themes and write not
 Nobody here ever sees the contact vault. Every count shown goes through
 `surveys.suppression`.
 
-`init_app` wires it into the Flask app: Flask-Login, the blueprint, HTML error pages and
-strict security headers. CSRF protection is app-wide (Flask-WTF's CSRFProtect, set up in
-`bot.web.app`), so every form here carries a token.
+`init_app` wires it into the Flask app: Flask-Login and the blueprint. Security headers,
+HTML error pages and CSRF protection are app-wide, set up in `bot.web.app`, so every
+page and download here has them and every form carries a token.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask, Response, current_app, render_template
+from flask import Blueprint, Flask, current_app
 from flask_login import LoginManager
-from werkzeug.exceptions import HTTPException
 
 from bot.services.runtime import Runtime
 
@@ -25,13 +24,6 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 #: How long a signed-in session lasts before signing in again.
 SESSION_LIFETIME = timedelta(hours=12)
-
-#: Nothing on these pages comes from anywhere but this server: no CDN, no inline script.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
-
 
 def current_runtime() -> Runtime:
     """The runtime of the app handling the current request (set by the app factory)."""
@@ -60,32 +52,3 @@ def init_app(app: Flask) -> None:
     login.user_loader(auth.load_user)
     login.init_app(app)
     app.register_blueprint(bp)
-
-
-@bp.after_request
-def security_headers(response: Response) -> Response:
-    """Dashboard pages hold survey answers: never cached, framed or sent a referrer."""
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.errorhandler(HTTPException)
-def error_page(error: HTTPException) -> tuple[str, int]:
-    """People get a page in plain English, not the JSON the webhooks answer with."""
-    code = error.code or 500
-    messages = {
-        400: "Something in that request was not right. If you were sending a form, go back, "
-             "reload the page and try again.",
-        403: "Your account cannot do that. Organisers can; ask one if you need it done.",
-        404: "There is nothing here. The survey or answer may have been removed.",
-        429: "Too many attempts to sign in. Wait 15 minutes and try again.",
-    }
-    message = messages.get(code, error.description or "Something went wrong.")
-    if getattr(error, "description", "") and "CSRF" in str(error.description):
-        message = ("This form had expired or did not come from this site. Go back, reload "
-                   "the page and try again.")
-    return render_template("dashboard/error.html", code=code, message=message), code

@@ -152,6 +152,8 @@ def safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
+    if any(ord(c) < 32 or ord(c) == 127 for c in request.args.get("next", "")):
+        abort(400)  # a line break in a redirect is header injection: refuse the link
     form = LoginForm()
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("dashboard.surveys"))

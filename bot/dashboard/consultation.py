@@ -154,7 +154,7 @@ def download_draft(consultation_id: str, fmt: str) -> Response:
         mimetype = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     else:
         body, mimetype = to_markdown(blocks), "text/markdown; charset=utf-8"
-    return Response(body, mimetype=mimetype,
+    return Response(body, content_type=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -181,5 +181,5 @@ def export(consultation_id: str, name: str) -> Response:
                    request.form.get("reason", "").strip()[:MAX_REASON] or None,
                    {"file": name, "statements": include})
         session.commit()
-    return Response(text, mimetype="text/csv; charset=utf-8", headers={
+    return Response(text, content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{consultation.id}-{name}"'})

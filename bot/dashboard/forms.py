@@ -16,6 +16,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from storage.types import MAX_ID
+
 
 class LoginForm(FlaskForm):
     email = EmailField("Email address", validators=[DataRequired(), Length(max=254)])
@@ -33,7 +35,7 @@ class ThemeForm(FlaskForm):
 
 
 class TagForm(FlaskForm):
-    theme = IntegerField("Theme", validators=[DataRequired(), NumberRange(min=1)])
+    theme = IntegerField("Theme", validators=[DataRequired(), NumberRange(min=1, max=MAX_ID)])
     back = HiddenField()
 
 

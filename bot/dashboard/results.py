@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from flask import abort
+
 from channels.base import Choice, OutboundMessage, numbered
 from channels.smstext import encoding, segments
 from storage.repositories.dashboard import (
@@ -23,6 +25,7 @@ from storage.repositories.dashboard import (
     DashboardRepository,
     ResponseFilter,
 )
+from storage.types import MAX_ID
 from surveys.engine import prompt
 from surveys.i18n import gettext
 from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
@@ -298,7 +301,12 @@ def prompt_previews(survey: Survey, language: str) -> list[PromptPreview]:
 
 
 def parse_int(value: Any, default: int) -> int:
+    """A page number or id from a query string; the default if it is not a number, and a
+    400 if it is too big to name anything (it would overflow the database driver)."""
     try:
-        return max(int(value), 1)
+        number = max(int(value), 1)
     except (TypeError, ValueError):
         return default
+    if number > MAX_ID:
+        abort(400)
+    return number

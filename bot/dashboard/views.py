@@ -277,7 +277,7 @@ def export(survey_id: str) -> Any:
                           random_ids=form.ids.data == "random")
         if form.dictionary.data:
             body = dictionary_csv(plan)
-            return Response(body, mimetype=MEDIA_TYPES["csv"], headers={
+            return Response(body, content_type=MEDIA_TYPES["csv"], headers={
                 "Content-Disposition":
                     f'attachment; filename="{_filename(survey_id, "dictionary", now.date())}.csv"'
             })
@@ -288,7 +288,7 @@ def export(survey_id: str) -> Any:
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     rows = iter_rows(runtime.sessions, plan)
     if fmt == "csv":
-        return Response(csv_chunks(rows, plan.headers), mimetype=MEDIA_TYPES["csv"],
+        return Response(csv_chunks(rows, plan.headers), content_type=MEDIA_TYPES["csv"],
                         headers=headers)
     if fmt == "jsonl":
         return Response(jsonl_chunks(rows, [c.key for c in plan.columns]),

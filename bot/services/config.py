@@ -9,6 +9,7 @@ vault key would make every stored address unreadable.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import os
@@ -57,9 +58,10 @@ class Settings:
     max_send_attempts: int = 8
     #: Sends in flight at once from the scheduler (never two to one person).
     send_concurrency: int = 4
-    #: Reverse proxies in front of the web workers that set X-Forwarded-For and
-    #: X-Forwarded-Proto (0: none; then those headers are ignored, as they can be forged).
-    trusted_proxies: int = 0
+    #: Addresses or networks of the reverse proxies in front of the web workers, whose
+    #: X-Forwarded-For and X-Forwarded-Proto are believed. Empty: none are (anyone can
+    #: send those headers), which is right when nothing sits in front.
+    trusted_proxies: tuple[str, ...] = ()
     log_format: str = "json"
     places_file: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -136,7 +138,7 @@ class Settings:
             rate_telegram=_float(env, "WITHUS_RATE_TELEGRAM", 25.0),
             rate_twilio=_float(env, "WITHUS_RATE_TWILIO", 10.0),
             max_send_attempts=_int(env, "WITHUS_MAX_SEND_ATTEMPTS", 8),
-            trusted_proxies=_int(env, "WITHUS_TRUSTED_PROXIES", 0),
+            trusted_proxies=_proxies(env.get("WITHUS_TRUSTED_PROXIES", "")),
             send_concurrency=_int(env, "WITHUS_SEND_CONCURRENCY", 4),
             log_format=env.get("WITHUS_LOG_FORMAT", "json"),
             places_file=env.get("WITHUS_PLACES_FILE", ""),
@@ -199,6 +201,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(env.get(name) or default)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number.") from None
+
+
+def _proxies(value: str) -> tuple[str, ...]:
+    """WITHUS_TRUSTED_PROXIES: comma-separated IP addresses or networks (10.0.0.0/24)."""
+    if value.strip() in ("", "0"):
+        return ()
+    if value.strip().isdigit():
+        raise ConfigError("WITHUS_TRUSTED_PROXIES lists the proxies' addresses or networks "
+                          "(e.g. 10.0.0.5 or 10.0.0.0/24), not how many there are.")
+    proxies = tuple(part.strip() for part in value.split(",") if part.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy)
+        except ValueError:
+            raise ConfigError(f"WITHUS_TRUSTED_PROXIES: {proxy!r} is not an IP address or "
+                              "network such as 10.0.0.5 or 10.0.0.0/24.") from None
+    return proxies
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

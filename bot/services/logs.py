@@ -1,16 +1,28 @@
-"""Structured logs that never carry a phone number, chat id or message text.
+"""Structured logs that never carry a phone number, chat id or message text, and that
+cannot follow one person from day to day.
 
 Code logs pseudonyms and counts, never addresses or bodies. As a second line of defence
 the formatter scrubs anything that looks like a phone number or a long digit run (a
 Telegram chat id) from messages and tracebacks, because library exceptions sometimes
 quote the request that failed.
+
+A pseudonym is the same for a person forever, so logs kept for weeks would let anyone
+reading them follow one person's activity from day to day, even after that person asked
+to be erased. So above debug level every pseudonym in a log line becomes a day tag: "p~"
+and ten hex characters of a keyed hash of the pseudonym and the UTC date. The same person
+has the same tag all day, in every process (the key comes from WITHUS_SECRET_KEY, via
+`use_key`), so one conversation can still be traced, and a different tag the next day.
+Debug logs, for a developer's own machine, keep the pseudonym.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
+import secrets
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +48,43 @@ def _replace(match: re.Match[str]) -> str:
 # PostgreSQL's own messages quote the row: "DETAIL:  Failing row contains (..., 'answer')".
 _SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL)
 _SQL_DETAIL = re.compile(r"DETAIL: .*")
+
+
+#: A participant's pseudonym (storage/pseudonyms.py): "p" and 24 base32 characters.
+_PSEUDONYM = re.compile(r"\bp[a-z2-7]{24}\b")
+#: Keys the day tags. Random until `use_key` is called, so tags never fall back to plain.
+_tag_key = secrets.token_bytes(32)
+
+
+def use_key(secret: str) -> None:
+    """Key the day tags from the deployment's secret, so that every process gives one
+    person the same tag on the same day."""
+    global _tag_key
+    _tag_key = hmac.new(secret.encode(), b"withus log day tags", hashlib.sha256).digest()
+
+
+def day_tag(pseudonym: str, day: str) -> str:
+    """The tag that stands for `pseudonym` in logs written on `day` (YYYY-MM-DD, UTC)."""
+    digest = hmac.new(_tag_key, f"{day}\x1f{pseudonym}".encode(), hashlib.sha256)
+    return "p~" + digest.hexdigest()[:10]
+
+
+def hide_pseudonyms(text: str, created: float) -> str:
+    """Every pseudonym in `text` replaced by its tag for the day `created` falls on."""
+    if not _PSEUDONYM.search(text):
+        return text
+    day = datetime.fromtimestamp(created, UTC).date().isoformat()
+    return _PSEUDONYM.sub(lambda m: day_tag(m.group(0), day), text)
+
+
+def _hide_in(value: Any, created: float) -> Any:
+    if isinstance(value, str):
+        return hide_pseudonyms(value, created)
+    if isinstance(value, dict):
+        return {k: _hide_in(v, created) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide_in(v, created) for v in value]
+    return value
 
 
 def scrub(text: str) -> str:
@@ -86,6 +135,8 @@ class JsonFormatter(logging.Formatter):
             entry["error"] = scrub(self.formatException(record.exc_info))
         if record.stack_info:
             entry["stack"] = scrub(self.formatStack(record.stack_info))
+        if record.levelno > logging.DEBUG:
+            entry = _hide_in(entry, record.created)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -100,6 +151,8 @@ class TextFormatter(logging.Formatter):
             line += "\n" + self.formatException(record.exc_info)
         if record.stack_info:
             line += "\n" + self.formatStack(record.stack_info)
+        if record.levelno > logging.DEBUG:
+            line = hide_pseudonyms(line, record.created)
         return scrub(line.rstrip())
 
 

@@ -22,7 +22,7 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -35,6 +35,7 @@ import phonenumbers
 from bot.services.config import Settings
 from bot.services.runtime import Runtime
 from storage.repositories.outreach import NOT_NEEDED, OutreachRepository
+from storage.spreadsheet import FORMULA_STARTS
 from storage.uow import UnitOfWork
 from surveys.consultation import Consultation
 from surveys.conversation import MENU_PREFIX
@@ -53,6 +54,13 @@ ADDRESS_HEADERS = ("phone", "phone number", "mobile", "mobile number", "number",
                    "tel", "whatsapp", "telegram", "chat id", "chat_id", "chatid", "address",
                    "contact")
 _TELEGRAM_ID = re.compile(r"^-?\d{1,20}$")
+#: What a phone number may be written with: digits, spaces, + ( ) - and dots.
+_PHONE_CHARACTERS = re.compile(r"[0-9 \u00a0+().-]+")
+#: Limits on a contacts file, so a hostile or mistaken one is refused with a line number
+#: rather than filling the memory: its size, its lines, and one line's length.
+MAX_CONTACTS_BYTES = 64 * 1024 * 1024
+MAX_CONTACT_LINES = 250_000
+MAX_LINE_CHARS = 4096
 _STOP_WORD = re.compile(r"\bSTOP\b")
 
 __all__ = [
@@ -118,6 +126,10 @@ def normalise_contact(value: str, channel: str, region: str) -> str:
     sends: a list typed by hand has typos, and a number one digit short is "possible"
     but not valid, so it is reported rather than texted.
     """
+    if value.lstrip(" ").startswith(FORMULA_STARTS) and not _PHONE_CHARACTERS.fullmatch(
+            value.strip(" ")):
+        raise ValueError(f"starts with {value.lstrip(' ')[:1]!r}, as a spreadsheet formula "
+                         "does")
     value = value.strip()
     if not value:
         raise ValueError("empty")
@@ -126,6 +138,8 @@ def normalise_contact(value: str, channel: str, region: str) -> str:
             raise ValueError("not a Telegram chat id (a whole number such as 123456789)")
         return value
     value = value.removeprefix("whatsapp:")
+    if not _PHONE_CHARACTERS.fullmatch(value):
+        raise ValueError("not a phone number")  # only digits, spaces and + ( ) - . belong
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
@@ -148,16 +162,17 @@ def read_contacts(
     """
     if channel not in CHANNELS:
         raise OutreachError(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
+    first_line = text.lstrip("\ufeff").split("\n", 1)[0][:MAX_LINE_CHARS]
     delimiter = max((",", ";", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter)
+    # Every line is checked before any is parsed, so a file too long fails at once.
+    reader = csv.reader(list(_bounded_lines(text.lstrip("\ufeff"))), delimiter=delimiter)
     valid: list[tuple[int, str]] = []
     invalid: list[tuple[int, str]] = []
     index: int | None = None
     if column is not None and column.isdigit():
         index = int(column) - 1
     first = True
-    for row in reader:
+    for row in _rows(reader):
         if not any(cell.strip() for cell in row):
             continue
         if first:
@@ -182,6 +197,31 @@ def read_contacts(
     return valid, invalid
 
 
+def _bounded_lines(text: str) -> Iterator[str]:
+    """The file's lines for the CSV reader, refusing one too long or one too many."""
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if number > MAX_CONTACT_LINES:
+            raise OutreachError(f"line {number:,}: the file has more than "
+                                f"{MAX_CONTACT_LINES:,} lines; split it into smaller files")
+        if len(line) > MAX_LINE_CHARS:
+            raise OutreachError(f"line {number:,}: the line is {len(line):,} characters "
+                                f"long; a contact's line is at most {MAX_LINE_CHARS:,}")
+        yield line
+
+
+def _rows(reader: Any) -> Iterator[list[str]]:
+    """The CSV reader's rows; a line it cannot read is an OutreachError naming the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise OutreachError(f"line {reader.line_num:,}: not readable as CSV ({exc})"
+                                ) from None
+        yield row
+
+
 def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: str,
                     column: str | None = None) -> ImportReport:
     """Add the people listed in `source` (a CSV path or its text) to the named cohort.
@@ -197,6 +237,9 @@ def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: 
         raise OutreachError("a cohort needs a name of 1 to 80 characters")
     if isinstance(source, Path):
         try:
+            if source.stat().st_size > MAX_CONTACTS_BYTES:
+                raise OutreachError(f"{source.name} is over {MAX_CONTACTS_BYTES // 2**20} MB; "
+                                    "split it into smaller files")
             text = source.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise OutreachError(f"{source.name} is not UTF-8 text; save it as CSV UTF-8") from None

@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.services import logs
 from bot.services.catalog import CatalogCache
 from bot.services.clock import utcnow
 from bot.services.config import Settings
@@ -103,6 +104,7 @@ def build(
     sleep: Callable[[float], None] = time.sleep,
     places: list[str] | None = None,
 ) -> Runtime:
+    logs.use_key(settings.secret_key)  # the same day tags in every process
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     vault = ContactVault(settings.vault_keys)

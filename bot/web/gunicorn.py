@@ -6,6 +6,7 @@ be shared across processes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -26,13 +27,23 @@ class WebApplication(BaseApplication):
         return create_app()
 
 
-def run(workers: int, bind: str, timeout: int = 30) -> None:
-    WebApplication({
+def options(workers: int, bind: str, timeout: int = 30,
+            trusted_proxies: Sequence[str] = ()) -> dict[str, Any]:
+    """gunicorn's settings. Only the proxies in WITHUS_TRUSTED_PROXIES may tell gunicorn
+    the scheme (X-Forwarded-Proto) or use the PROXY protocol; by default nobody may, since
+    anyone can send those headers."""
+    trusted = ",".join(trusted_proxies)
+    return {
         "workers": workers,
         "bind": bind,
         "timeout": timeout,
         "preload_app": False,
         "accesslog": None,  # request lines would carry nothing useful and cost time
-        "forwarded_allow_ips": "*",
-        "proxy_allow_ips": "*",
-    }).run()
+        "forwarded_allow_ips": trusted,
+        "proxy_allow_ips": trusted,
+    }
+
+
+def run(workers: int, bind: str, timeout: int = 30,
+        trusted_proxies: Sequence[str] = ()) -> None:
+    WebApplication(options(workers, bind, timeout, trusted_proxies)).run()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from storage.db import CHECKPOINT_AFTER_COMMIT
 from storage.models import (
     ERASURE_SOURCES,
     Answer,
@@ -137,6 +138,9 @@ class PrivacyRepository:
         erasure = Erasure(at=at, source=source, responses=responses, answers=answers)
         self._session.add(erasure)
         self._session.flush()
+        # On SQLite, once this commits, flush the write-ahead log into the database file
+        # (where secure_delete has zeroed the erased rows) and empty it.
+        self._session.info[CHECKPOINT_AFTER_COMMIT] = True
         return erasure
 
     def forget_session_copies(self, pid: str) -> None:
