@@ -132,25 +132,25 @@ def _alternatives(tokens: list[str], i: int, closer: str | None,
 def _sequence(tokens: list[str], i: int, phrase: str) -> tuple[str, int]:
     parts = []
     while i < len(tokens) and tokens[i] not in ("|", ")", "]"):
-        token = tokens[i]
-        if token in ("(", "["):
-            group, i = _alternatives(tokens, i + 1, ")" if token == "(" else "]", phrase)
-            parts.append(group + ("?" if token == "[" else ""))
+        piece = tokens[i]
+        if piece in ("(", "["):
+            group, i = _alternatives(tokens, i + 1, ")" if piece == "(" else "]", phrase)
+            parts.append(group + ("?" if piece == "[" else ""))
             continue
-        if token == "...":
+        if piece == "...":
             parts.append(_GAP)
         else:
-            parts.append(_word(token, phrase))
+            parts.append(_word(piece, phrase))
         i += 1
     return "".join(parts), i
 
 
-def _word(token: str, phrase: str) -> str:
-    if not _WORD.fullmatch(token):
-        raise RuleError(f"{token!r} has characters a phrase cannot use, in {phrase!r}")
-    mutate = token.startswith("~")
-    star = token.endswith("*")
-    words = normalise(token.strip("~*")).split()
+def _word(piece: str, phrase: str) -> str:
+    if not _WORD.fullmatch(piece):
+        raise RuleError(f"{piece!r} has characters a phrase cannot use, in {phrase!r}")
+    mutate = piece.startswith("~")
+    star = piece.endswith("*")
+    words = normalise(piece.strip("~*")).split()
     first = mutations(words[0]) if mutate else [words[0]]
     words[0] = "(?:" + "|".join(re.escape(w) for w in first) + ")" if len(first) > 1 else (
         re.escape(words[0]))
@@ -313,7 +313,7 @@ class Detector:
         if not said.strip():
             return None
         for ignored in self._ignore:
-            # A token no phrase matches, so the words either side don't become adjacent.
+            # A piece no phrase matches, so the words either side don't become adjacent.
             said = ignored.sub(" _ ", said)
         found = []
         for rule_set in self.rule_sets:

@@ -22,14 +22,19 @@ def keys_generate() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every vault entry under the newest key; older keys can then be dropped."""
+    """Re-encrypt every vault entry (and safeguarding flag) under the newest key.
+
+    Older keys can then be dropped. One transaction: all or nothing.
+    """
     from storage.errors import VaultDecryptionError
+    from storage.repositories.safeguarding import SafeguardingRepository
     from storage.uow import UnitOfWork
 
     runtime = build_runtime()
     try:
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
             count = uow.vault.rotate_all()
+            flags = SafeguardingRepository(uow.session, uow.contact_vault).rotate_all()
             uow.commit()
     except VaultDecryptionError:
         raise click.ClickException(
@@ -39,7 +44,8 @@ def keys_rotate() -> None:
         ) from None
     finally:
         runtime.close()
-    click.echo(f"re-encrypted {count} vault entries under the newest key")
+    click.echo(f"re-encrypted {count} vault entries and {flags} safeguarding flags under the "
+               "newest key")
 
 
 COMMANDS: list[click.Command] = [keys]

@@ -9,7 +9,8 @@ threads for local use. Web workers never start it. Its work:
   seconds;
 * due reminders are sent, outside each person's quiet hours (`send_due_reminders`);
 * messages left 'sending' by a crashed sender are put back;
-* the retention purge (`bot.services.retention.purge`).
+* the retention purge (`bot.services.retention.purge`);
+* safeguarding email alerts, when WITHUS_SMTP_URL is set (`bot.services.safeguarding`).
 
 **Exactly one active scheduler.** Pacing only holds if one process sends, so a scheduler
 first becomes the leader: on PostgreSQL by holding a session-level advisory lock, on
@@ -45,6 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.services.clock import utcnow
 from bot.services.outreach import queue_due_invitations, send_due_reminders
 from bot.services.runtime import Runtime
+from bot.services.safeguarding import SafeguardingSettings, email_alerts
 from bot.services.sender import SendReport
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
@@ -91,6 +93,7 @@ class Intervals:
     reminders: float = 60.0
     requeue: float = 600.0
     purge: float = 3600.0
+    safeguarding_email: float = 15.0
     standby_poll: float = 1.0
     heartbeat: float = 5.0
 
@@ -387,6 +390,9 @@ class Scheduler:
             "requeue": (every.requeue,
                         lambda now: self.requeue_stuck(now, STUCK_WHILE_RUNNING)),
         }
+        if SafeguardingSettings.from_settings(self.runtime.settings).smtp_url:
+            jobs["safeguarding email"] = (every.safeguarding_email, lambda now: email_alerts(
+                self.runtime.sessions, self.runtime.vault, self.runtime.settings, now))
         if self.purge is not None:
             purge = self.purge
             jobs["purge"] = (every.purge, lambda now: purge(self.runtime, now))
