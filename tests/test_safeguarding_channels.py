@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.services.safeguarding import signposting_text
 from storage.models import Answer, SafeguardingFlag
+from storage.repositories.safeguarding import SafeguardingRepository
 from surveys.sms import segments
 from tests.webhook_harness import (
     SURVEY_CHANNELS,
@@ -162,3 +163,20 @@ def test_a_disclosure_in_a_consultation_view_and_vote(harness: Harness, channel:
         stages = [f.stage for f in session.scalars(
             select(SafeguardingFlag).order_by(SafeguardingFlag.id))]
     assert stages[0] == "view" and stages[1] in ("vote", "propose")
+
+
+def test_back_and_a_new_answer_never_change_what_was_flagged(harness: Harness) -> None:
+    for text in ("carers", "1", "yes", "1", "1"):  # to "What support is missing for you?"
+        harness.say("sms", text)
+    harness.say("sms", "Nothing, I just want it all to stop")
+    harness.say("sms", "1")  # carry on
+    harness.say("sms", "BACK")
+    harness.forget_replies()
+    harness.say("sms", "More respite, please")  # a new answer to the same question
+    with harness.runtime.sessions() as session:
+        flag = session.scalars(select(SafeguardingFlag)).one()
+        answer = session.scalars(select(Answer).where(Answer.question_id == "missing")).one()
+        words = SafeguardingRepository(session, harness.runtime.vault).words(flag)
+    assert answer.value == "More respite, please"
+    assert words is not None and words.text == "Nothing, I just want it all to stop"
+    assert (flag.survey_id, flag.question_id) == ("carers", "missing")

@@ -16,6 +16,7 @@ from bot.cli import (
     keys,
     outreach,
     privacy,
+    safeguarding,
     serve,
     surveys,
     telegram,
@@ -42,6 +43,6 @@ def main(log_format: str | None) -> None:
 
 
 for _module in (db, surveys, chat, serve, privacy, keys, telegram, users, outreach,
-                consultation):
+                consultation, safeguarding):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -43,7 +43,7 @@ def init_app(app: Flask) -> None:
     """Register the dashboard and its sign-in handling on `app`."""
     # Importing these registers their routes on bp (and the consultation pages' blueprint,
     # nested in bp so that they share its headers, error pages and sign-in).
-    from bot.dashboard import auth, consultation, outreach, views  # noqa: F401
+    from bot.dashboard import auth, consultation, outreach, safeguarding, views  # noqa: F401
 
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
     # The token lives as long as the session: a reviewer reading for an hour can still save.
