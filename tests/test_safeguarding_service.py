@@ -455,7 +455,8 @@ def test_email_alerts_go_once_with_the_link_and_no_words(runtime: Runtime,
     assert sent == 1
     [(to, message)] = inbox.messages
     assert to == ["lead@example.org"]  # organisers and leads, never reviewers
-    assert message["Subject"] == f"WithUs safeguarding: a message may need a response (flag {flag.id})"
+    assert message["Subject"] == (
+        f"WithUs safeguarding: a message may need a response (flag {flag.id})")
     body = message.get_payload(decode=True).decode()
     assert f"https://withus.example.org/dashboard/safeguarding/{flag.id}" in body
     assert "Category: self-harm" in body and "tablets" not in body
