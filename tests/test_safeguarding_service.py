@@ -556,3 +556,43 @@ def test_a_lead_account_can_be_added(runtime: Runtime, database_url: str,
     assert result.exit_code == 0, result.output
     with runtime.sessions() as session:
         assert session.scalars(select(User.role)).one() == "lead"
+
+
+def test_surveys_lint_warns_when_no_local_contact_is_configured(tmp_path: Path) -> None:
+    import click
+
+    from bot.cli.surveys import COMMANDS
+    from surveys.loader import library_path
+
+    group = click.Group("withus", commands={c.name or "": c for c in COMMANDS})
+    fft = str(library_path() / "fft.yaml")
+    bare = CliRunner().invoke(group, ["surveys", "lint", fft], env={
+        "WITHUS_SAFEGUARDING_PHONE": ""})
+    assert bare.exit_code == 0
+    assert ("warning: No local safeguarding contact is configured for fft" in bare.stderr)
+    local = CliRunner().invoke(group, ["surveys", "lint", fft], env={
+        "WITHUS_SAFEGUARDING_PHONE": "Adult social care 0113 222 4401"})
+    assert "safeguarding" not in local.stderr
+    own = tmp_path / "own.yaml"
+    own.write_text((library_path() / "fft.yaml").read_text(encoding="utf-8")
+                   + "safeguarding_phone: Care team 0300 123 4567\n", encoding="utf-8")
+    assert "safeguarding" not in CliRunner().invoke(group, ["surveys", "lint", str(own)], env={
+        "WITHUS_SAFEGUARDING_PHONE": ""}).stderr
+    own.write_text((library_path() / "fft.yaml").read_text(encoding="utf-8")
+                   + "safeguarding_phone: ring the council\n", encoding="utf-8")
+    broken = CliRunner().invoke(group, ["surveys", "lint", str(own)])
+    assert broken.exit_code == 2 and "'safeguarding_phone' needs a phone number" in broken.stderr
+
+
+def test_production_startup_warns_without_a_local_contact(
+        runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli.serve import _warn
+
+    extra: dict[str, str] = runtime.settings.extra  # type: ignore[assignment]
+    extra["WITHUS_SAFEGUARDING_PHONE"] = ""
+    _warn(runtime.settings, list(runtime.catalog.get().surveys.values()))
+    err = capsys.readouterr().err
+    assert "warning: No local safeguarding contact is configured for care, home" in err
+    extra["WITHUS_SAFEGUARDING_PHONE"] = "0113 000 0000"
+    _warn(runtime.settings, list(runtime.catalog.get().surveys.values()))
+    assert "local safeguarding contact" not in capsys.readouterr().err

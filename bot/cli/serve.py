@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
+from typing import Any
 
 import click
 
 from bot.cli.common import runtime as build_runtime
+from bot.services.config import Settings
+
+
+def _warn(config: Settings, surveys: list[Any] | None = None) -> None:
+    """What safeguarding still needs (a local contact, someone to alert), on stderr."""
+    from bot.services.safeguarding import safeguarding_warnings
+
+    for warning in safeguarding_warnings(config, surveys or ()):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command()
@@ -17,13 +27,11 @@ def serve(host: str, port: int) -> None:
     """Run everything in one process for local use: web app, simulator, scheduler."""
     from werkzeug.serving import run_simple
 
-    from bot.services.safeguarding import safeguarding_warnings
     from bot.services.scheduler import Scheduler
     from bot.web.app import create_app
 
     runtime = build_runtime()
-    for warning in safeguarding_warnings(runtime.settings):
-        click.echo(f"warning: {warning}", err=True)
+    _warn(runtime.settings, list(runtime.catalog.get().surveys.values()))
     app = create_app(runtime=runtime)
     scheduler = Scheduler(runtime)
     scheduler.start()
@@ -42,8 +50,10 @@ def serve(host: str, port: int) -> None:
 @click.option("--timeout", default=30, show_default=True, type=int)
 def web(workers: int, bind: str, timeout: int) -> None:
     """Run production web workers under gunicorn (no scheduler, no sender)."""
+    from bot.cli.common import settings
     from bot.web.gunicorn import run
 
+    _warn(settings())
     run(workers=workers, bind=bind, timeout=timeout)
 
 
@@ -53,6 +63,7 @@ def scheduler() -> None:
     from bot.services.scheduler import Scheduler
 
     runtime = build_runtime()
+    _warn(runtime.settings, list(runtime.catalog.get().surveys.values()))
     worker = Scheduler(runtime)
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

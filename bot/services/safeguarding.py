@@ -243,23 +243,32 @@ def _read_signposting(path: str) -> dict[str, Any]:
                       "(self_harm, abuse, neglect).")
 
 
-def safeguarding_warnings(settings: Settings, surveys: Sequence[Any] = ()) -> list[str]:
-    """What is missing for safeguarding to work as intended: `withus serve`, `withus web`,
-    `withus scheduler` and `withus surveys lint` print these."""
+def local_contact_warnings(surveys: Sequence[Any] = (),
+                           settings: Settings | None = None) -> list[str]:
+    """A warning when someone who discloses harm would get no local contact: neither
+    WITHUS_SAFEGUARDING_PHONE nor the survey's own `safeguarding_phone` (for `surveys`,
+    or, with none given, for the deployment as a whole)."""
     config = settings_of(settings)
-    warnings = []
     try:
         check_local_contact(config.local_contact)
     except ValueError as exc:
-        warnings.append(f"WITHUS_SAFEGUARDING_PHONE {exc}: it is left out of the signposting.")
-    else:
-        without = [s.id for s in surveys if not getattr(s, "safeguarding_phone", "")]
-        if not config.local_contact and (without or not surveys):
-            which = f" (surveys without their own: {', '.join(without)})" if without else ""
-            warnings.append(
-                "No local safeguarding contact is configured" + which + ": people who "
-                "disclose harm are given national helplines only. Set "
-                "WITHUS_SAFEGUARDING_PHONE, or safeguarding_phone in a survey file.")
+        return [f"WITHUS_SAFEGUARDING_PHONE {exc}: it is left out of the signposting."]
+    if config.local_contact:
+        return []
+    without = [s.id for s in surveys if not getattr(s, "safeguarding_phone", "")]
+    if surveys and not without:
+        return []
+    which = f" for {', '.join(without)}" if without else ""
+    return ["No local safeguarding contact is configured" + which + ": people who disclose "
+            "harm are given national helplines only. Set WITHUS_SAFEGUARDING_PHONE, or "
+            "safeguarding_phone in the survey file."]
+
+
+def safeguarding_warnings(settings: Settings, surveys: Sequence[Any] = ()) -> list[str]:
+    """What is missing for safeguarding to work as intended: `withus serve`, `withus web`
+    and `withus scheduler` print these at start."""
+    config = settings_of(settings)
+    warnings = local_contact_warnings(surveys, settings)
     if config.rules_file:
         try:
             load_rules(config.rules_file)
