@@ -173,4 +173,4 @@ def reveal_safeguarding_contact(flag_id: int) -> Any:
                                   "(they were erased, or their address expired)."]
             return _flag_page(flag_id, reveal_form=form, status=409)
         uow.commit()
-    return _flag_page(flag_id, revealed=revealed)
+    return _flag_page(flag_id, revealed=revealed, reveal_form=RevealForm(formdata=None))
