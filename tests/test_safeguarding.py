@@ -198,3 +198,49 @@ def test_a_local_rule_file_adds_to_the_built_in_rules(tmp_path: Path) -> None:
     assert detector.detect("we watched a loan shark documentary") == []
     assert detector.detect("I want to die") == ["self_harm"]  # the built-in rules stay
     assert Detector().detect("a loan shark is after us") == []
+
+
+# --- The gentle pause in the engine (pure) ----------------------------------------------------
+
+
+def _paused_at_overall() -> tuple[Any, dict[str, Any]]:
+    from datetime import UTC, datetime
+
+    from surveys.conversation import Event
+    from surveys.engine import Catalog, converse
+    from surveys.loader import library_path, load_file
+    from surveys.signposting import pause_after_disclosure
+
+    fft = load_file(library_path() / "fft.yaml")
+    catalog = Catalog({"fft": fft}, default_survey="fft")  # type: ignore[dict-item]
+    now = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    state: dict[str, Any] | None = None
+    for text in ("hello", "1", "yes"):
+        state = converse(catalog, state, Event("text", text=text), now).state
+    step = converse(catalog, state, Event("text", text="I want to die"), now)
+    return catalog, pause_after_disclosure(step, "en").state
+
+
+def test_the_pause_waits_sends_no_reminder_and_stop_ends_it() -> None:
+    from datetime import UTC, datetime
+
+    from surveys.conversation import ContactWanted, Event
+    from surveys.engine import converse
+
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    catalog, state = _paused_at_overall()
+    assert state["safeguarding"] == "pause" and state["paused"]
+    assert converse(catalog, state, Event("timeout"), now).replies == []  # no reminder
+    unclear = converse(catalog, state, Event("text", text="I don't know"), now)
+    assert unclear.replies[0].text.startswith("Sorry, I didn't catch that.")
+    assert unclear.state["safeguarding"] == "pause"
+    contact = converse(catalog, state, Event("button", payload="care:contact"), now)
+    assert contact.records == [ContactWanted()] and contact.state["paused"]
+    assert contact.state["safeguarding"] == "held"
+    stopped = converse(catalog, state, Event("text", text="STOP"), now)
+    assert stopped.state["stopped"] and not stopped.state["paused"]
+    again = converse(catalog, stopped.state, Event("text", text="START"), now)
+    assert again.replies[0].text.startswith("Welcome back")
+    assert again.replies[1].text.startswith("Overall, how was your experience")
+    chosen = converse(catalog, state, Event("button", payload="survey:fft"), now)
+    assert chosen.state["safeguarding"] is None  # choosing a survey starts it afresh
