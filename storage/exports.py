@@ -9,7 +9,8 @@ What an export never holds: an address (the vault is not read), unredacted text 
 are redacted before they are stored), or anything a spreadsheet would run. A cell that
 begins with = + - @ tab, CR or LF would be read by Excel or LibreOffice as a formula,
 which can fetch URLs or run commands (OWASP "CSV injection"), so such cells get a leading
-apostrophe in CSV and XLSX. JSON Lines is for programs and keeps text exactly as stored.
+apostrophe in CSV and XLSX (storage/spreadsheet.py writes both). JSON Lines is for
+programs and keeps text exactly as stored.
 
 Memory stays flat however big the survey: responses are read in keyset-paginated chunks,
 each in its own short transaction. On SQLite every transaction takes the write lock, so a
@@ -18,8 +19,6 @@ single export-long transaction would hold up incoming messages for its whole len
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import secrets
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +30,9 @@ from typing import Any, BinaryIO, Literal
 from sqlalchemy import String, func, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import spreadsheet
 from storage.models import Answer, Response, SurveyDefinition
+from storage.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401 (exported here too)
 from surveys.model import Question, QuestionType, Survey
 
 Format = Literal["csv", "xlsx", "jsonl"]
@@ -44,19 +45,6 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
 CHUNK = 1000
 #: What a skipped or media-only answer reads as (option codes are [a-z0-9_], never these).
 SKIPPED, MEDIA = "(skipped)", "(photo, file or voice note)"
-#: First characters that make a spreadsheet treat a cell as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-BOM = "\ufeff"
-
-
-def neutralise(value: Any) -> Any:
-    """A text cell made safe for spreadsheets: a leading apostrophe before a formula start.
-
-    Numbers are left alone: they are validated answers, and a spreadsheet shows -3 as -3.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 @dataclass(frozen=True)
@@ -271,29 +259,10 @@ def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
 # --- writing ----------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
-
-
 def csv_chunks(rows: Iterator[list[Any]], header: Sequence[str],
                flush_every: int = 500) -> Iterator[bytes]:
     """CSV in UTF-8 with a byte-order mark (so Excel reads the accents right), in pieces."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write(BOM)
-    writer.writerow([neutralise(h) for h in header])
-    for n, row in enumerate(rows, start=1):
-        writer.writerow([neutralise(_text(v)) if isinstance(v, str | datetime) or v is None
-                         else v for v in row])
-        if n % flush_every == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+    return spreadsheet.csv_chunks(header, rows, flush_every=flush_every)
 
 
 def jsonl_chunks(rows: Iterator[list[Any]], keys: Sequence[str],
@@ -316,24 +285,14 @@ def write_xlsx(path: Path, rows: Iterator[list[Any]], plan: ExportPlan) -> None:
 
     Write-only worksheets stream rows to disk as they are appended, so memory stays flat.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
-        if isinstance(value, datetime):
-            return value.replace(tzinfo=None)  # Excel has no time zones; the header says UTC
-        return value
-
-    workbook = Workbook(write_only=True)
+    workbook = spreadsheet.workbook()  # makes every text cell safe as it is appended
     sheet = workbook.create_sheet("Responses")
-    sheet.append([clean(h) for h in plan.headers])
+    sheet.append(plan.headers)
     for row in rows:
-        sheet.append([clean(v) for v in row])
+        sheet.append(row)
     dictionary = workbook.create_sheet("Data dictionary")
     for line in plan.dictionary():
-        dictionary.append([clean(v) for v in line])
+        dictionary.append(line)
     workbook.save(path)
 
 

@@ -141,7 +141,7 @@ def test_the_draft_downloads_and_only_organisers_export_votes(app: Flask,
         audit = session.scalars(select(AuditEvent).where(
             AuditEvent.action == "consultation.export")).one()
     assert audit.reason == "for the analysis group" and audit.detail == {
-        "file": "participants-votes.csv"}
+        "file": "participants-votes.csv", "statements": "approved"}
     assert organiser.get("/dashboard/consultations/nope").status_code == 404
     listing = organiser.get("/dashboard/consultations/").get_data(as_text=True)
     assert "Fair pay for care workers" in listing

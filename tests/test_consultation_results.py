@@ -269,7 +269,9 @@ def test_the_word_draft_opens_and_matches(run: Run, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_exports_are_shaped_like_polis(run: Run) -> None:
     with run.runtime.sessions() as session:
-        statements = list(csv.DictReader(io.StringIO(export_statements(session, "fairpay"))))
+        approved = list(csv.DictReader(io.StringIO(export_statements(session, "fairpay"))))
+        statements = list(csv.DictReader(io.StringIO(
+            export_statements(session, "fairpay", "all"))))
         votes = list(csv.DictReader(io.StringIO(export_votes(session, "fairpay"))))
         matrix = list(csv.reader(io.StringIO(export_matrix(session, "fairpay",
                                                            run.results.clustering))))
@@ -278,6 +280,11 @@ def test_exports_are_shaped_like_polis(run: Run) -> None:
                                        "agrees", "disagrees", "moderated", "comment-body"]
     assert len(statements) == total
     assert {s["moderated"] for s in statements} >= {"1", "-1"}
+    assert {(s["moderated"], s["status"]) for s in statements} >= {("1", "approved"),
+                                                                    ("-1", "rejected")}
+    assert [s["comment-id"] for s in approved] == [s["comment-id"] for s in statements
+                                                   if s["status"] == "approved"]
+    assert {v["comment-id"] for v in votes} <= {s["comment-id"] for s in approved}
     assert all(s["author-id"] == "" for s in statements if s["seed"] == "1")
     assert {v["vote"] for v in votes} == {"1", "-1", "0"}
     header, rows = matrix[0], matrix[1:]

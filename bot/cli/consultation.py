@@ -74,19 +74,25 @@ def draft(consultation_id: str, fmt: str, output: Path) -> None:
 @click.argument("consultation_id")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for statements.csv, votes.csv and participants-votes.csv.")
-def export(consultation_id: str, output_dir: Path) -> None:
+@click.option("--all-statements", is_flag=True,
+              help="Include pending and rejected statements and their votes (the status "
+                   "column says which). By default only approved statements are exported.")
+def export(consultation_id: str, output_dir: Path, all_statements: bool) -> None:
     """Export the votes and statements as CSV, in the shapes Pol.is uses.
 
     People appear only by pseudonym. These are raw, unsuppressed counts: keep them with
-    the same care as any export of answers.
+    the same care as any export of answers. Text that a spreadsheet would run as a
+    formula is written with an apostrophe in front.
     """
-    from bot.services.consultation import export_all
+    from bot.services.consultation import Included, export_all
     from storage.repositories.dashboard import DashboardRepository
 
+    include: Included = "all" if all_statements else "approved"
     with _opened(consultation_id) as (runtime, found), runtime.sessions() as session:
-        written = export_all(session, found, output_dir, runtime.settings.min_cell)
+        written = export_all(session, found, output_dir, runtime.settings.min_cell, include)
         DashboardRepository(session).audit(None, "consultation.export", found.id,
-                                           runtime.clock(), "withus consultation export")
+                                           runtime.clock(), "withus consultation export",
+                                           {"statements": include})
         session.commit()
     for path in written:
         click.echo(f"wrote {path}")

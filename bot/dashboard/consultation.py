@@ -19,6 +19,7 @@ from bot.dashboard import bp as dashboard
 from bot.dashboard import current_runtime
 from bot.dashboard.auth import database, organiser_only, signed_in
 from bot.services.consultation import (
+    Included,
     Results,
     compute_results,
     consensus,
@@ -160,23 +161,25 @@ def download_draft(consultation_id: str, fmt: str) -> Response:
 @bp.post("/<consultation_id>/export/<name>")
 @organiser_only
 def export(consultation_id: str, name: str) -> Response:
-    """Raw votes and statements as CSV, by pseudonym; audited with the reason given."""
+    """Raw votes and statements as CSV, by pseudonym; audited with the reason given. Only
+    approved statements unless the organiser ticks "include pending and rejected"."""
     consultation = _consultation(consultation_id)
     if name not in EXPORTS:
         abort(404)
     runtime = current_runtime()
+    include: Included = "all" if request.form.get("statements") == "all" else "approved"
     with database() as (repo, session):
         if name == "participants-votes.csv":
             clustering = compute_results(session, consultation,
                                          runtime.settings.min_cell).clustering
-            text = export_matrix(session, consultation.id, clustering)
+            text = export_matrix(session, consultation.id, clustering, include)
         else:
             exporter = EXPORTS[name]
             assert exporter is not None
-            text = exporter(session, consultation.id)
+            text = exporter(session, consultation.id, include)
         repo.audit(_user_id(), "consultation.export", consultation.id, runtime.clock(),
                    request.form.get("reason", "").strip()[:MAX_REASON] or None,
-                   {"file": name})
+                   {"file": name, "statements": include})
         session.commit()
     return Response(text, mimetype="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{consultation.id}-{name}"'})

@@ -15,7 +15,6 @@ rapidfuzz are imported where they are used, so handling a message never loads th
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
@@ -35,6 +34,7 @@ from storage.repositories.consultations import (
     Tally,
     View,
 )
+from storage.spreadsheet import csv_text
 from surveys.consultation import (
     Candidate,
     Consultation,
@@ -741,50 +741,59 @@ def to_docx(blocks: Sequence[Block]) -> bytes:
 # --- Exports ---------------------------------------------------------------------------------
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 MODERATED = {"approved": 1, "rejected": -1, "pending": 0}
+#: Which statements an export carries: by default only those a reviewer approved; an
+#: organiser may ask for every one, each marked with its status.
+Included = Literal["approved", "all"]
+INCLUDED: dict[str, tuple[str, ...]] = {"approved": ("approved",),
+                                        "all": ("approved", "pending", "rejected")}
 
 
-def export_statements(session: Session, consultation_id: str) -> str:
-    """Every statement with its counts, like Pol.is's comments.csv (plus passes, question
-    and seed columns at the end). Authors appear only by pseudonym; seeds have none."""
-    tallies = ConsultationRepository(session).tallies(consultation_id,
-                                                      ("approved", "pending", "rejected"))
-    return _csv(
+def export_statements(session: Session, consultation_id: str,
+                      include: Included = "approved") -> str:
+    """The statements with their counts, like Pol.is's comments.csv (plus passes, question,
+    seed and status columns at the end). Authors appear only by pseudonym; seeds have none.
+    Every file this module writes goes through storage.spreadsheet: a statement someone
+    texted in as `=HYPERLINK(...)` is text in a spreadsheet, never a formula."""
+    tallies = ConsultationRepository(session).tallies(consultation_id, INCLUDED[include])
+    return csv_text(
         ("timestamp", "datetime", "comment-id", "author-id", "agrees", "disagrees",
-         "moderated", "comment-body", "passes", "question-id", "seed"),
+         "moderated", "comment-body", "passes", "question-id", "seed", "status"),
         ((int(t.created_at.timestamp()), t.created_at.isoformat(), t.id, t.author_id or "",
           t.agree, t.disagree, MODERATED[t.status], t.text, t.passes, t.question_id,
-          int(t.seed)) for t in tallies),
+          int(t.seed), t.status) for t in tallies),
     )
 
 
-def export_votes(session: Session, consultation_id: str) -> str:
-    """One row per vote, like Pol.is's votes.csv (1 agree, -1 disagree, 0 not sure)."""
-    votes = ConsultationRepository(session).votes(consultation_id)
-    return _csv(("timestamp", "datetime", "comment-id", "voter-id", "vote"),
-                ((int(at.timestamp()), at.isoformat(), sid, pid, VOTE_VALUES[vote])
-                 for pid, sid, vote, at in votes))
+def export_votes(session: Session, consultation_id: str,
+                 include: Included = "approved") -> str:
+    """One row per vote on the included statements, like Pol.is's votes.csv (1 agree,
+    -1 disagree, 0 not sure)."""
+    repo = ConsultationRepository(session)
+    included = {t.id for t in repo.tallies(consultation_id, INCLUDED[include])}
+    return csv_text(("timestamp", "datetime", "comment-id", "voter-id", "vote"),
+                    ((int(at.timestamp()), at.isoformat(), sid, pid, VOTE_VALUES[vote])
+                     for pid, sid, vote, at in repo.votes(consultation_id)
+                     if sid in included))
 
 
 def export_matrix(session: Session, consultation_id: str,
-                  clustering: Clustering | None = None) -> str:
+                  clustering: Clustering | None = None, include: Included = "approved"
+                  ) -> str:
     """The participant × statement vote matrix, like Pol.is's participants-votes.csv:
     1 agree, -1 disagree, 0 not sure, blank not seen; with the opinion group if known."""
     repo = ConsultationRepository(session)
-    statements = [t.id for t in repo.tallies(consultation_id)]
+    tallies = repo.tallies(consultation_id, INCLUDED[include])
+    statements = [t.id for t in tallies]
+    included = set(statements)
     votes: dict[str, dict[int, int]] = defaultdict(dict)
     for pid, sid, vote, _at in repo.votes(consultation_id):
-        if sid in set(statements):
+        if sid in included:
             votes[pid][sid] = VOTE_VALUES[vote]
-    authored = repo.authored(consultation_id)
+    authored: dict[str, int] = defaultdict(int)
+    for t in tallies:
+        if t.author_id:
+            authored[t.author_id] += 1
     group_of = (dict(zip(clustering.participants, clustering.labels, strict=True))
                 if clustering else {})
     rows = []
@@ -795,11 +804,12 @@ def export_matrix(session: Session, consultation_id: str,
                      len(mine), sum(1 for v in mine.values() if v == 1),
                      sum(1 for v in mine.values() if v == -1),
                      *(mine.get(sid, "") for sid in statements)])
-    return _csv(("participant", "group-id", "n-comments", "n-votes", "n-agree", "n-disagree",
-                 *map(str, statements)), rows)
+    return csv_text(("participant", "group-id", "n-comments", "n-votes", "n-agree",
+                     "n-disagree", *map(str, statements)), rows)
 
 
-def export_all(session: Session, consultation: Consultation, folder: Path, k: int) -> list[Path]:
+def export_all(session: Session, consultation: Consultation, folder: Path, k: int,
+               include: Included = "approved") -> list[Path]:
     """Write statements.csv, votes.csv and participants-votes.csv into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     repo = ConsultationRepository(session)
@@ -807,9 +817,9 @@ def export_all(session: Session, consultation: Consultation, folder: Path, k: in
     votes = [(p, sid, v) for p, sid, v, _at in repo.votes(consultation.id) if sid in approved]
     clustering = cluster_votes(votes, min_size=k)
     files = {
-        "statements.csv": export_statements(session, consultation.id),
-        "votes.csv": export_votes(session, consultation.id),
-        "participants-votes.csv": export_matrix(session, consultation.id, clustering),
+        "statements.csv": export_statements(session, consultation.id, include),
+        "votes.csv": export_votes(session, consultation.id, include),
+        "participants-votes.csv": export_matrix(session, consultation.id, clustering, include),
     }
     written = []
     for name, text in files.items():

@@ -299,16 +299,6 @@ class ConsultationRepository:
         )
         return [(pid, sid, vote, at) for pid, sid, vote, at in rows]
 
-    def authored(self, consultation_id: str) -> dict[str, int]:
-        """How many statements each participant proposed."""
-        rows = self._session.execute(
-            select(Statement.author_id, func.count())
-            .where(Statement.consultation_id == consultation_id,
-                   Statement.author_id.is_not(None))
-            .group_by(Statement.author_id)
-        )
-        return {str(author): int(n) for author, n in rows}
-
     def participation(self, consultation_id: str) -> Participation:
         """How many took part, where, when and with what: the method section's numbers."""
         s = self._session
