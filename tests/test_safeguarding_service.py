@@ -64,21 +64,18 @@ LONGEST_CONTACT = "Leeds Adult Social Care 0113 222 4401 x9"  # 40 characters
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def fake() -> RecordingChannel:
-    return RecordingChannel()
-
-
-@pytest.fixture
-def runtime(database_url: str, tmp_path: Path, clock: FakeClock,
-            fake: RecordingChannel) -> Iterator[Runtime]:
-    rt = privacy_runtime(database_url, tmp_path, clock, fake)
+def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    """The privacy tests' runtime: our own surveys, SMS through a recording channel."""
+    rt = privacy_runtime(database_url, tmp_path, FakeClock(), RecordingChannel())
     yield rt
     rt.close()
+
+
+@pytest.fixture
+def fake(runtime: Runtime) -> RecordingChannel:
+    channel = runtime.channels["sms"]
+    assert isinstance(channel, RecordingChannel)
+    return channel
 
 
 def add_user(runtime: Runtime, email: str, role: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,18 +44,26 @@ def browser() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Runtime]]:
     """The app with FFT answers seeded, served on 127.0.0.1 from a thread."""
-    from werkzeug.serving import make_server
-
     folder = tmp_path_factory.mktemp("browser")
     runtime = make_runtime(f"sqlite:///{folder / 'withus.db'}", folder, clock=FakeClock())
     seed(runtime, "fft", FFT_PEOPLE)
     add_user(runtime, ORGANISER, "organiser")
     add_user(runtime, REVIEWER, "reviewer")
+    with serve(runtime) as base:
+        yield base, runtime
+
+
+@contextmanager
+def serve(runtime: Runtime) -> Iterator[str]:
+    """The app on `runtime`, on a loopback port from a thread; its base URL. Closes the
+    runtime afterwards."""
+    from werkzeug.serving import make_server
+
     httpd = make_server("127.0.0.1", 0, create_app(runtime=runtime), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}", runtime
+        yield f"http://127.0.0.1:{httpd.server_port}"
     finally:
         httpd.shutdown()
         thread.join(timeout=10)

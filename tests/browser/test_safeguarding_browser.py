@@ -9,16 +9,14 @@ a flag's address is refused.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
 from channels.base import InboundMessage
-from tests.browser.conftest import REVIEWER
+from tests.browser.conftest import REVIEWER, serve
 from tests.browser.seed import add_user
 from tests.browser.test_dashboard_browser import check_accessibility, shot
 from tests.helpers import FakeClock, make_runtime
@@ -37,8 +35,6 @@ _ids = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def queue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Runtime]]:
-    from werkzeug.serving import make_server
-
     folder = tmp_path_factory.mktemp("safeguarding-browser")
     runtime = make_runtime(f"sqlite:///{folder / 'withus.db'}", folder, clock=FakeClock(),
                            channels={"sms": RecordingChannel()}, default_survey="fft",
@@ -49,15 +45,8 @@ def queue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
                                                   text=text))
     add_user(runtime, LEAD, "lead")
     add_user(runtime, REVIEWER, "reviewer")
-    httpd = make_server("127.0.0.1", 0, create_app(runtime=runtime), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}", runtime
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
-        runtime.close()
+    with serve(runtime) as base:
+        yield base, runtime
 
 
 def sign_in(page: Any, base: str, email: str) -> None:
