@@ -7,23 +7,31 @@ wrote an answer, or who it is about. Answers are therefore redacted before
 they reach the database or any organiser's screen, and the originals are not
 kept.
 
-The module is deliberately pure (stdlib plus ``phonenumbers``): no models to
-download, no network, no clock, so it runs the same offline, in tests and on a
-small server, and every answer goes through it on the hot path.
+The module is deliberately pure (stdlib plus ``phonenumbers``, and word lists
+shipped in ``surveys/redaction_data``): no models to download, no network, no
+clock, so it runs the same offline, in tests and on a small server, and every
+answer goes through it on the hot path. Shaped identifiers (bank and card
+numbers, handles, links, numbers written out) live in ``redaction_ids``; names,
+places and care settings looked up in the word lists in ``redaction_words``.
 
 Recognisers are rule-based and tuned towards recall: a wrongly hidden word
 costs a little meaning, a leaked name can cost someone their trust. What they
-cannot do (lower-case names, names with no introducing word, street names
-without a street word) is listed in the tests' corpus figures.
+cannot do (lower-case names with no cue, surnames on their own, places missing
+from the gazetteer) is listed in the tests' corpus figures and docs/privacy.md.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import phonenumbers
+
+from surveys import redaction_ids as ids
+from surveys.redaction_lexicon import lexicon
+from surveys.redaction_words import word_candidates
 
 __all__ = ["LABELS", "Finding", "Redactor", "is_valid_nhs_number", "redact"]
 
@@ -37,6 +45,10 @@ LABELS: tuple[str, ...] = (
     "ADDRESS",
     "NAME",
     "PLACE",
+    "BANK_ACCOUNT",
+    "CARD_NUMBER",
+    "ONLINE_ID",
+    "URL",
 )
 
 # On overlap the longer span wins; on a tie the more specific label does.
@@ -46,9 +58,13 @@ _SPECIFICITY: dict[str, int] = {
     for rank, label in enumerate(
         (
             "EMAIL",
+            "URL",
+            "BANK_ACCOUNT",
+            "CARD_NUMBER",
             "NHS_NUMBER",
             "NI_NUMBER",
             "DATE_OF_BIRTH",
+            "ONLINE_ID",
             "PHONE",
             "POSTCODE",
             "PLACE",
@@ -88,10 +104,13 @@ _PHONE_PREFIX = re.compile(r"^\(?(?:\+|00)")
 _MONEY_BEFORE = re.compile(r"[£$€][0-9,]*$")
 
 
+_ANY_DIGIT = re.compile(r"[0-9]")
+
+
 def _phone_candidates(text: str, region: str) -> Iterator[Finding]:
     # Cheap pre-check: phonenumbers is the slowest recogniser by far, and most
     # answers contain no run of digits long enough to be a phone number.
-    if sum(ch.isdigit() for ch in text) < _MIN_INTERNATIONAL_DIGITS - 1:
+    if len(_ANY_DIGIT.findall(text)) < _MIN_INTERNATIONAL_DIGITS - 1:
         return
     leniency = phonenumbers.Leniency.POSSIBLE
     try:
@@ -524,7 +543,9 @@ def _place_regex(name: str) -> str:
         elif ch == ".":
             parts.append(r"\.?")
         else:
-            parts.append(re.escape(ch))
+            # "Café" is typed "Cafe" as often as not.
+            base = unicodedata.normalize("NFD", ch)[0]
+            parts.append(f"[{re.escape(ch)}{re.escape(base)}]" if base != ch else re.escape(ch))
     return "".join(parts)
 
 
@@ -538,7 +559,8 @@ _LABEL_TOKEN = re.compile(rf"\[(?:{'|'.join(LABELS)})\]")
 
 # Replacing a span can create a word boundary a recogniser was waiting for
 # ("Willows999 000 0018" only shows "Willows" once the number is gone), so
-# find() looks again at its own output a bounded number of times.
+# find() looks again at its own output, a bounded number of times, when a
+# finding was glued to a letter or digit.
 _MAX_EXTRA_ROUNDS = 2
 
 
@@ -548,12 +570,13 @@ class Redactor:
     def __init__(self, places: Iterable[str] = (), default_region: str = "GB") -> None:
         self._places = _place_patterns(places)
         self._region = default_region
+        lexicon()  # read the word lists now, not on a person's first message
 
     def find(self, text: str) -> list[Finding]:
         """Non-overlapping findings sorted by position; on overlap the longer wins."""
         findings = self._find_once(text)
         for _ in range(_MAX_EXTRA_ROUNDS):
-            if not findings:
+            if not findings or not any(_glued(text, f) for f in findings):
                 break
             extra = self._find_once(_replace(text, findings))
             if not extra:
@@ -581,15 +604,62 @@ class Redactor:
             yield Finding("EMAIL", m.start(), m.end())
         yield from _nhs_candidates(text)
         yield from _ni_candidates(text)
-        yield from _phone_candidates(text, self._region)
+        phones = list(_phone_candidates(text, self._region))
+        yield from phones
+        # "074OO 123456": the same number with look-alike letters made digits
+        # (same length, so the offsets hold).
+        digits = ids.deobfuscate_digits(text)
+        if digits is not None:
+            seen = {(f.start, f.end) for f in phones}
+            for f in _phone_candidates(digits, self._region):
+                if (f.start, f.end) not in seen:
+                    yield f
+        for label, start, end in _id_spans(text):
+            yield Finding(label, start, end)
         yield from _postcode_candidates(text)
         yield from _dob_candidates(text)
         yield from _address_candidates(text)
         yield from _name_candidates(text)
+        for label, start, end in word_candidates(text, _is_stopword):
+            yield Finding(label, start, end)
         for pattern, needs_capital in self._places:
             for m in pattern.finditer(text):
                 if not needs_capital or m.group()[0].isupper():
                     yield Finding("PLACE", m.start(), m.end())
+
+
+# Characters no recogniser's match starts with (after a finding) or ends
+# with (before one): replacing a finding next to them changes nothing.
+_NEVER_STARTS = frozenset(" \t\n,.;:!?)\"'’")
+_NEVER_ENDS = frozenset(" \t\n,;!?(\"")
+_DIGITS_AFTER = re.compile(r"[\s().-]*[0-9]")
+_DIGITS_BEFORE = re.compile(r"[0-9][\s().-]*$")
+
+
+def _glued(text: str, finding: Finding) -> bool:
+    """A finding with something other than a space or punctuation against it:
+    replacing it makes a boundary that was not there ("Willows999 000 0018",
+    "WARD12@0" with Ward 12 listed)."""
+    before = text[finding.start - 1] if finding.start else " "
+    after = text[finding.end] if finding.end < len(text) else " "
+    if before not in _NEVER_ENDS or after not in _NEVER_STARTS:
+        return True
+    # The phone matcher reads a run of digits across spaces: once "Flat 001" is
+    # gone, "0000000 0" after it is a number of its own.
+    digits_after = _DIGITS_AFTER.match(text, finding.end) is not None
+    digits_before = _DIGITS_BEFORE.search(text, 0, finding.start) is not None
+    return (text[finding.end - 1].isdigit() and digits_after) or (
+        text[finding.start].isdigit() and digits_before
+    )
+
+
+def _id_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    yield from ids.bank_candidates(text)
+    yield from ids.card_candidates(text)
+    yield from ids.online_id_candidates(text)
+    yield from ids.url_candidates(text, lexicon().names.__contains__)
+    yield from ids.spelled_number_candidates(text)
+    yield from ids.spelled_email_candidates(text)
 
 
 def _replace(text: str, findings: list[Finding]) -> str:

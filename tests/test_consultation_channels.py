@@ -154,7 +154,7 @@ def test_a_consultation_by_sms_with_numbered_votes_a_statement_and_more(
                      (ids[seeds[2]], "pass")}
     assert mine.status == "pending" and mine.question_id == "coverage" and not mine.seed
     assert mine.text == "Bank staff should be covered too, ring me on [PHONE]."  # redacted
-    assert view.value == "Everyone in the home, my name is [NAME] and I work at Oakfield House."
+    assert view.value == "Everyone in the home, my name is [NAME] and I work at [PLACE]."
     assert scan_database(runtime.engine, [PERSON, "+447700900654"]) == []
 
 

@@ -42,7 +42,9 @@ MAX_CLEAN_ALTERED = 0.05
 # A corpus too small per label makes the recall figures meaningless.
 MIN_CORPUS_ITEMS = 130
 MIN_CLEAN_ITEMS = 40
-MIN_EXAMPLES: dict[str, int] = {label: 10 for label in LABELS} | {"DATE_OF_BIRTH": 6}
+# Bank, card, handle and link labels are measured on the second corpus
+# (test_redaction_town.py).
+MIN_EXAMPLES: dict[str, int] = {label: 10 for label in RECALL_TARGETS} | {"DATE_OF_BIRTH": 6}
 
 PLACES = ("Oakwood Lodge", "Ward 12", "The Willows", "St Mary's Hospice", "Beech House Surgery")
 
@@ -50,8 +52,8 @@ PLACES = ("Oakwood Lodge", "Ward 12", "The Willows", "St Mary's Hospice", "Beech
 # ------------------------------------------------------------------ corpus
 
 
-def load_corpus() -> dict[str, Any]:
-    with CORPUS_PATH.open(encoding="utf-8") as fh:
+def load_corpus(path: Path = CORPUS_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
         data: dict[str, Any] = yaml.safe_load(fh)
     return data
 
@@ -114,7 +116,7 @@ def format_table(score: CorpusScore) -> str:
         "Redaction corpus",
         f"{'label':<15}{'found':>7}{'of':>5}{'recall':>9}{'target':>9}",
     ]
-    for label in LABELS:
+    for label in RECALL_TARGETS:
         lines.append(
             f"{label:<15}{score.found[label]:>7}{score.expected[label]:>5}"
             f"{score.recall(label):>9.1%}{RECALL_TARGETS[label]:>9.0%}"
@@ -382,8 +384,8 @@ def test_odd_place_entries_are_harmless(places: list[str], expected: str) -> Non
         "a flat 2 miles away",
         "Thanks for listening",
         "Dear Sir or Madam",
-        "I love Leeds",
-        "born and bred in Leeds",
+        "I love reading",
+        "born and bred in the valleys",
         "Christmas was hard",
         "£1,200.50 a month",
         "meds at 7.30 and 11.45",
@@ -425,6 +427,10 @@ def test_labels_constant() -> None:
         "ADDRESS",
         "NAME",
         "PLACE",
+        "BANK_ACCOUNT",
+        "CARD_NUMBER",
+        "ONLINE_ID",
+        "URL",
     )
 
 
@@ -505,11 +511,31 @@ def test_fuzz_never_raises_and_is_idempotent(text: str) -> None:
 
 # --------------------------------------------------------- purity, speed
 
-ALLOWED_IMPORTS = {"__future__", "re", "collections.abc", "dataclasses", "phonenumbers"}
+# No models, no network, no clock: the standard library's text tools, the
+# word lists shipped beside the module (read with pathlib), and phonenumbers.
+ALLOWED_IMPORTS = {
+    "__future__",
+    "re",
+    "unicodedata",
+    "collections.abc",
+    "dataclasses",
+    "functools",
+    "pathlib",
+    "phonenumbers",
+    "typing",
+    "surveys",
+    "surveys.redaction_ids",
+    "surveys.redaction_lexicon",
+    "surveys.redaction_words",
+}
 
 
-def test_module_is_pure() -> None:
-    tree = ast.parse(Path(redaction.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize(
+    "module", ["redaction", "redaction_ids", "redaction_lexicon", "redaction_words"]
+)
+def test_module_is_pure(module: str) -> None:
+    path = Path(redaction.__file__).with_name(f"{module}.py")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
