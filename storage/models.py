@@ -48,7 +48,7 @@ ANSWER_KINDS = ("value", "skipped", "media")
 CONSENT_DECISIONS = ("given", "declined")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "dead", "held")
 OUTBOX_KINDS = ("reply", "invitation", "reminder", "shareback", "alert")
-ROLES = ("organiser", "reviewer")
+ROLES = ("organiser", "reviewer", "lead")
 ERASURE_SOURCES = ("participant", "organiser", "retention")
 INVITATION_STATUSES = ("scheduled", "queued", "cancelled")
 STATEMENT_STATUSES = ("pending", "approved", "rejected")
@@ -409,7 +409,12 @@ class Erasure(Base):
 
 
 class SafeguardingFlag(Base):
-    """A free-text answer that may disclose harm, for the named safeguarding lead."""
+    """A message that may disclose harm, for the safeguarding lead (bot.services.safeguarding).
+
+    `words` is the message, redacted, with the rules it matched: encrypted with the vault's
+    keys (it is about harm, so it is kept like an address), never exported or logged, and
+    the flag's own copy, so BACK and a new answer never change what was flagged.
+    """
 
     __tablename__ = "safeguarding_flags"
 
@@ -418,9 +423,19 @@ class SafeguardingFlag(Base):
     answer_id: Mapped[int | None] = mapped_column(
         ForeignKey("answers.id", ondelete="SET NULL"), index=True
     )
-    survey_id: Mapped[str] = mapped_column(String(64))
-    question_id: Mapped[str] = mapped_column(String(64))
+    #: Where they were: none of these for someone's very first message.
+    survey_id: Mapped[str | None] = mapped_column(String(64))
+    question_id: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(8))
+    words: Mapped[bytes | None] = mapped_column(LargeBinary)
     categories: Mapped[list[str]] = mapped_column(json_type(), default=list)
+    #: When, at the pause after the signposting, they asked for someone to contact them.
+    contact_wanted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the lead was emailed about the flag, and about the request to be contacted.
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contact_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[int | None] = mapped_column(

@@ -67,6 +67,11 @@ class UnitOfWork:
         finally:
             self.session.close()
 
+    @property
+    def contact_vault(self) -> ContactVault:
+        """The vault's cipher, for other encrypted columns (safeguarding flags' words)."""
+        return self._contact_vault
+
     def commit(self) -> None:
         self.session.commit()
 

@@ -58,6 +58,7 @@ from surveys.keywords import Keyword, keyword
 from surveys.model import Text
 from surveys.parsing import DONT_KNOW, NO_WORDS, YES_WORDS, normalise
 from surveys.reading import ID_PATTERN, LANGUAGE_PATTERN, Reader, read_header
+from surveys.signposting import read_local_contact
 
 KIND = "consultation"
 VOTE_PREFIX = "vote:"
@@ -83,6 +84,7 @@ CONSULTATION_KEYS = {
     "opens", "closes", "intro", "summary", "consent", "consent_version", "thank_you",
     "questions", "votes_per_question", "statement_max_length", "retention_days",
     "reminders", "reminder_after_hours", "ask_quote_permission", "offer_share_back",
+    "safeguarding_phone",
 }
 QUESTION_KEYS = {"id", "text", "why", "topic", "statements"}
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -133,6 +135,8 @@ class Consultation:
     ask_quote_permission: bool = True
     offer_share_back: bool = True
     source_path: str = ""
+    #: Added to the signposting after a possible disclosure (surveys.signposting).
+    safeguarding_phone: str = ""
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -224,6 +228,7 @@ def parse_consultation(data: Mapping[str, Any], name: str = "<consultation>") ->
         ask_quote_permission=_flag(reader, data, "ask_quote_permission"),
         offer_share_back=_flag(reader, data, "offer_share_back"),
         source_path=name,
+        safeguarding_phone=read_local_contact(reader, data.get("safeguarding_phone")),
     )
 
 
@@ -511,7 +516,7 @@ def begin(consultation: Consultation, state: Mapping[str, Any] | None, now: date
     lang = chosen if chosen in consultation.languages else consultation.default_language
     s.update(survey=consultation.id, version=consultation.version, lang=lang,
              stage="consent", q=None, tries=0, asked=[], values={}, paused=False, menu=[],
-             seen=now.isoformat(), reminders=0, pending=None, wrote=False)
+             seen=now.isoformat(), reminders=0, pending=None, wrote=False, safeguarding=None)
     result = Step(s, records=[Started(consultation.id, consultation.version, lang)])
     if len(consultation.languages) > 1 and chosen not in consultation.languages:
         s["stage"] = "language"
@@ -976,7 +981,8 @@ def _ask_share_back(turn: _Turn) -> None:
 
 def _after_last_question(turn: _Turn, after: str | None) -> None:
     c, s = turn.consultation, turn.s
-    if after is None and c.ask_quote_permission and s.get("wrote"):
+    if after is None and c.ask_quote_permission and s.get("wrote") and not s.get(
+            "safeguarding"):  # not after a possible disclosure (surveys.signposting)
         s["stage"] = "quote"
         _ask_quote(turn)
     elif after in (None, "quote") and c.offer_share_back:

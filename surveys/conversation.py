@@ -153,10 +153,16 @@ class SurveyClosed:
     survey_id: str
 
 
+@dataclass(frozen=True)
+class ContactWanted:
+    """At the pause after a possible disclosure, the person asked for someone to contact
+    them (surveys.signposting): the service tells the safeguarding lead."""
+
+
 Record = (
     Started | ConsentDecision | AnswerGiven | Completed | OptedOut | OptedIn | QuotePermission
     | ShareBackChoice | PreferredTime | LanguageChosen | DataRequested | ErasureRequested
-    | ConsultationRecord | SurveyClosed
+    | ConsultationRecord | SurveyClosed | ContactWanted
 )
 
 
@@ -196,6 +202,7 @@ def new_state() -> dict[str, Any]:
         "pending": None,
         "wrote": False,
         "shown": [],  # consultation statements shown, kept across goes: never one twice
+        "safeguarding": None,  # "pause" or "held" after a possible disclosure (surveys.signposting)
     }
 
 

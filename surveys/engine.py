@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from surveys import consultation
+from surveys import consultation, signposting
 from surveys.commands import (
     LANGUAGE_NAMES,
     TIME_SLOTS,
@@ -87,7 +87,7 @@ def begin(survey: Survey, state: Mapping[str, Any] | None, now: datetime,
     lang = chosen if chosen in survey.languages else survey.default_language
     s.update(survey=survey.id, version=survey.version, lang=lang, stage="consent", q=None,
              tries=0, asked=[], values={}, paused=False, menu=[], seen=now.isoformat(),
-             reminders=0, pending=None, wrote=False)
+             reminders=0, pending=None, wrote=False, safeguarding=None)
     result = Step(s, records=[Started(survey.id, survey.version, lang)])
     if len(survey.languages) > 1 and chosen not in survey.languages:
         # Offer the choice before anything else, in every language on offer.
@@ -319,7 +319,8 @@ def _advance(survey: Survey, result: Step, after: Question | None) -> None:
 def _next_after_questions(survey: Survey, result: Step, after: str | None) -> None:
     """After the questions: may we quote you, would you like to hear back, then thanks."""
     s, lang = result.state, _lang(result)
-    if after is None and survey.ask_quote_permission and s.get("wrote"):
+    if after is None and survey.ask_quote_permission and s.get("wrote") and not s.get(
+            "safeguarding"):  # not after a possible disclosure
         s["stage"] = "quote"
         result.say(_(lang, "May we quote your words, without your name, when we share what we "
                            "heard?"), _yes_no(lang, QUOTE_YES, QUOTE_NO))
@@ -572,6 +573,11 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
                            "want to join in again."))
         return result
 
+    if signposting.awaiting_pause(s):
+        paused = _safeguarding_pause(catalog, s, event, now, context)
+        if paused is not None:
+            return paused
+
     if s["pending"] in ("time", "language") or order in (
         Command.TIME, Command.LATER, Command.LANGUAGE
     ) or (language_named(event.text) and event.kind == "text" and s["stage"] != "language"):
@@ -615,6 +621,19 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
         result.say(_(lang, "Thank you, you've finished \"{title}\".",
                      title=current.title.get(lang)))
     _menu(catalog, result, now)
+    return result
+
+
+def _safeguarding_pause(catalog: Catalog, s: dict[str, Any], event: Event, now: datetime,
+                        context: Mapping[str, Any] | None) -> Step | None:
+    """The gentle pause after a possible disclosure (see surveys.signposting): carry on,
+    stop for now, or ask for someone to get in touch. None: they chose a survey instead."""
+    if event.kind == "start" or event.payload.startswith(MENU_PREFIX):
+        s.update(safeguarding=signposting.HELD, paused=False)
+        return None
+    result, carry_on = signposting.answer_pause(s, event, str(s["lang"] or "en"))
+    if carry_on:
+        _resume_or_menu(catalog, result, now, context=context)
     return result
 
 

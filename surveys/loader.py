@@ -20,6 +20,7 @@ from surveys.reading import (
     read_header,
     read_yaml,
 )
+from surveys.signposting import read_local_contact
 
 MAX_FILE_BYTES = 512 * 1024
 
@@ -27,6 +28,7 @@ SURVEY_KEYS = {
     "id", "title", "version", "language", "languages", "description", "intro", "consent",
     "consent_version", "thank_you", "questions", "opens", "closes", "retention_days",
     "reminders", "reminder_after_hours", "kind", "ask_quote_permission", "offer_share_back",
+    "safeguarding_phone",
 }
 QUESTION_KEYS = {
     "id", "type", "text", "options", "optional", "why", "show_if", "min", "max", "integer",
@@ -116,6 +118,7 @@ def parse(data: Mapping[str, Any], name: str = "<survey>") -> Survey:
         ask_quote_permission=_optional_flag(reader, data, "ask_quote_permission"),
         offer_share_back=_optional_flag(reader, data, "offer_share_back"),
         source_path=name,
+        safeguarding_phone=read_local_contact(reader, data.get("safeguarding_phone")),
     )
 
 

@@ -124,6 +124,8 @@ class Survey:
     #: Ask whether they want to hear what was learned (reciprocity), then remember it.
     offer_share_back: bool = True
     source_path: str = ""
+    #: Added to the signposting after a possible disclosure (surveys.signposting).
+    safeguarding_phone: str = ""
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

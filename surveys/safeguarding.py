@@ -1,225 +1,338 @@
-"""Spotting free-text answers that may disclose harm, so nobody's disclosure goes unheard.
+"""Spotting messages that may disclose harm, so nobody's disclosure goes unheard.
 
-A survey about caring is where people mention, in passing, that they want to die, that
-someone hits them, or that a parent is left in a wet bed all day. When that happens the
-bot must answer with where to get help, and a named safeguarding lead must see it.
+Someone answering a survey about caring may say, at any point (at the consent question,
+instead of choosing an option, after finishing), that they want to die, that someone hits
+them, or that a parent is left in a wet bed all day. Every inbound text is checked here,
+and the service answers with where to get help and tells the safeguarding lead.
 
-This is deliberately a list of readable regular expressions, not a model: a deployment
-can see exactly what is matched, add local phrases, and switch categories off, and the
-same text always gives the same answer. The trade-off is the usual one for safeguarding:
-missing a disclosure costs far more than an unneeded signposting message, so patterns
-lean towards recall, and only the idioms that fill ordinary carers' talk ("my back is
-killing me", "suicide prevention training", "it doesn't hurt to ask") are excluded.
+The rules are data, not code: one YAML file per language in `surveys/safeguarding_rules/`
+(English and Welsh ship with WithUs), each listing phrases by category (`self_harm`,
+`abuse`, `neglect`), idioms to ignore ("this wait is killing me", "dead nice") and the
+words that negate a statement. A safeguarding lead can read them, test a phrase with
+`withus safeguarding check`, and add their own file (WITHUS_SAFEGUARDING_RULES) in the same
+format. The same text always gives the same answer, and missing a disclosure costs far more
+than an unneeded signposting message, so the rules lean towards recall.
 
-Matching works on `normalise`d text: lower case, apostrophes dropped ("don't" -> "dont",
-so patterns are written without them), anything else that is not a letter or digit
-turned into a space. Two refinements keep false alarms down:
+**The phrase language** (see the top of `safeguarding_rules/en.yaml`):
 
-* `ignore` phrases are blanked out before matching (training, policy, idioms);
-* for the categories in `negatable`, a match with a negation among the three words
-  before it ("he has never hit me", "I've never been hurt") does not count. Suicidal and
-  self-harm talk is never discounted this way: "I don't want to die but I think about
-  it" still gets a signposting reply.
+* words in order, as people type them: `want to die`;
+* `(a|b c)` one of several: `(hits|punches) me`;
+* `[a|b]` optional: `[really] want to die`;
+* `...` up to four other words: `left ... all night`;
+* `word*` any word that starts so: `suicid*`;
+* `~word` any Welsh mutation of the word: `~marw` is marw, farw; `~curo` is curo, guro,
+  nghuro, churo.
 
-Pure standard library: no I/O, no clock, so it runs inside the engine's tests as is.
+Matching works on `normalise`d text: lower case, accents and apostrophes dropped ("don't"
+is "dont", "ŵ" is "w"), anything that is not a letter or digit one space. Phrases in the
+rule files are normalised the same way, so they may be written either way. Two
+refinements keep false alarms down:
+
+* `ignore` phrases (idioms, training talk) are blanked out before matching;
+* in the categories a file lists as `negatable`, a match with a negation among the four
+  words before it ("no one has ever hit me") does not count. Self-harm is never negatable:
+  "I don't want to die but I think about it" still gets a signposting reply.
+
+Pure: reads only its own rule files (and any the caller passes), never the clock.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
 
-#: Default categories and patterns (regular expressions over `normalise`d text).
-DEFAULT_PATTERNS: Mapping[str, Sequence[str]] = {
-    "suicide": (
-        r"\bsuicid(e|al)\b",
-        r"\b(want|wanted|wanting|wish|wished|going) (to )?(die|be dead)\b",
-        r"\bwish (i|id) (was|were|could be) dead\b",
-        r"\b(kill|killing|kms|top|topping|end|ending) (myself|my own life|my life)\b",
-        r"\b(take|taking) my (own )?life\b",
-        r"\bkms\b",
-        r"\bunalive\b",
-        r"\bend(ing)? it all\b",
-        r"\b(better off|be better|easier) without me\b",
-        r"\bno (point|reason) (in )?(going on|living|carrying on|being here|being alive)\b",
-        r"\bi (cant|cannot|can not) go on\b",
-        r"\bdont want to (live|wake up|be alive|be here any ?more)\b",
-        r"\bnot want to (live|wake up|be alive|be here any ?more)\b",
-    ),
-    "self_harm": (
-        r"\bself harm(s|ing|ed)?\b",
-        r"\b(cutting|cut|cuts|hurting|hurt|hurts|harming|harmed|harm|burning|burnt|burned"
-        r"|starving|punishing) myself\b",
-        r"\b(overdose|overdosed|overdosing)\b",
-        r"\b(took|take|taking|swallow|swallowed|swallowing) (too many|all my|all of my|all the"
-        r"|a load of|loads of|a bunch of) (pills|tablets|meds|painkillers|paracetamol)\b",
-    ),
-    "abuse": (
-        r"\babus(e|ed|es|er|ers|ing|ive)\b",
-        r"\b(hits|hit|hitting|slaps|slapped|slapping|punches|punched|punching|kicks|kicked"
-        r"|kicking|beats|beat|beaten|beating|strangled|strangles|choked|chokes|throttled"
-        r"|bit|bites) (me|her|him|us|them|mum|mam|dad|my)\b",
-        r"\b(pushes|pushed|shoves|shoved|grabs|grabbed|drags|dragged) (me|her|him|us|my)\b",
-        r"\bthreat(en|ens|ened|ening) (me|her|him|us|to)\b",
-        r"\b(scared|afraid|frightened|terrified) of (him|her|them|my)\b",
-        r"\b(takes|took|taking|steals|stole|stealing|stolen) (my|her|his|their) "
-        r"(money|pension|bank card|card|benefits)\b",
-        r"\b(takes|took|taking|steals|stole|stealing) money from\b",
-        r"\btouch(ed|es|ing) (me|her|him) (inappropriately|sexually|down there|where)\b",
-        r"\btouched me\b",
-        r"\b(sexually|sexual) (assaulted|assault|abused)\b",
-        r"\b(rape|raped|raping|molested|groped)\b",
-        r"\b(shouts|shouted|screams|screamed|swears|swore) at (me|her|him)\b",
-        r"\b(throws|threw|throwing) (things|stuff|plates|\w+) at (me|her|him)\b",
-        r"\b(rough|violent|aggressive|heavy handed) with (me|her|him|us|mum|dad)\b",
-        # "he'll" normalises to "hell", "she'd" to "shed".
-        r"\b(scared|afraid|frightened|terrified) (of )?what (hell|shell|theyll|hed|shed|theyd"
-        r"|(he|she|they) (will|might|would|could|can))\b",
-        r"\bsexual (comments|remarks|jokes|advances|messages|texts)\b",
-        r"\b(keep|keeps|kept|keeping) (her|him|me|them) (sedated|drugged|locked)\b",
-        r"\block(s|ed)? (me|her|him) in\b",
-        r"\b(violent|violence)\b",
-        r"\bcontrols? (all )?(my|her|his) money\b",
-    ),
-    "neglect": (
-        r"\bneglect(ed|ing|s|ful)?\b",
-        r"\b(bed|pressure) sores?\b",
-        r"\bleft (him |her |me )?(in|on|lying in|lying on|sitting in) (a |the |his |her |my )?"
-        r"(wet|soiled|dirty|own urine|urine|own mess|mess|floor)\b",
-        r"\bleft (\w+ ){0,5}(all day|all night|for hours|for days|overnight"
-        r"|without (food|water|a drink|his meds|her meds|medication))\b",
-        r"\b(no one|nobody|noone) (came|comes|turned up|turns up|has been|has come|checks)\b",
-        r"\b(no one|nobody|noone) (has |had |have )?(changed|washed|fed|checked on|helped"
-        r"|turned) (her|him|me|them)\b",
-        r"\b(hasnt|has not|havent|have not|hadnt|had not|not) (eaten|been fed|been changed"
-        r"|been washed|had (anything to eat|a drink|any food|food|a meal|his meds|her meds))\b",
-        r"\bno (food|heating|water|electricity) (in|for|at)\b",
-        r"\b(starved|dehydrated|malnourished)\b",
-    ),
-    "unsafe": (
-        r"\b(not|dont|do not|never|doesnt|does not) (feel |feeling |think im |think i am )?"
-        r"safe\b",
-        r"\b(isnt|is not|its not|it is not|im not|i am not|were not|arent) safe\b",
-        r"\bunsafe\b",
-        r"\b(scared|afraid|frightened|terrified) (to go home|to be at home|to go back|to be alone"
-        r"|for my life|for my safety|for her life|for his life)\b",
-        r"\bin danger\b",
-    ),
-    "hurt": (
-        r"\b(hurt|hurts|hurting|injured|injures|injuring) (me|her|him|us)\b",
-        r"\b(been|got|get|gets|getting|was|were|being) (hurt|hit|punched|kicked|assaulted"
-        r"|attacked|injured|bitten|scratched|beaten|slapped)\b",
-        r"\b(attack|attacks|attacked|assault|assaults|assaulted) (me|her|him|us)\b",
-        r"\bbruis(e|es|ed|ing)\b",
-    ),
-}
+import yaml
 
-#: Phrases blanked out before matching: the topic words in training and policy talk, and
-#: idioms that say nothing about harm.
-DEFAULT_IGNORE: Sequence[str] = (
-    r"\b(suicide|self harm|abuse|neglect|safeguarding|violence|domestic abuse) "
-    r"(prevention|awareness|training|policy|policies|course|courses|module|modules|team"
-    r"|lead|leads|procedure|procedures|referral|referrals|guidance|session|sessions)\b",
-    r"\b(abuse|abused|abusing) (of )?the system\b",
-    r"\bhurts? me to (see|watch|think|say|hear|leave|know)\b",
-    r"\b(substance|drug|alcohol) abuse (service|services|team|support)\b",
-    # Someone hurting themselves by accident: "she hit her head when she fell".
-    r"\b(she|mum|mam|nan|gran|grandma) (hit|bumped|banged|knocked) her head\b",
-    r"\b(he|dad|grandad|grandpa) (hit|bumped|banged|knocked) his head\b",
-    r"\bi (hit|bumped|banged|knocked) my head\b",
-    r"\b(kicked|thrown) (off|out of) (the|a) (scheme|list|course|bus|train|register"
-    r"|waiting list)\b",
-    r"\bhit by a (car|bus|van|bike|lorry|cyclist|taxi)\b",
-)
-
-#: Categories where "never", "not" and the like just before a match cancel it.
-DEFAULT_NEGATABLE: frozenset[str] = frozenset({"abuse", "neglect", "unsafe", "hurt"})
-
-NEGATIONS: frozenset[str] = frozenset({
-    "not", "never", "no", "nobody", "noone", "none", "nothing", "hasnt", "havent", "hadnt",
-    "didnt", "doesnt", "dont", "isnt", "wasnt", "werent", "wont", "wouldnt", "neither", "nor",
-})
+#: The three categories, most urgent first: the signposting follows the first one found.
+CATEGORIES: tuple[str, ...] = ("self_harm", "abuse", "neglect")
+RULES_DIR = Path(__file__).with_name("safeguarding_rules")
 #: How many words before a match are searched for a negation.
-NEGATION_WINDOW = 3
+NEGATION_WINDOW = 4
+#: What `...` may skip.
+GAP_WORDS = 4
+_GAP = rf"(?:[^ ]+ ){{0,{GAP_WORDS}}}"
+_RULE_KEYS = {"language", "negations", "negatable", "ignore", "categories"}
 
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
 _NOT_WORD = re.compile(r"[\W_]+")
+#: A word as a rule may write it: letters (any accents), digits, apostrophes and hyphens,
+#: with ~ before it for Welsh mutations or * after it for any ending.
+_WORD = re.compile(r"~?[^\W_]+(?:['\u2019-][^\W_]+)*\*?")
+_TOKENS = re.compile(r"\.\.\.|[()\[\]|]|[^\s()\[\]|]+")
+
+# Welsh initial mutations: radical -> the forms it can take (soft, nasal, aspirate).
+_MUTATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ll", ("l",)), ("rh", ("r",)),
+    ("p", ("b", "mh", "ph")), ("t", ("d", "nh", "th")), ("c", ("g", "ngh", "ch")),
+    ("b", ("f", "m")), ("d", ("dd", "n")), ("g", ("", "ng")), ("m", ("f",)),
+)
+
+
+class RuleError(ValueError):
+    """A rule file that cannot be used; the message names the file and the phrase."""
 
 
 def normalise(text: str) -> str:
-    """Lower case, apostrophes dropped, everything but letters and digits one space."""
-    text = _APOSTROPHES.sub("", text.casefold())
+    """Lower case, accents and apostrophes dropped, everything else one space."""
+    text = unicodedata.normalize("NFKD", _APOSTROPHES.sub("", text.casefold()))
+    text = "".join(char for char in text if not unicodedata.combining(char))
     return _NOT_WORD.sub(" ", text).strip()
 
 
-def merge_patterns(
-    base: Mapping[str, Sequence[str]], overrides: Mapping[str, Sequence[str]]
-) -> dict[str, list[str]]:
-    """`base` with each category in `overrides` replaced; an empty list switches one off.
+def mutations(word: str) -> list[str]:
+    """A Welsh word and every mutated form of it (`~word` in a rule)."""
+    for radical, forms in _MUTATIONS:
+        if word.startswith(radical):
+            rest = word[len(radical):]
+            return [word, *(form + rest for form in forms)]
+    return [word]
 
-    Replacing rather than appending lets a deployment drop a default pattern that misfires
-    on its local talk; to add to a category, copy its defaults and extend them.
+
+# --- The phrase language ------------------------------------------------------------------
+
+
+def compile_phrase(phrase: str) -> str:
+    """The regular expression for one phrase. Raises RuleError with what is wrong.
+
+    Each compiled word consumes the space after it, and text is matched as " text ", so
+    every match starts and ends on a word boundary.
     """
-    merged = {name: list(patterns) for name, patterns in base.items()}
-    for name, patterns in overrides.items():
-        merged[name] = list(patterns)
-    return merged
+    tokens = _TOKENS.findall(phrase)
+    if not tokens:
+        raise RuleError("an empty phrase")
+    body, end = _alternatives(tokens, 0, None, phrase)
+    if end != len(tokens):
+        raise RuleError(f"unexpected '{tokens[end]}' in {phrase!r}")
+    return " " + body
 
 
-def _compile(pattern: str, what: str) -> re.Pattern[str]:
+def _alternatives(tokens: list[str], i: int, closer: str | None,
+                  phrase: str) -> tuple[str, int]:
+    options = []
+    while True:
+        sequence, i = _sequence(tokens, i, phrase)
+        if not sequence:
+            raise RuleError(f"an empty choice in {phrase!r}")
+        options.append(sequence)
+        if i < len(tokens) and tokens[i] == "|":
+            i += 1
+            continue
+        if closer is None:
+            return (options[0] if len(options) == 1 else f"(?:{'|'.join(options)})"), i
+        if i < len(tokens) and tokens[i] == closer:
+            return f"(?:{'|'.join(options)})", i + 1
+        raise RuleError(f"'{closer}' is missing in {phrase!r}")
+
+
+def _sequence(tokens: list[str], i: int, phrase: str) -> tuple[str, int]:
+    parts = []
+    while i < len(tokens) and tokens[i] not in ("|", ")", "]"):
+        piece = tokens[i]
+        if piece in ("(", "["):
+            group, i = _alternatives(tokens, i + 1, ")" if piece == "(" else "]", phrase)
+            parts.append(group + ("?" if piece == "[" else ""))
+            continue
+        if piece == "...":
+            parts.append(_GAP)
+        else:
+            parts.append(_word(piece, phrase))
+        i += 1
+    return "".join(parts), i
+
+
+def _word(piece: str, phrase: str) -> str:
+    if not _WORD.fullmatch(piece):
+        raise RuleError(f"{piece!r} has characters a phrase cannot use, in {phrase!r}")
+    mutate = piece.startswith("~")
+    star = piece.endswith("*")
+    words = normalise(piece.strip("~*")).split()
+    first = mutations(words[0]) if mutate else [words[0]]
+    words[0] = "(?:" + "|".join(re.escape(w) for w in first) + ")" if len(first) > 1 else (
+        re.escape(words[0]))
+    text = " ".join(words[:1] + [re.escape(w) for w in words[1:]])
+    return text + (r"[^ ]* " if star else " ")
+
+
+# --- Rules ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One phrase of one category, as written in its file."""
+
+    category: str
+    phrase: str
+    language: str
+    source: str
+    pattern: re.Pattern[str] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules of one file: one language, or a deployment's own additions."""
+
+    language: str
+    source: str
+    rules: tuple[Rule, ...]
+    ignore: tuple[re.Pattern[str], ...]
+    negations: frozenset[str]
+    negatable: frozenset[str]
+
+
+def parse_rules(data: Any, source: str) -> RuleSet:
+    """A rule file already read from YAML; RuleError names the file and the problem."""
+    def fail(problem: str) -> RuleError:
+        return RuleError(f"{source}: {problem}")
+
+    if not isinstance(data, Mapping):
+        raise fail("a rule file is a mapping with 'language' and 'categories'")
+    unknown = set(data) - _RULE_KEYS
+    if unknown:
+        raise fail(f"unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    language = data.get("language")
+    if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2,3}", language):
+        raise fail("'language' must be a language code such as en or cy")
+
+    def strings(key: str) -> list[str]:
+        value = data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(f"'{key}' must be a list of phrases")
+        return value
+
+    def compiled(phrase: str) -> re.Pattern[str]:
+        try:
+            return re.compile(compile_phrase(phrase))
+        except RuleError as exc:
+            raise fail(str(exc)) from None
+
+    negations = data.get("negations") or ""
+    if not isinstance(negations, str):
+        raise fail("'negations' must be words separated by spaces")
+    negatable = strings("negatable")
+    categories = data.get("categories") or {}
+    if not isinstance(categories, Mapping):
+        raise fail("'categories' must map self_harm, abuse and neglect to lists of phrases")
+    rules = []
+    for category, phrases in categories.items():
+        if category not in CATEGORIES:
+            raise fail(f"unknown category {category!r} (use {', '.join(CATEGORIES)})")
+        if phrases is None:
+            continue
+        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+            raise fail(f"'{category}' must be a list of phrases")
+        rules += [Rule(category, p, language, source, compiled(p)) for p in phrases]
+    for category in negatable:
+        if category not in CATEGORIES:
+            raise fail(f"'negatable' names an unknown category {category!r}")
+    if "self_harm" in negatable:
+        raise fail("self_harm cannot be negatable: 'I don't want to die, but...' must count")
+    return RuleSet(language, source, tuple(rules), tuple(compiled(p) for p in strings("ignore")),
+                   frozenset(normalise(negations).split()), frozenset(negatable))
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    path = Path(path)
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"safeguarding pattern for {what} is not a valid regular expression "
-                         f"({exc}): {pattern!r}") from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot be read ({exc.strerror})") from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise RuleError(f"{path}: is not valid YAML") from None
+    return parse_rules(data, str(path))
 
 
-class Detector:
-    """Which harm categories a free-text answer touches; [] for ordinary talk."""
+@cache
+def builtin_rules() -> tuple[RuleSet, ...]:
+    """The rule files that ship with WithUs, one per language."""
+    return tuple(load_rules(path) for path in sorted(RULES_DIR.glob("*.yaml")))
 
-    def __init__(
-        self,
-        patterns: Mapping[str, Sequence[str]],
-        ignore: Iterable[str] = DEFAULT_IGNORE,
-        negatable: Iterable[str] = DEFAULT_NEGATABLE,
-    ) -> None:
-        if isinstance(patterns, str):
-            raise TypeError("patterns must map category names to lists of patterns")
-        self._patterns: dict[str, list[re.Pattern[str]]] = {}
-        for category, category_patterns in patterns.items():
-            if isinstance(category_patterns, str):
-                # A lone string would be iterated character by character.
-                category_patterns = [category_patterns]
-            self._patterns[category] = [
-                _compile(p, repr(category)) for p in category_patterns
-            ]
-        self._ignore = [_compile(p, "ignore") for p in ignore]
-        self._negatable = frozenset(negatable)
+
+# --- Detecting ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: Rule
+    start: int  # in the normalised text
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What a message may disclose: its categories (most urgent first) and why."""
+
+    matches: tuple[Match, ...]
 
     @property
     def categories(self) -> list[str]:
-        return [name for name, patterns in self._patterns.items() if patterns]
+        found = {m.rule.category for m in self.matches}
+        return [c for c in CATEGORIES if c in found]
 
-    def detect(self, text: str) -> list[str]:
-        """The categories found in `text`, in the order the patterns were given."""
-        said = normalise(text)
+    @property
+    def category(self) -> str:
+        """The most urgent category: the one the signposting is about."""
+        return self.categories[0]
+
+    @property
+    def languages(self) -> list[str]:
+        return list(dict.fromkeys(m.rule.language for m in self.matches))
+
+    def language(self, preferred: str | None) -> str:
+        """The language to answer in: `preferred` if the words were in it (or nothing
+        says otherwise), else the language of the rules that matched."""
+        if preferred and (preferred in self.languages or not self.languages):
+            return preferred
+        return self.languages[0] if self.languages else (preferred or "en")
+
+    @property
+    def phrases(self) -> list[str]:
+        """The rules that matched, as written in their files (never the person's words)."""
+        return list(dict.fromkeys(f"{m.rule.category}: {m.rule.phrase}" for m in self.matches))
+
+
+class Detector:
+    """Which harm categories a message touches, from one or more rule sets."""
+
+    def __init__(self, rule_sets: Sequence[RuleSet] | None = None) -> None:
+        self.rule_sets = tuple(builtin_rules() if rule_sets is None else rule_sets)
+        self._ignore = [p for rs in self.rule_sets for p in rs.ignore]
+        self._negations = frozenset().union(*(rs.negations for rs in self.rule_sets))
+
+    @classmethod
+    def with_extra(cls, extra: Iterable[RuleSet]) -> Detector:
+        """The built-in rules plus a deployment's own."""
+        return cls([*builtin_rules(), *extra])
+
+    def screen(self, text: str) -> Disclosure | None:
+        """The possible disclosure in `text`, or None for ordinary talk."""
+        said = " " + normalise(text) + " "
+        if not said.strip():
+            return None
         for ignored in self._ignore:
-            # A token no pattern matches, so words either side don't become adjacent.
+            # A piece no phrase matches, so the words either side don't become adjacent.
             said = ignored.sub(" _ ", said)
         found = []
-        for category, patterns in self._patterns.items():
-            negatable = category in self._negatable
-            if any(self._counts(said, match, negatable)
-                   for pattern in patterns for match in pattern.finditer(said)):
-                found.append(category)
-        return found
+        for rule_set in self.rule_sets:
+            negatable = rule_set.negatable
+            for rule in rule_set.rules:
+                for match in rule.pattern.finditer(said):
+                    if rule.category not in negatable or self._counts(said, match):
+                        found.append(Match(rule, match.start()))
+                        break
+        return Disclosure(tuple(found)) if found else None
 
-    @staticmethod
-    def _counts(said: str, match: re.Match[str], negatable: bool) -> bool:
-        if not negatable:
-            return True
+    def detect(self, text: str) -> list[str]:
+        """The categories found in `text`, most urgent first; [] for ordinary talk."""
+        disclosure = self.screen(text)
+        return disclosure.categories if disclosure else []
+
+    def _counts(self, said: str, match: re.Match[str]) -> bool:
         matched = match.group().split()
-        if matched and matched[0] in NEGATIONS:
-            return True  # the negation is the point: "not safe", "no one came"
+        if matched and matched[0] in self._negations:
+            return True  # the negation is the point: "no one came", "not safe"
         before = said[: match.start()].split()[-NEGATION_WINDOW:]
-        return not any(word in NEGATIONS for word in before)
+        return not any(word in self._negations for word in before)

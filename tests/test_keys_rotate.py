@@ -1,4 +1,5 @@
-"""`withus keys rotate`: after it, the vault is readable with the new key alone.
+"""`withus keys rotate`: after it, the vault (and every safeguarding flag's words) is
+readable with the new key alone.
 
 Run as users run it, in a subprocess, between a runtime on the old key and one on the
 new key, on both databases.
@@ -16,12 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.runtime import Runtime
+from bot.services.safeguarding import lead_pseudonym
 from storage.errors import VaultDecryptionError
 from storage.models import VaultEntry
 from storage.repositories import VaultRepository
+from storage.repositories.safeguarding import FlagWords, SafeguardingRepository
 from storage.vault import ContactVault, generate_key
 from tests.helpers import FakeClock
-from tests.test_privacy import RecordingChannel, privacy_runtime, say
+from tests.test_privacy import LEAD, RecordingChannel, privacy_runtime, say
 
 WITHUS = Path(sys.executable).with_name("withus")
 COMMAND = [str(WITHUS)] if WITHUS.exists() else [sys.executable, "-m", "bot.cli"]
@@ -43,6 +46,13 @@ def read_all(runtime: Runtime, keys: list[str]) -> dict[str, str]:
         return {pid: repo.address(pid) or "" for pid in ids}
 
 
+def flag_words(runtime: Runtime, keys: list[str]) -> list[FlagWords]:
+    """Every safeguarding flag's words, decrypted with exactly `keys`."""
+    with runtime.sessions() as session:
+        repo = SafeguardingRepository(session, ContactVault(keys))
+        return [words for row in repo.rows() if (words := repo.words(row.flag)) is not None]
+
+
 def ciphertexts(session: Session) -> dict[str, bytes]:
     rows = session.execute(select(VaultEntry.participant_id, VaultEntry.ciphertext))
     return {pid: bytes(token) for pid, token in rows}
@@ -57,9 +67,13 @@ def test_rotation_leaves_the_vault_readable_with_the_new_key_alone(
     try:
         for phone in PEOPLE:
             say(runtime, "hello", address=phone)
+        say(runtime, "I can't go on, I want to end it", address="07700 900301")
         expected = {runtime.service.pseudonym("sms", phone): e164
                     for phone, e164 in PEOPLE.items()}
+        expected[lead_pseudonym(runtime.settings, "sms", LEAD)] = LEAD  # the alert's
         assert read_all(runtime, [old]) == expected
+        words = flag_words(runtime, [old])
+        assert words and "end it" in words[0].text
         with runtime.sessions() as session:
             before = ciphertexts(session)
         env = {k: v for k, v in os.environ.items() if not k.startswith("WITHUS_")}
@@ -77,7 +91,8 @@ def test_rotation_leaves_the_vault_readable_with_the_new_key_alone(
 
         rotated = withus(["keys", "rotate"], env | {"WITHUS_VAULT_KEYS": f"{new},{old}"})
         assert rotated.returncode == 0, rotated.stderr
-        assert ("re-encrypted 3 vault entries and 0 voice notes and photos under the newest key"
+        assert ("re-encrypted 4 vault entries, 1 safeguarding flags and 0 voice notes and "
+                "photos under the newest key"
                 in rotated.stdout)
         for stream in (rotated.stdout, rotated.stderr):
             assert old not in stream and new not in stream
@@ -86,6 +101,9 @@ def test_rotation_leaves_the_vault_readable_with_the_new_key_alone(
         assert read_all(runtime, [new]) == expected  # the new key alone reads every entry
         with pytest.raises(VaultDecryptionError):
             read_all(runtime, [old])  # and the old one no longer does
+        assert flag_words(runtime, [new]) == words  # the flags' words too
+        with pytest.raises(VaultDecryptionError):
+            flag_words(runtime, [old])
         with runtime.sessions() as session:
             after = ciphertexts(session)
         assert all(after[pid] != before[pid] for pid in before)

@@ -292,7 +292,7 @@ def test_every_example_text_has_welsh(name: str) -> None:
 def test_json_has_one_object_per_prompt_and_channel() -> None:
     result = CliRunner().invoke(lint_command, [str(library_path() / "fft.yaml"), "--json"])
     assert result.exit_code == 0, result.output
-    objects = json.loads(result.output)
+    objects = json.loads(result.stdout)  # warnings go to stderr
     assert {"id", "language", "channel", "encoding", "segments", "characters",
             "warnings"} <= set(objects[0])
     keys = [(o["id"], o["language"], o["channel"]) for o in objects]

@@ -17,28 +17,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, MetaData, func, insert, select
+from sqlalchemy import Engine, MetaData, func, select
 
-from bot.services.config import ConfigError
 from bot.services.privacy import (
     ERASE_GRACE,
-    PrivacySettings,
     data_summary,
     erase_participant,
     finish_erasure,
 )
 from bot.services.retention import purge
 from bot.services.runtime import Runtime, build
-from bot.services.safeguarding import (
-    SAFEGUARDING_PHONE_PLACEHOLDER,
-    acknowledge_flag,
-    alert_lead,
-    detect_harm,
-    flag_disclosure,
-    request_contact,
-    safeguarding_warnings,
-    signposting_text,
-)
 from channels.base import (
     Channel,
     InboundMessage,
@@ -53,21 +41,18 @@ from storage.models import (
     Answer,
     AuditEvent,
     Consent,
-    ContactRequest,
     Conversation,
     Erasure,
     OutboxMessage,
     Participant,
     Response,
     SafeguardingFlag,
-    User,
     VaultEntry,
 )
 from storage.models import InboundMessage as InboundRow
 from storage.repositories.privacy import ERASE_AFTER
 from storage.uow import UnitOfWork
 from tests.helpers import FakeClock, load_library, settings_for
-from tests.privacy import scan_database, scan_text
 
 #: A small survey of our own, so these tests don't move when the library's wording does.
 SURVEY = """\
@@ -322,9 +307,9 @@ def test_erasure_removes_everything_and_leaves_an_anonymous_record(runtime: Runt
     complete(runtime, why="My neighbour Pauline helps")
     complete(runtime, address=OTHER)
     pid = pid_of(runtime)
-    with uow(runtime) as u:
-        flag = flag_disclosure(u, pid, None, "care", "why", ["unsafe"], runtime.clock())
-        u.commit()
+    say(runtime, "I don't feel safe at home")  # a safeguarding flag, with its words
+    flag = count(runtime, SafeguardingFlag, participant_id=pid)
+    assert flag == 1
     inbound_before = count(runtime, InboundRow)
     with uow(runtime) as u:
         assert u.responses.count_completed("care") == 2
@@ -337,14 +322,14 @@ def test_erasure_removes_everything_and_leaves_an_anonymous_record(runtime: Runt
                   SafeguardingFlag):
         assert count(runtime, model, participant_id=pid) == 0, model
     assert rows_mentioning(runtime.engine, pid) == []
-    assert count(runtime, SafeguardingFlag, id=flag) == 0
+    assert count(runtime, SafeguardingFlag) == 0
     # The other participant is untouched; the completed count drops by exactly one.
     with uow(runtime) as u:
         assert u.responses.count_completed("care") == 1
         assert u.vault.address(pid_of(runtime, OTHER)) == "+447700900456"
     # Inbound ids stay, without a participant, so a late redelivery is still a duplicate.
     assert count(runtime, InboundRow) == inbound_before
-    assert count(runtime, InboundRow, participant_id=None) == 6
+    assert count(runtime, InboundRow, participant_id=None) == 7  # 6 answers, 1 disclosure
     with runtime.sessions() as session:
         record = session.scalars(select(Erasure)).one()
     assert (record.source, record.responses, record.answers) == ("participant", 1, 2)
@@ -542,174 +527,7 @@ def test_purge_logs_only_counts(runtime: Runtime, clock: FakeClock,
     assert pid_of(runtime) not in caplog.text
 
 
-# --- Safeguarding ---------------------------------------------------------------------
-
-
-def test_signposting_defaults_and_the_placeholder_warning(runtime: Runtime) -> None:
-    settings = runtime.settings
-    extra: dict[str, str] = settings.extra  # type: ignore[assignment]
-    extra.pop("WITHUS_SAFEGUARDING_PHONE")
-    text = signposting_text(settings, "en")
-    for needle in ("999", "116 123", "NHS 111", SAFEGUARDING_PHONE_PLACEHOLDER):
-        assert needle in text
-    assert any(SAFEGUARDING_PHONE_PLACEHOLDER in w for w in safeguarding_warnings(settings))
-    extra["WITHUS_SAFEGUARDING_PHONE"] = "0113 222 4401"
-    text = signposting_text(settings, "cy")  # no Welsh catalogue yet: English, not nothing
-    assert "0113 222 4401" in text and SAFEGUARDING_PHONE_PLACEHOLDER not in text
-    assert not any(SAFEGUARDING_PHONE_PLACEHOLDER in w for w in safeguarding_warnings(settings))
-
-
-def test_signposting_can_be_set_per_deployment_and_language(runtime: Runtime,
-                                                            tmp_path: Path) -> None:
-    extra: dict[str, str] = runtime.settings.extra  # type: ignore[assignment]
-    path = tmp_path / "signposting.yaml"
-    path.write_text("en: Call our team on {phone}.\ncy: Ffoniwch {phone}.\n", encoding="utf-8")
-    extra["WITHUS_SIGNPOSTING_FILE"] = str(path)
-    assert signposting_text(runtime.settings, "en") == "Call our team on 0113 000 0000."
-    assert signposting_text(runtime.settings, "cy") == "Ffoniwch 0113 000 0000."
-    assert signposting_text(runtime.settings, "fr") == "Call our team on 0113 000 0000."
-    path.write_text("Plain text for everyone.\n", encoding="utf-8")
-    assert signposting_text(runtime.settings, "cy") == "Plain text for everyone."
-    path.write_text("- not\n- text\n", encoding="utf-8")
-    with pytest.raises(ConfigError):
-        signposting_text(runtime.settings, "en")
-    assert any("WITHUS_SIGNPOSTING_FILE" in w for w in safeguarding_warnings(runtime.settings))
-
-
-def test_warnings_name_a_missing_or_unusable_lead(runtime: Runtime) -> None:
-    extra: dict[str, str] = runtime.settings.extra  # type: ignore[assignment]
-    extra["WITHUS_SAFEGUARDING_LEAD"] = ""
-    assert any("WITHUS_SAFEGUARDING_LEAD is not set" in w
-               for w in safeguarding_warnings(runtime.settings))
-    extra["WITHUS_SAFEGUARDING_LEAD"] = "sms:+447700900999"  # no Twilio in these settings
-    assert any("'sms', which is not configured" in w
-               for w in safeguarding_warnings(runtime.settings))
-    extra["WITHUS_SAFEGUARDING_LEAD"] = "no-colon"
-    with pytest.raises(ConfigError):
-        PrivacySettings.from_settings(runtime.settings)
-
-
-def test_the_deployment_can_add_and_switch_off_patterns(runtime: Runtime,
-                                                        tmp_path: Path) -> None:
-    path = tmp_path / "patterns.yaml"
-    path.write_text('money: ["\\\\bloan sharks?\\\\b"]\nneglect: []\n', encoding="utf-8")
-    runtime.settings.extra["WITHUS_SAFEGUARDING_PATTERNS_FILE"] = str(path)  # type: ignore[index]
-    assert detect_harm(runtime.settings, "a loan shark is after us") == ["money"]
-    assert detect_harm(runtime.settings, "nobody came to change him") == []
-    assert detect_harm(runtime.settings, "I don't feel safe") == ["unsafe"]
-
-
-def test_a_flag_alerts_the_lead_without_identifying_anyone(runtime: Runtime,
-                                                           fake: RecordingChannel) -> None:
-    complete(runtime, why="I don't feel safe at home. Call 07700 900555")
-    pid = pid_of(runtime)
-    with uow(runtime) as u:
-        flag_id = flag_disclosure(u, pid, None, "care", "why", ["unsafe"], runtime.clock())
-        outbox_id = alert_lead(u, runtime.settings, flag_id, runtime.clock())
-        u.commit()
-    assert outbox_id is not None
-    runtime.sender.run_once()
-    address, message = fake.sent[-1]
-    assert address == LEAD
-    assert message.text == ('A reply in the survey "Care at home" may need a '
-                            "safeguarding response. Open the dashboard: "
-                            f"https://withus.example.org/safeguarding/{flag_id}")
-    with runtime.sessions() as session:
-        alert = session.get_one(OutboxMessage, outbox_id)
-    assert alert.kind == "alert" and alert.status == "sent"
-    assert alert.participant_id != pid  # the lead's own pseudonym
-    # The lead is not the participant, even on the same number and channel.
-    assert alert.participant_id != runtime.service.pseudonym("sms", LEAD)
-    assert scan_text(message.text, [E164, "+447700900555"]) == []
-    assert pid not in message.text
-
-
-def test_alert_lead_without_a_lead_records_the_flag_and_sends_nothing(
-    runtime: Runtime
-) -> None:
-    runtime.settings.extra["WITHUS_SAFEGUARDING_LEAD"] = ""  # type: ignore[index]
-    say(runtime, "hello")
-    with uow(runtime) as u:
-        flag_id = flag_disclosure(u, pid_of(runtime), None, "care", "why", ["hurt"],
-                                  runtime.clock())
-        assert alert_lead(u, runtime.settings, flag_id, runtime.clock()) is None
-        u.commit()
-    assert count(runtime, SafeguardingFlag) == 1
-    assert count(runtime, OutboxMessage, kind="alert") == 0
-
-
-def add_user(runtime: Runtime, email: str, role: str = "organiser") -> int:
-    with runtime.engine.begin() as connection:
-        return int(connection.execute(
-            insert(User).values(email=email, password_hash="x", role=role,
-                                created_at=runtime.clock()).returning(User.id)
-        ).scalar_one())
-
-
-@pytest.fixture
-def flagged(runtime: Runtime) -> int:
-    complete(runtime, why="He hits me")
-    with uow(runtime) as u:
-        flag_id = flag_disclosure(u, pid_of(runtime), None, "care", "why", ["abuse"],
-                                  runtime.clock())
-        u.commit()
-    return flag_id
-
-
-def test_the_lead_acknowledges_a_flag_with_a_note(runtime: Runtime, flagged: int) -> None:
-    lead = add_user(runtime, "lead@example.org")
-    with uow(runtime) as u:
-        acknowledge_flag(u, flagged, lead, "Called back, referred to adult social care",
-                         runtime.clock())
-        u.commit()
-    with runtime.sessions() as session:
-        flag = session.get_one(SafeguardingFlag, flagged)
-        event = session.scalars(select(AuditEvent)).one()
-    assert flag.acknowledged_by == lead and flag.acknowledged_at == runtime.clock()
-    assert flag.note == "Called back, referred to adult social care"
-    assert (event.action, event.subject, event.user_id) == (
-        "safeguarding_acknowledge", f"safeguarding_flag:{flagged}", lead)
-
-
-def test_only_the_safeguarding_lead_may_act_on_flags(runtime: Runtime, flagged: int,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    reviewer = add_user(runtime, "reviewer@example.org", role="reviewer")
-    organiser = add_user(runtime, "organiser@example.org")
-    with uow(runtime) as u, pytest.raises(PermissionError):
-        acknowledge_flag(u, flagged, reviewer, None, runtime.clock())
-    monkeypatch.setenv("WITHUS_SAFEGUARDING_LEAD_EMAILS", "lead@example.org")
-    with uow(runtime) as u, pytest.raises(PermissionError):
-        request_contact(u, flagged, organiser, "Need to check they are safe", runtime.clock())
-    assert count(runtime, ContactRequest) == 0 and count(runtime, AuditEvent) == 0
-
-
-def test_contact_needs_a_reason_and_is_recorded_and_audited(runtime: Runtime,
-                                                            flagged: int) -> None:
-    lead = add_user(runtime, "lead@example.org")
-    for reason in ("", "   ", "because"):
-        with uow(runtime) as u, pytest.raises(ValueError):
-            request_contact(u, flagged, lead, reason, runtime.clock())
-    assert count(runtime, ContactRequest) == 0
-    reason = "Disclosure of physical abuse; calling to offer support"
-    with uow(runtime) as u:
-        address = request_contact(u, flagged, lead, reason, runtime.clock())
-        u.commit()
-    assert address == E164
-    with runtime.sessions() as session:
-        request = session.scalars(select(ContactRequest)).one()
-        event = session.scalars(select(AuditEvent)).one()
-    assert (request.flag_id, request.user_id, request.reason) == (flagged, lead, reason)
-    assert (event.action, event.reason) == ("contact_request", reason)
-    assert scan_database(runtime.engine, [E164]) == []  # the address was not copied anywhere
-
-
-def test_no_contact_details_once_the_address_has_expired(runtime: Runtime, flagged: int,
-                                                         clock: FakeClock) -> None:
-    lead = add_user(runtime, "lead@example.org")
-    clock.advance(days=366)
-    purge(runtime, clock())
-    with uow(runtime) as u, pytest.raises(LookupError):
-        request_contact(u, flagged, lead, "Disclosure of abuse, offering support", clock())
+# (Safeguarding: tests/test_safeguarding_service.py.)
 
 
 # --- Commands -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.services.logs import JsonFormatter, TextFormatter
 from bot.services.retention import purge
 from bot.services.runtime import Runtime
-from bot.services.safeguarding import alert_lead, flag_disclosure, signposting_text
+from bot.services.safeguarding import signposting_text
 from channels.base import InboundMessage, SendError
 from storage.models import (
     Answer,
@@ -160,19 +160,20 @@ def test_a_disclosure_gets_signposting_next_and_the_lead_an_alert(
         say(runtime, text)
     disclosure = "My son pushes me around and I'm frightened to go home. Ring 07700 900888"
     replies = say(runtime, disclosure)
-    signposting = signposting_text(runtime.settings, "en")
-    assert "116 123" in signposting and "0113 000 0000" in signposting
-    assert signposting in replies[0]  # the very next message
-    assert len(replies) >= 2 or replies[0] != signposting  # and the conversation goes on
+    signposting = signposting_text(runtime.settings, "abuse", "en")
+    assert "0808 2000 247" in signposting and "0113 000 0000" in signposting
+    assert replies[0] == signposting  # the very next message
+    assert replies[1].startswith("Would you like to carry on")  # then the gentle pause
+    assert len(replies) == 2  # and no "May we quote your words?"
     pid = pid_of(runtime)
     with runtime.sessions() as session:
         flag = session.scalars(select(SafeguardingFlag)).one()
         answer = session.scalars(select(Answer).where(Answer.question_id == "why")).one()
     assert flag.participant_id == pid and flag.answer_id == answer.id
-    assert set(flag.categories) >= {"abuse", "unsafe"}
+    assert flag.categories == ["abuse"] and flag.channel == "sms"
     assert "07700" not in str(answer.value)  # stored redacted
     alerts = [m for a, m in fake.sent if a == LEAD]
-    assert len(alerts) == 1 and f"/safeguarding/{flag.id}" in alerts[0].text
+    assert len(alerts) == 1 and f"/dashboard/safeguarding/{flag.id}" in alerts[0].text
     assert pid not in alerts[0].text and "frightened" not in alerts[0].text
     logged = formatted(caplog.records) + raw(caplog.records)
     assert scan_text(logged, [E164, "+447700900888", LEAD]) == []
@@ -219,9 +220,8 @@ def test_an_end_to_end_run_logs_no_address_and_no_message_text(
     words = "My neighbour Pauline says I am not safe at home"
     complete(runtime, why=words)
     complete(runtime, address=other, why="Fine thanks, call me on 07700 900777")
+    say(runtime, "I am not safe at home, Pauline knows")  # a flag, and an alert
     with uow(runtime) as u:
-        flag = flag_disclosure(u, pid_of(runtime), None, "care", "why", ["unsafe"], clock())
-        alert_lead(u, runtime.settings, flag, clock())
         u.outbox.add(pid_of(runtime, other), "sms", {"text": "Done.", ERASE_AFTER: True},
                      clock())
         u.commit()

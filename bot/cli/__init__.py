@@ -17,6 +17,7 @@ from bot.cli import (
     media,
     outreach,
     privacy,
+    safeguarding,
     serve,
     surveys,
     telegram,
@@ -43,6 +44,6 @@ def main(log_format: str | None) -> None:
 
 
 for _module in (db, surveys, chat, serve, privacy, keys, media, telegram, users, outreach,
-                consultation):
+                consultation, safeguarding):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -22,16 +22,18 @@ def keys_generate() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every vault entry, voice note and photo under the newest key; older keys
-    can then be dropped."""
+    """Re-encrypt every vault entry, safeguarding flag, voice note and photo under the
+    newest key; older keys can then be dropped. The database's part is one transaction."""
     from bot.services.media_jobs import rotate as rotate_media
     from storage.errors import VaultDecryptionError
+    from storage.repositories.safeguarding import SafeguardingRepository
     from storage.uow import UnitOfWork
 
     runtime = build_runtime()
     try:
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
             count = uow.vault.rotate_all()
+            flags = SafeguardingRepository(uow.session, uow.contact_vault).rotate_all()
             uow.commit()
         files = rotate_media(runtime)
     except VaultDecryptionError:
@@ -42,8 +44,8 @@ def keys_rotate() -> None:
         ) from None
     finally:
         runtime.close()
-    click.echo(f"re-encrypted {count} vault entries and {files} voice notes and photos under "
-               "the newest key")
+    click.echo(f"re-encrypted {count} vault entries, {flags} safeguarding flags and {files} "
+               "voice notes and photos under the newest key")
 
 
 COMMANDS: list[click.Command] = [keys]

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
+from typing import Any
 
 import click
 
 from bot.cli.common import runtime as build_runtime
 from bot.cli.common import settings
+from bot.services.config import Settings
+
+
+def _warn(config: Settings, surveys: list[Any] | None = None) -> None:
+    """What safeguarding still needs (a local contact, someone to alert), on stderr."""
+    from bot.services.safeguarding import safeguarding_warnings
+
+    for warning in safeguarding_warnings(config, surveys or ()):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command()
@@ -18,13 +28,11 @@ def serve(host: str, port: int) -> None:
     """Run everything in one process for local use: web app, simulator, scheduler."""
     from werkzeug.serving import run_simple
 
-    from bot.services.safeguarding import safeguarding_warnings
     from bot.services.scheduler import Scheduler
     from bot.web.app import create_app
 
     runtime = build_runtime()
-    for warning in safeguarding_warnings(runtime.settings):
-        click.echo(f"warning: {warning}", err=True)
+    _warn(runtime.settings, list(runtime.catalog.get().surveys.values()))
     app = create_app(runtime=runtime)
     scheduler = Scheduler(runtime)
     scheduler.start()
@@ -45,8 +53,9 @@ def web(workers: int, bind: str, timeout: int) -> None:
     """Run production web workers under gunicorn (no scheduler, no sender)."""
     from bot.web.gunicorn import run
 
-    run(workers=workers, bind=bind, timeout=timeout,
-        trusted_proxies=settings().trusted_proxies)
+    config = settings()
+    _warn(config)
+    run(workers=workers, bind=bind, timeout=timeout, trusted_proxies=config.trusted_proxies)
 
 
 @click.command()
@@ -55,6 +64,7 @@ def scheduler() -> None:
     from bot.services.scheduler import Scheduler
 
     runtime = build_runtime()
+    _warn(runtime.settings, list(runtime.catalog.get().surveys.values()))
     worker = Scheduler(runtime)
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

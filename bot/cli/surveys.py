@@ -110,11 +110,13 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int) -> None:
     Reports characters, SMS encoding (GSM-7 or UCS-2) and segments, the characters that
     force UCS-2 with a replacement, channel limits (Telegram button data, WhatsApp
     buttons), reading age and long sentences, missing translations and re-asks longer
-    than their question. Exits 1 when a limit is broken, 2 when a file can't be loaded,
-    and 0 when there are only warnings.
+    than their question; and, on stderr, a survey with no local safeguarding contact
+    (its safeguarding_phone, or WITHUS_SAFEGUARDING_PHONE). Exits 1 when a limit is
+    broken, 2 when a file can't be loaded, and 0 when there are only warnings.
     """
+    from bot.services.safeguarding import local_contact_warnings
     from surveys.lint import has_errors, lint_file, report
-    from surveys.loader import SurveyError
+    from surveys.loader import SurveyError, load_file
 
     files = _survey_files(paths)
     if not files:
@@ -122,12 +124,16 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int) -> None:
         sys.exit(EXIT_BAD_INPUT)
     checks = []
     broken = False
+    linted = []
     for file in files:
         try:
             checks += lint_file(file, max_segments=max_segments)
+            linted.append(load_file(file))
         except SurveyError as exc:
             click.echo(f"error: {exc}", err=True)
             broken = True
+    for warning in local_contact_warnings(linted):
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps([check.to_json() for check in checks], ensure_ascii=False,
                               indent=2))

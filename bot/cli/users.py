@@ -28,9 +28,11 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["organiser", "reviewer"]), required=True,
+@click.option("--role", type=click.Choice(["organiser", "reviewer", "lead"]), required=True,
               help="organiser: everything, including exports. reviewer: a coproduction "
-                   "group member who sees suppressed results, tags themes and writes notes.")
+                   "group member who sees suppressed results, tags themes and writes notes. "
+                   "lead: a safeguarding lead: what a reviewer sees, and the safeguarding "
+                   "queue.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input.")
 def users_add(email: str, role: str, password_stdin: bool) -> None:

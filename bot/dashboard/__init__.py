@@ -35,7 +35,14 @@ def init_app(app: Flask) -> None:
     """Register the dashboard and its sign-in handling on `app`."""
     # Importing these registers their routes on bp (and the consultation pages' blueprint,
     # nested in bp so that they share its headers, error pages and sign-in).
-    from bot.dashboard import auth, consultation, media, outreach, views  # noqa: F401
+    from bot.dashboard import (  # noqa: F401
+        auth,
+        consultation,
+        media,
+        outreach,
+        safeguarding,
+        views,
+    )
 
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
     # The token lives as long as the session: a reviewer reading for an hour can still save.

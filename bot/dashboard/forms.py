@@ -59,3 +59,17 @@ class ExportForm(FlaskForm):
     responses = SubmitField("Download responses")
     dictionary = SubmitField("Download the data dictionary")
 
+
+
+class AcknowledgeForm(FlaskForm):
+    note = TextAreaField("What was done (kept with the flag)",
+                         validators=[DataRequired(message="Say what was done, in a few words."),
+                                     Length(max=2000)])
+
+
+class RevealForm(FlaskForm):
+    reason = TextAreaField("Why do you need their contact details? (kept in the audit log)",
+                           validators=[DataRequired(message="Give a reason."),
+                                       Length(min=10, max=1000,
+                                              message="Give a reason of at least a short "
+                                                      "sentence.")])

@@ -30,11 +30,13 @@ from storage.pseudonyms import Pseudonymiser
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
 from storage.vault import ContactVault
+from surveys import signposting
 from surveys.conversation import (
     AnswerGiven,
     Completed,
     ConsentDecision,
     ConsultationRecord,
+    ContactWanted,
     DataRequested,
     ErasureRequested,
     Event,
@@ -52,6 +54,7 @@ from surveys.conversation import (
 )
 from surveys.engine import Catalog, converse
 from surveys.redaction import Redactor
+from surveys.safeguarding import Disclosure
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +185,11 @@ class WithUsService:
                 state["stopped"] = True
             context = self._context(uow, catalog, pid, state)
             result = converse(catalog, state, to_event(message), now, context)
+            # Every text, whatever they were asked, is checked for a possible disclosure
+            # (raw, in memory); if there is one, help comes first and the survey pauses.
+            disclosure = safeguarding.screen(self.settings, message.text)
+            if disclosure is not None:
+                result, language = self._pause(state, result, disclosure)
             response_id = self._apply(uow, pid, message.channel, result.records, response_id,
                                       now, may_have_skips=arrival.skipped_answers)
             if message.media and (taken := media.accepted_media(result.records)):
@@ -190,9 +198,18 @@ class WithUsService:
             stopping = any(isinstance(r, OptedOut) for r in result.records)
             handled.opted_out = bool(result.state.get("stopped"))
             provider_confirms = getattr(channel, "provider_confirms_opt_out", False)
-            language = str(result.state.get("lang") or "en")
+            replies = self._privacy(uow, pid, result, response_id, now)
+            if disclosure is not None:
+                signposting = safeguarding.record_disclosure(
+                    uow, self.settings, self.redactor, pid=pid, channel=message.channel,
+                    state=state, result=result, response_id=response_id,
+                    disclosure=disclosure, text=message.text, language=language,
+                    survey=catalog.item(result.state.get("survey")), now=now)
+                replies.insert(0, (Reply(signposting), {"allow_opted_out": True}))
+            else:
+                language = str(result.state.get("lang") or "en")
             payloads = []
-            for reply, extra in self._privacy(uow, pid, result, response_id, now):
+            for reply, extra in replies:
                 if stopping and provider_confirms:
                     continue  # Twilio already confirmed STOP by SMS: no second message
                 payload = reply_payload(reply, confirms_opt_out=stopping,
@@ -260,6 +277,18 @@ class WithUsService:
         return response_id
 
     @staticmethod
+    def _pause(state: Mapping[str, Any] | None, result: Step,
+               disclosure: Disclosure) -> tuple[Step, str]:
+        """The engine's step with its replies replaced by the gentle pause, and the
+        language to answer in: theirs, or that of their words if they wrote in another
+        (or had not chosen one yet, which then becomes theirs)."""
+        chosen = (state or {}).get("lang")
+        language = disclosure.language(chosen if isinstance(chosen, str) else None)
+        if not chosen:
+            result.state["lang"] = language
+        return signposting.pause_after_disclosure(result, language), language
+
+    @staticmethod
     def _context(uow: UnitOfWork, catalog: Catalog, pid: str,
                  state: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """In a consultation, the statements this person may vote on next (the engine
@@ -273,31 +302,17 @@ class WithUsService:
                  now: datetime) -> list[tuple[Reply, dict[str, Any]]]:
         """The step's replies, with what privacy and safeguarding add to them.
 
-        - A free-text answer that may disclose harm is flagged for the safeguarding lead,
-          who is alerted (without identifiers), and the very next reply signposts help.
+        - Someone who asks, at the pause after a possible disclosure, to be contacted is
+          marked on their flag, and the safeguarding lead is alerted.
         - MYDATA gets a summary of what is held; DELETE's goodbye carries `erase_after`,
           so the sender erases the person once it has been delivered.
         Both may go to someone who has opted out: they asked.
         """
         replies: list[tuple[Reply, dict[str, Any]]] = [(r, {}) for r in result.replies]
         lang = str(result.state.get("lang") or "en")
-        settings = self.settings
         for record in result.records:
-            if isinstance(record, AnswerGiven) and record.free_text and settings is not None:
-                raw = record.value if isinstance(record.value, str) else ""
-                categories = safeguarding.detect_harm(settings, raw)  # raw text, in memory only
-                if not categories:
-                    continue
-                answer_id = next((
-                    a.id for a in (uow.answers.for_response(response_id) if response_id else [])
-                    if a.question_id == record.question_id and a.kind == "value"
-                ), None)
-                flag = safeguarding.flag_disclosure(uow, pid, answer_id, record.survey_id,
-                                               record.question_id, categories, now)
-                safeguarding.alert_lead(uow, settings, flag, now)
-                replies.insert(0, (Reply(safeguarding.signposting_text(settings, lang)), {}))
-                log.warning("possible disclosure flagged",
-                            extra={"flag": flag, "categories": categories})
+            if isinstance(record, ContactWanted):
+                safeguarding.contact_wanted(uow, self.settings, pid, now)
             elif isinstance(record, DataRequested):
                 replies.append((Reply(privacy.data_summary(uow, pid, lang)),
                                 {"allow_opted_out": True}))

@@ -1,8 +1,8 @@
-"""Privacy and safeguarding rules: data rights by text, erasure, retention, safeguarding.
+"""Privacy rules: data rights by text, erasure and retention.
 
 The service calls these from inside its one transaction per message, the sender calls
-`finish_erasure`, the scheduler calls `purge`, and the dashboard calls the safeguarding
-functions. None of them commits: the caller's unit of work decides.
+`finish_erasure`, and the scheduler calls `purge`. None of them commits: the caller's unit
+of work decides. (Safeguarding is in `bot.services.safeguarding`.)
 
 Erasure is by cascade: every row about a participant hangs off their `participants` row,
 so deleting it removes the vault entry, conversation, responses, answers, consents,
@@ -54,21 +54,13 @@ SMS_LIMIT = 306
 
 @dataclass(frozen=True)
 class PrivacySettings:
-    """Privacy and safeguarding settings, from the environment (and `Settings.extra`).
+    """Retention settings, from the environment (and `Settings.extra`).
 
     Kept here rather than in `bot.services.config.Settings` so this feature can change without
     touching the settings every process loads; the names are documented in
-    docs/privacy.md.
+    docs/privacy.md. Safeguarding has its own (`bot.services.safeguarding`).
     """
 
-    #: Where alerts go, "channel:address", e.g. "telegram:123456" or "sms:+447700900999".
-    lead: str = ""
-    #: Dashboard users (emails) who may acknowledge flags and ask for contact details.
-    #: Empty: any active organiser may.
-    lead_emails: tuple[str, ...] = ()
-    safeguarding_phone: str = ""
-    signposting_file: str = ""
-    patterns_file: str = ""
     #: Retention for people who have no response in any survey (e.g. only saw the menu).
     default_retention_days: int = 365
     #: How long provider message ids are kept for de-duplication.
@@ -84,39 +76,11 @@ class PrivacySettings:
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
                  public_url: str = "") -> PrivacySettings:
         env = os.environ if environ is None else environ
-        lead = env.get("WITHUS_SAFEGUARDING_LEAD", "").strip()
-        if lead and (":" not in lead or not lead.split(":", 1)[1].strip()):
-            raise ConfigError("WITHUS_SAFEGUARDING_LEAD must look like 'telegram:CHAT_ID' or "
-                              "'sms:+44...' (channel, colon, address).")
         return cls(
-            lead=lead,
-            lead_emails=tuple(
-                e.strip().lower() for e in env.get("WITHUS_SAFEGUARDING_LEAD_EMAILS", "").split(",")
-                if e.strip()
-            ),
-            safeguarding_phone=env.get("WITHUS_SAFEGUARDING_PHONE", "").strip(),
-            signposting_file=env.get("WITHUS_SIGNPOSTING_FILE", "").strip(),
-            patterns_file=env.get("WITHUS_SAFEGUARDING_PATTERNS_FILE", "").strip(),
             default_retention_days=_days(env, "WITHUS_RETENTION_DAYS", 365),
             inbound_retention_days=_days(env, "WITHUS_INBOUND_RETENTION_DAYS", 90),
             public_url=(public_url or env.get("WITHUS_PUBLIC_URL", "")).rstrip("/"),
         )
-
-    @property
-    def lead_channel(self) -> str:
-        return self.lead.split(":", 1)[0].strip().lower() if self.lead else ""
-
-    @property
-    def lead_address(self) -> str:
-        return self.lead.split(":", 1)[1].strip() if self.lead else ""
-
-    def signposting(self) -> dict[str, str]:
-        """The deployment's signposting texts by language ("*": any); {} for the default.
-
-        Read when needed rather than at startup, so a broken file cannot stop an
-        acknowledgement or a contact request (`safeguarding_warnings` reports it).
-        """
-        return _read_signposting(self.signposting_file) if self.signposting_file else {}
 
 
 def _days(env: Mapping[str, str], name: str, default: int) -> int:
@@ -136,19 +100,6 @@ def _read_yaml(path: str, name: str) -> Any:
         raise ConfigError(f"{name} cannot be read ({exc.strerror}).") from None
     except yaml.YAMLError:
         raise ConfigError(f"{name} is not valid YAML.") from None
-
-
-def _read_signposting(path: str) -> dict[str, str]:
-    """Plain text (any language), or YAML mapping languages to texts ({en: ..., cy: ...})."""
-    data = _read_yaml(path, "WITHUS_SIGNPOSTING_FILE")
-    if isinstance(data, str) and data.strip():
-        return {"*": data.strip()}
-    if isinstance(data, dict) and data and all(
-        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in data.items()
-    ):
-        return {k: v.strip() for k, v in data.items()}
-    raise ConfigError("WITHUS_SIGNPOSTING_FILE must hold the signposting text, or a mapping "
-                      "of language codes to texts (en: ..., cy: ...).")
 
 
 def privacy_settings(settings: Settings) -> PrivacySettings:

@@ -1,136 +1,376 @@
-"""Safeguarding: notice a possible disclosure, signpost help, alert the lead, record acts.
+"""Safeguarding: every message checked, help signposted, the lead told, the queue acted on.
 
-The service calls `detect_harm`, `flag_disclosure`, `alert_lead` and `signposting_text`
-inside its one transaction per message; the dashboard and the CLI call
-`acknowledge_flag` and `request_contact`. None of them commits. docs/privacy.md says what
-a safeguarding lead does with a flag.
+The service calls `screen` on the raw text of every inbound message (in memory, before
+anything is stored or the engine replies) and, when it finds a possible disclosure,
+`record_disclosure`: the flag (the redacted words, encrypted), an alert to the lead, and
+the signposting text that goes out first. `contact_wanted` follows the person's choice at
+the pause (surveys.signposting). The dashboard and `withus safeguarding` call
+`acknowledge_flag` and `request_contact`; the scheduler calls `email_alerts`. None of
+them commits except `email_alerts`, which records each email it sends.
+
+docs/privacy.md says what a safeguarding lead does with a flag.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.config import ConfigError, Settings
-from bot.services.privacy import PrivacySettings, _read_yaml, privacy_settings
+from bot.services.mail import Mailer
+from bot.services.privacy import _read_yaml
 from storage.pseudonyms import Pseudonymiser
 from storage.repositories.privacy import PrivacyRepository
+from storage.repositories.safeguarding import FlagWords, SafeguardingRepository
 from storage.uow import UnitOfWork
-from surveys.i18n import gettext as _
-from surveys.safeguarding import DEFAULT_PATTERNS, Detector, merge_patterns
+from storage.vault import ContactVault
+from surveys.conversation import Step
+from surveys.redaction import Redactor
+from surveys.safeguarding import CATEGORIES, Detector, Disclosure, RuleError, load_rules
+from surveys.signposting import SIGNPOSTING, check_local_contact, signposting
+from surveys.sms import segments
 
 log = logging.getLogger(__name__)
 
-#: Shown until a deployment sets its own number; `withus serve` warns while it is.
-SAFEGUARDING_PHONE_PLACEHOLDER = "[your local adult safeguarding number]"
-#: The default signposting text. `{phone}` is the local adult safeguarding number.
-DEFAULT_SIGNPOSTING = (
-    "Thank you for telling us. If you or someone you care for is in danger now, call 999. "
-    "Samaritans are there day or night, free, on 116 123. For urgent health advice, call "
-    "NHS 111. To raise a worry about an adult's safety, call {phone}."
-)
+#: Most characters of a message a flag keeps (redacted).
+MAX_FLAG_WORDS = 2000
+#: Flags older than this are not emailed when email alerts are first switched on.
+EMAIL_LOOKBACK = timedelta(days=2)
+#: Roles that see the safeguarding queue.
+QUEUE_ROLES = ("organiser", "lead")
+
+#: Where a person was when they wrote, as stored in `safeguarding_flags.stage`, and how
+#: the queue describes it.
+STAGES: dict[str, str] = {
+    "first": "in their first message",
+    "menu": "while choosing a survey",
+    "language": "while choosing a language",
+    "consent": "at the consent question",
+    "asking": "answering a question",
+    "view": "giving their view on a question",
+    "vote": "while voting on a point",
+    "propose": "while adding a point of their own",
+    "more": "while voting on more points",
+    "quote": "at the quote question",
+    "shareback": "at the share-back question",
+    "done": "after finishing",
+    "declined": "after saying no",
+    "closed": "in a closed survey",
+    "paused": "while paused",
+    "pause": "at the pause after an earlier disclosure",
+    "stopped": "after STOP",
+    "idle": "between surveys",
+}
+
+
+# --- Settings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SafeguardingSettings:
+    """Safeguarding settings, from the environment (and `Settings.extra`, which tests use)."""
+
+    #: Where text alerts go, "channel:address", e.g. "telegram:123456" or "sms:+44...".
+    lead: str = ""
+    #: Dashboard users (emails) who may act on flags and get email alerts. Empty: every
+    #: organiser and lead.
+    lead_emails: tuple[str, ...] = ()
+    #: The local contact added to the signposting (a survey's own comes first).
+    local_contact: str = ""
+    signposting_file: str = ""
+    rules_file: str = ""
+    #: The old, regular-expression patterns file: no longer read; a warning says so.
+    patterns_file: str = ""
+    smtp_url: str = ""
+    public_url: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None) -> SafeguardingSettings:
+        env: Mapping[str, str] = {**os.environ, **(settings.extra if settings else {})}
+        lead = env.get("WITHUS_SAFEGUARDING_LEAD", "").strip()
+        if lead and (":" not in lead or not lead.split(":", 1)[1].strip()):
+            raise ConfigError("WITHUS_SAFEGUARDING_LEAD must look like 'telegram:CHAT_ID' or "
+                              "'sms:+44...' (channel, colon, address).")
+        public_url = (settings.public_url if settings else "") or env.get("WITHUS_PUBLIC_URL", "")
+        return cls(
+            lead=lead,
+            lead_emails=tuple(e.strip().lower() for e in
+                              env.get("WITHUS_SAFEGUARDING_LEAD_EMAILS", "").split(",")
+                              if e.strip()),
+            local_contact=env.get("WITHUS_SAFEGUARDING_PHONE", "").strip(),
+            signposting_file=env.get("WITHUS_SIGNPOSTING_FILE", "").strip(),
+            rules_file=env.get("WITHUS_SAFEGUARDING_RULES", "").strip(),
+            patterns_file=env.get("WITHUS_SAFEGUARDING_PATTERNS_FILE", "").strip(),
+            smtp_url=env.get("WITHUS_SMTP_URL", "").strip(),
+            public_url=public_url.rstrip("/"),
+        )
+
+    @property
+    def lead_channel(self) -> str:
+        return self.lead.split(":", 1)[0].strip().lower() if self.lead else ""
+
+    @property
+    def lead_address(self) -> str:
+        return self.lead.split(":", 1)[1].strip() if self.lead else ""
+
+    def flag_url(self, flag_id: int) -> str:
+        return f"{self.public_url}/dashboard/safeguarding/{flag_id}"
+
+
+def settings_of(settings: Settings | None) -> SafeguardingSettings:
+    return SafeguardingSettings.from_settings(settings)
+
+
+# --- Detection --------------------------------------------------------------------------
 
 
 _detectors: dict[tuple[str, float], Detector] = {}
 _detectors_lock = threading.Lock()
 
 
-def detector(settings: Settings) -> Detector:
-    """The deployment's detector: the defaults, with categories from the patterns file.
+def detector(settings: Settings | None) -> Detector:
+    """The built-in rules, plus the deployment's own file (WITHUS_SAFEGUARDING_RULES).
 
-    The file (WITHUS_SAFEGUARDING_PATTERNS_FILE, YAML) maps category names to lists of
-    regular expressions; a category it names replaces the default one, and an empty list
-    switches a category off. Compiled once per file version.
+    Read again when the file changes. A file that cannot be used is reported (here in the
+    log, and by `safeguarding_warnings`) and the built-in rules go on working: a typo in a
+    local phrase must never stop every message being checked.
     """
-    path = privacy_settings(settings).patterns_file
+    path = settings_of(settings).rules_file
     try:
         stamp = Path(path).stat().st_mtime if path else 0.0
-    except OSError as exc:
-        raise ConfigError(
-            f"WITHUS_SAFEGUARDING_PATTERNS_FILE cannot be read ({exc.strerror})."
-        ) from None
+    except OSError:
+        stamp = -1.0
     with _detectors_lock:
         found = _detectors.get((path, stamp))
         if found is None:
-            overrides: Mapping[str, Sequence[str]] = {}
+            found = Detector()
             if path:
-                data = _read_yaml(path, "WITHUS_SAFEGUARDING_PATTERNS_FILE") or {}
-                if not isinstance(data, dict) or not all(
-                    isinstance(v, list) and all(isinstance(p, str) for p in v)
-                    for v in data.values()
-                ):
-                    raise ConfigError("WITHUS_SAFEGUARDING_PATTERNS_FILE must map category "
-                                      "names to lists of patterns.")
-                overrides = data
-            try:
-                found = Detector(merge_patterns(DEFAULT_PATTERNS, overrides))
-            except ValueError as exc:
-                raise ConfigError(f"WITHUS_SAFEGUARDING_PATTERNS_FILE: {exc}") from None
+                try:
+                    found = Detector.with_extra([load_rules(path)])
+                except RuleError as exc:
+                    log.error("WITHUS_SAFEGUARDING_RULES not used; the built-in rules still "
+                              "apply", extra={"problem": str(exc)})
             _detectors[(path, stamp)] = found
         return found
 
 
-def detect_harm(settings: Settings, text: str) -> list[str]:
-    """The harm categories a free-text answer touches (run on the raw text, in memory)."""
-    return detector(settings).detect(text)
+def screen(settings: Settings | None, text: str) -> Disclosure | None:
+    """A possible disclosure in `text` (raw, in memory only), or None."""
+    return detector(settings).screen(text) if text else None
 
 
-def signposting_text(settings: Settings, language: str) -> str:
-    """Where to get help, added to the reply that follows a possible disclosure.
-
-    From WITHUS_SIGNPOSTING_FILE if set (per language, or one text for all), else the
-    default: 999, Samaritans 116 123, NHS 111 and the local adult safeguarding number
-    (WITHUS_SAFEGUARDING_PHONE, or a placeholder that `withus serve` warns about).
-    """
-    privacy = privacy_settings(settings)
-    phone = privacy.safeguarding_phone or SAFEGUARDING_PHONE_PLACEHOLDER
-    texts = privacy.signposting()
-    custom = texts.get(language) or texts.get("*") or texts.get("en")
-    if custom:
-        return custom.replace("{phone}", phone)
-    return _(language, DEFAULT_SIGNPOSTING, phone=phone)
+def detect_harm(settings: Settings | None, text: str) -> list[str]:
+    """The harm categories `text` touches, most urgent first."""
+    found = screen(settings, text)
+    return found.categories if found else []
 
 
-def safeguarding_warnings(settings: Settings) -> list[str]:
-    """What is missing for safeguarding to work as intended; `withus serve` prints these."""
+# --- Signposting ------------------------------------------------------------------------
+
+
+def local_contact(settings: Settings | None, survey: Any = None) -> str:
+    """The survey's own safeguarding contact, else the deployment's, else "" (only real
+    numbers are ever sent). A deployment setting that is not usable is left out."""
+    own = getattr(survey, "safeguarding_phone", "") if survey is not None else ""
+    if own:
+        return str(own)
     try:
-        privacy = privacy_settings(settings)
-        detector(settings)
-        texts = list(privacy.signposting().values()) or [DEFAULT_SIGNPOSTING]
+        return check_local_contact(settings_of(settings).local_contact)
+    except ValueError:
+        return ""
+
+
+def signposting_text(settings: Settings | None, category: str, language: str,
+                     survey: Any = None) -> str:
+    """Where to get help after a possible disclosure of `category`, in `language`.
+
+    The deployment's own text (WITHUS_SIGNPOSTING_FILE) when it has one for this language
+    and category and the local contact it names with {phone} is set; otherwise the
+    built-in text (surveys.signposting), with the local contact when there is one.
+    """
+    contact = local_contact(settings, survey)
+    custom = _custom_signposting(settings, category, language)
+    if custom and ("{phone}" not in custom or contact):
+        return custom.replace("{phone}", contact)
+    return signposting(category, language, contact)
+
+
+def _custom_signposting(settings: Settings | None, category: str, language: str) -> str:
+    path = settings_of(settings).signposting_file
+    if not path:
+        return ""
+    try:
+        texts = _read_signposting(path)
     except ConfigError as exc:
-        return [str(exc)]
-    warnings = []
-    if not privacy.safeguarding_phone and any("{phone}" in t for t in texts):
-        warnings.append(
-            "Safeguarding signposting tells people to call "
-            f"'{SAFEGUARDING_PHONE_PLACEHOLDER}': set WITHUS_SAFEGUARDING_PHONE to your "
-            "local adult safeguarding number."
-        )
-    if not privacy.lead:
-        warnings.append("WITHUS_SAFEGUARDING_LEAD is not set: possible disclosures are flagged "
-                        "but nobody is alerted.")
-    else:
+        log.error("WITHUS_SIGNPOSTING_FILE not used", extra={"problem": str(exc)})
+        return ""
+    for key in (language, "*"):
+        found = texts.get(key)
+        if isinstance(found, str):
+            return found
+        if isinstance(found, dict) and isinstance(found.get(category), str):
+            return str(found[category])
+    return ""
+
+
+def _read_signposting(path: str) -> dict[str, Any]:
+    """Plain text (any language and category), or YAML by language, each either one text
+    or texts by category: {en: {self_harm: ..., abuse: ..., neglect: ...}, cy: ...}."""
+    data = _read_yaml(path, "WITHUS_SIGNPOSTING_FILE")
+    if isinstance(data, str) and data.strip():
+        return {"*": data.strip()}
+
+    def valid(value: Any) -> bool:
+        if isinstance(value, str):
+            return bool(value.strip())
+        return isinstance(value, dict) and bool(value) and all(
+            k in CATEGORIES and isinstance(v, str) and v.strip() for k, v in value.items())
+
+    if isinstance(data, dict) and data and all(isinstance(k, str) and valid(v)
+                                               for k, v in data.items()):
+        return {k: v.strip() if isinstance(v, str) else {c: t.strip() for c, t in v.items()}
+                for k, v in data.items()}
+    raise ConfigError("WITHUS_SIGNPOSTING_FILE must hold the signposting text, or texts by "
+                      "language (en: ..., cy: ...), each one text or one per category "
+                      "(self_harm, abuse, neglect).")
+
+
+def local_contact_warnings(surveys: Sequence[Any] = (),
+                           settings: Settings | None = None) -> list[str]:
+    """A warning when someone who discloses harm would get no local contact: neither
+    WITHUS_SAFEGUARDING_PHONE nor the survey's own `safeguarding_phone` (for `surveys`,
+    or, with none given, for the deployment as a whole)."""
+    config = settings_of(settings)
+    try:
+        check_local_contact(config.local_contact)
+    except ValueError as exc:
+        return [f"WITHUS_SAFEGUARDING_PHONE {exc}: it is left out of the signposting."]
+    if config.local_contact:
+        return []
+    without = [s.id for s in surveys if not getattr(s, "safeguarding_phone", "")]
+    if surveys and not without:
+        return []
+    which = f" for {', '.join(without)}" if without else ""
+    return ["No local safeguarding contact is configured" + which + ": people who disclose "
+            "harm are given national helplines only. Set WITHUS_SAFEGUARDING_PHONE, or "
+            "safeguarding_phone in the survey file."]
+
+
+def safeguarding_warnings(settings: Settings, surveys: Sequence[Any] = ()) -> list[str]:
+    """What is missing for safeguarding to work as intended: `withus serve`, `withus web`
+    and `withus scheduler` print these at start."""
+    config = settings_of(settings)
+    warnings = local_contact_warnings(surveys, settings)
+    if config.rules_file:
+        try:
+            load_rules(config.rules_file)
+        except RuleError as exc:
+            warnings.append(f"WITHUS_SAFEGUARDING_RULES is not used: {exc}")
+    if config.patterns_file:
+        warnings.append("WITHUS_SAFEGUARDING_PATTERNS_FILE is no longer read: put your "
+                        "phrases in a rules file (see surveys/safeguarding_rules/en.yaml) "
+                        "and name it in WITHUS_SAFEGUARDING_RULES.")
+    if config.signposting_file:
+        try:
+            _read_signposting(config.signposting_file)
+        except ConfigError as exc:
+            warnings.append(str(exc))
+        else:
+            for category in SIGNPOSTING:
+                for language in ("en", "cy"):
+                    text = signposting_text(settings, category, language)
+                    if segments(text) > 2:
+                        warnings.append(f"The signposting for {category} in {language} takes "
+                                        f"{segments(text)} text messages; keep it to 2.")
+    if not config.smtp_url and not config.lead:
+        warnings.append("Neither WITHUS_SMTP_URL nor WITHUS_SAFEGUARDING_LEAD is set: "
+                        "possible disclosures are flagged on the dashboard and in the log, "
+                        "but nobody is sent an alert.")
+    if config.lead:
         enabled = {"telegram": settings.telegram_enabled, "sms": settings.sms_enabled,
                    "whatsapp": settings.whatsapp_enabled}
-        if not enabled.get(privacy.lead_channel, False):
-            warnings.append(f"WITHUS_SAFEGUARDING_LEAD uses '{privacy.lead_channel}', which is "
+        if not enabled.get(config.lead_channel, False):
+            warnings.append(f"WITHUS_SAFEGUARDING_LEAD uses '{config.lead_channel}', which is "
                             "not configured: alerts will be held, not sent.")
-    if not privacy.public_url:
+    if config.smtp_url:
+        try:
+            Mailer.from_url(config.smtp_url)
+        except ValueError as exc:
+            warnings.append(f"WITHUS_SMTP_URL {exc}")
+    if not config.public_url:
         warnings.append("WITHUS_PUBLIC_URL is not set: safeguarding alerts cannot link to the "
                         "dashboard.")
     return warnings
 
 
-def flag_disclosure(uow: UnitOfWork, pid: str, answer_id: int | None, survey_id: str,
-                    question_id: str, categories: Sequence[str], now: datetime) -> int:
-    """Record a possible disclosure for the safeguarding lead; the flag's id."""
-    flag_id = PrivacyRepository(uow.session).add_flag(pid, answer_id, survey_id, question_id,
-                                                      categories, now)
-    log.warning("safeguarding flag raised", extra={"flag_id": flag_id, "survey": survey_id,
-                                                   "categories": list(categories)})
+# --- Flags ------------------------------------------------------------------------------
+
+
+def where_said(state: Mapping[str, Any] | None) -> tuple[str | None, str | None, str]:
+    """(survey, question, stage) of a conversation state, for the flag."""
+    if not state:
+        return None, None, "first"
+    survey = state.get("survey") or None
+    stage = str(state.get("stage") or "idle")
+    question = state.get("q") if stage == "asking" else None
+    values = state.get("values") or {}
+    if stage == "asking" and isinstance(values, Mapping) and values.get("phase") in STAGES:
+        stage = str(values["phase"])  # a consultation: view, vote, propose, more
+    if state.get("stopped"):
+        stage = "stopped"
+    elif state.get("safeguarding") == "pause" and state.get("paused"):
+        stage = "pause"
+    elif state.get("paused"):
+        stage = "paused"
+    return survey, (str(question) if question else None), stage
+
+
+def record_disclosure(uow: UnitOfWork, settings: Settings | None, redactor: Redactor, *,
+                      pid: str, channel: str, state: Mapping[str, Any] | None, result: Step,
+                      response_id: int | None, disclosure: Disclosure, text: str,
+                      language: str, survey: Any, now: datetime) -> str:
+    """Flag a possible disclosure, alert the lead, and return the signposting to send first.
+
+    `text` is the raw message, in memory: only its redacted form is kept, encrypted.
+    `state` is the conversation as it was when they wrote, `result` the engine's step.
+    """
+    survey_id, question_id, stage = where_said(state)
+    answer_id = None
+    if response_id is not None and question_id is not None and any(
+        getattr(r, "question_id", None) == question_id and getattr(r, "free_text", False)
+        for r in result.records
+    ):
+        answer_id = next((a.id for a in uow.answers.for_response(response_id)
+                          if a.question_id == question_id and a.kind == "value"), None)
+    repo = SafeguardingRepository(uow.session, uow.contact_vault)
+    words = FlagWords(redactor.redact(text)[:MAX_FLAG_WORDS], tuple(disclosure.phrases))
+    flag_id = repo.add_flag(pid, categories=disclosure.categories, words=words,
+                            channel=channel, language=language, now=now, survey_id=survey_id,
+                            question_id=question_id, stage=stage, answer_id=answer_id)
+    log.warning("safeguarding flag raised", extra={
+        "flag_id": flag_id, "categories": disclosure.categories, "channel": channel,
+        "survey": survey_id, "stage": stage})
+    alert_lead(uow, settings, flag_id, now)
+    return signposting_text(settings, disclosure.category, language, survey)
+
+
+def contact_wanted(uow: UnitOfWork, settings: Settings | None, pid: str,
+                   now: datetime) -> int | None:
+    """At the pause they asked to be contacted: mark their newest flag and alert the lead."""
+    repo = SafeguardingRepository(uow.session, uow.contact_vault)
+    flag_id = repo.mark_contact_wanted(pid, now)
+    if flag_id is None:
+        return None
+    log.warning("safeguarding: the person asked to be contacted", extra={"flag_id": flag_id})
+    alert_lead(uow, settings, flag_id, now, contact=True)
     return flag_id
 
 
@@ -151,97 +391,192 @@ def _normalise_lead_address(settings: Settings, channel: str, address: str) -> s
     return address.strip()
 
 
-def alert_lead(uow: UnitOfWork, settings: Settings, flag_id: int, now: datetime) -> int | None:
-    """Queue an alert to the safeguarding lead; its outbox id, or None with no lead set.
+def alert_text(title: str | None, flag_id: int, config: SafeguardingSettings, *,
+               contact: bool = False) -> str:
+    """An alert: which survey, that it may need a response, the link. Never the words,
+    the category, a pseudonym or an address: it goes to a phone others may see."""
+    where = f' in the survey "{title}"' if title else ""
+    what = (f"Someone who wrote{where} asked to be contacted" if contact
+            else f"A message{where} may need a safeguarding response")
+    if config.public_url:
+        return f"{what}. Open it: {config.flag_url(flag_id)}"
+    return f"{what}. Open safeguarding flag {flag_id} on the WithUs dashboard."
 
-    The alert says only that a reply in which survey may need a response, and links to
-    the flag on the dashboard: no pseudonym, no answer text, no address, since it travels
-    by SMS or chat to a phone others may see.
+
+def alert_lead(uow: UnitOfWork, settings: Settings | None, flag_id: int, now: datetime, *,
+               contact: bool = False) -> int | None:
+    """Queue a text alert to WITHUS_SAFEGUARDING_LEAD; its outbox id, or None without one.
+
+    (Email alerts, when WITHUS_SMTP_URL is set, go from the scheduler: `email_alerts`.)
     """
-    privacy = privacy_settings(settings)
-    repo = PrivacyRepository(uow.session)
+    config = settings_of(settings)
+    repo = SafeguardingRepository(uow.session, uow.contact_vault)
     flag = repo.flag(flag_id)
     if flag is None:
         raise LookupError("no safeguarding flag with that id")
-    if not privacy.lead:
-        log.warning("no safeguarding lead configured; flag not alerted",
-                    extra={"flag_id": flag_id})
+    if not config.lead or settings is None:
         return None
-    channel = privacy.lead_channel
-    address = _normalise_lead_address(settings, channel, privacy.lead_address)
+    channel = config.lead_channel
+    address = _normalise_lead_address(settings, channel, config.lead_address)
     pid = lead_pseudonym(settings, channel, address)
     uow.participants.ensure(pid, channel, now)
     uow.vault.store(pid, channel, address, now)  # refreshed on every alert: never expires
-    title = repo.survey_title(flag.survey_id)
-    if privacy.public_url:
-        where = f"Open the dashboard: {privacy.public_url}/safeguarding/{flag_id}"
-    else:
-        where = f"Open safeguarding flag {flag_id} on the WithUs dashboard."
-    text = f'A reply in the survey "{title}" may need a safeguarding response. {where}'
-    payload = {"text": text, "choices": [], "multiple": False, "business_initiated": True,
-               "allow_opted_out": True}
+    title = PrivacyRepository(uow.session).survey_title(flag.survey_id) if flag.survey_id else None
+    payload = {"text": alert_text(title, flag_id, config, contact=contact), "choices": [],
+               "multiple": False, "business_initiated": True, "allow_opted_out": True}
     outbox_id = uow.outbox.add(pid, channel, payload, now, kind="alert")
     log.info("safeguarding alert queued", extra={"flag_id": flag_id, "outbox_id": outbox_id})
     return outbox_id
 
 
-def _may_act_on_flags(uow: UnitOfWork, user_id: int, privacy: PrivacySettings) -> None:
-    """PermissionError unless `user_id` is an active safeguarding lead.
+def email_alerts(sessions: sessionmaker[Session], vault: ContactVault,
+                 settings: Settings | None, now: datetime,
+                 mailer: Mailer | None = None) -> int:
+    """Email the lead about each new flag and each request to be contacted; how many sent.
 
-    With WITHUS_SAFEGUARDING_LEAD_EMAILS set, only those users; otherwise any organiser.
+    Run by the scheduler every few seconds when WITHUS_SMTP_URL is set. Each email is
+    recorded as sent in its own transaction, so one that fails is tried again next time
+    and none is sent twice. The email holds the link, the category and the survey: never
+    the words, a pseudonym or an address.
     """
-    user = PrivacyRepository(uow.session).user(user_id)
-    if user is None or user.disabled_at is not None:
-        raise PermissionError("only an active dashboard user can act on safeguarding flags")
-    allowed = (user.email.lower() in privacy.lead_emails if privacy.lead_emails
-               else user.role == "organiser")
-    if not allowed:
-        raise PermissionError("only the safeguarding lead can act on safeguarding flags")
+    config = settings_of(settings)
+    if mailer is None:
+        if not config.smtp_url:
+            return 0
+        mailer = Mailer.from_url(config.smtp_url)
+    sent = 0
+    with sessions() as session:
+        repo = SafeguardingRepository(session, vault)
+        due = [(f.id, f.emailed_at is None,
+                f.contact_wanted_at is not None and f.contact_emailed_at is None)
+               for f in repo.awaiting_email(now - EMAIL_LOOKBACK)]
+        recipients = repo.lead_emails(config.lead_emails)
+        rows = {r.flag.id: r for r in repo.rows(ids=[d[0] for d in due])} if due else {}
+    if not due:
+        return 0
+    if not recipients:
+        log.warning("safeguarding email alerts: no recipient (no active organiser or lead)")
+        return 0
+    for flag_id, new, contact in due:
+        row = rows.get(flag_id)
+        if row is None:
+            continue
+        for is_contact in [c for c, due_now in ((False, new), (True, contact)) if due_now]:
+            subject, body = _email(row.flag.id, row.flag.categories, row.survey_title,
+                                   row.flag.created_at, config, contact=is_contact)
+            try:
+                mailer.send(recipients, subject, body)
+            except OSError as exc:
+                log.warning("safeguarding email alert failed; will try again",
+                            extra={"flag_id": flag_id, "error": type(exc).__name__})
+                return sent
+            with sessions() as session:
+                SafeguardingRepository(session, vault).mark_emailed(flag_id, now,
+                                                                    contact=is_contact)
+                session.commit()
+            sent += 1
+            log.info("safeguarding email alert sent", extra={"flag_id": flag_id,
+                                                            "recipients": len(recipients)})
+    return sent
 
 
-def acknowledge_flag(uow: UnitOfWork, flag_id: int, user_id: int, note: str | None,
+def _email(flag_id: int, categories: Sequence[str], title: str | None, when: datetime,
+           config: SafeguardingSettings, *, contact: bool) -> tuple[str, str]:
+    kinds = ", ".join(c.replace("_", "-") for c in categories) or "possible harm"
+    if contact:
+        subject = f"WithUs safeguarding: someone asked to be contacted (flag {flag_id})"
+        first = ("Someone whose message was flagged has asked, at the pause after the "
+                 "signposting, for someone to contact them.")
+    else:
+        subject = f"WithUs safeguarding: a message may need a response (flag {flag_id})"
+        first = "A message may disclose harm. They have been sent where to get help."
+    link = config.flag_url(flag_id) if config.public_url else (
+        f"safeguarding flag {flag_id} on the WithUs dashboard")
+    body = "\n".join([
+        first, "",
+        f"Category: {kinds}",
+        f"Survey: {title or 'none (not in a survey)'}",
+        f"Received: {when:%Y-%m-%d %H:%M} UTC", "",
+        f"Open it: {link}", "",
+        "The words, and the contact details if you need them, are on the dashboard only.",
+    ])
+    return subject, body + "\n"
+
+
+# --- Acting on a flag -------------------------------------------------------------------
+
+
+def may_see_queue(role: str | None) -> bool:
+    return role in QUEUE_ROLES
+
+
+def may_act(uow_or_session: UnitOfWork | Session, user_id: int | None,
+            settings: Settings | None) -> bool:
+    """Whether `user_id` may acknowledge flags and ask for contact details: an active
+    organiser or lead, and, with WITHUS_SAFEGUARDING_LEAD_EMAILS set, one of those."""
+    session = uow_or_session.session if isinstance(uow_or_session, UnitOfWork) else (
+        uow_or_session)
+    if user_id is None:
+        return False
+    user = PrivacyRepository(session).user(user_id)
+    if user is None or user.disabled_at is not None or user.role not in QUEUE_ROLES:
+        return False
+    allowed = settings_of(settings).lead_emails
+    return not allowed or user.email.lower() in allowed
+
+
+def acknowledge_flag(uow: UnitOfWork, flag_id: int, user_id: int | None, note: str | None,
                      now: datetime, *, settings: Settings | None = None) -> None:
-    """The lead has seen the flag; `note` (if given) records what they did about it.
+    """The lead has seen the flag; `note` records what they did about it. Audit-logged.
 
-    Raises LookupError for an unknown flag and PermissionError for a user who is not a
-    safeguarding lead. Audit-logged.
+    `user_id` None is the command line (`withus safeguarding acknowledge`), which only
+    someone with the server's keys can run. Raises LookupError for an unknown flag,
+    PermissionError for a user who may not act on flags.
     """
-    privacy = privacy_settings(settings) if settings else PrivacySettings.from_env()
-    repo = PrivacyRepository(uow.session)
+    repo = SafeguardingRepository(uow.session, uow.contact_vault)
     if repo.flag(flag_id) is None:
         raise LookupError("no safeguarding flag with that id")
-    _may_act_on_flags(uow, user_id, privacy)
-    cleaned = note.strip() if note else None
-    repo.acknowledge(flag_id, user_id, cleaned or None, now)
-    repo.audit(now, user_id, "safeguarding_acknowledge", f"safeguarding_flag:{flag_id}",
-               detail={"note_added": bool(cleaned)})
+    if user_id is not None and not may_act(uow, user_id, settings):
+        raise PermissionError("only the safeguarding lead can act on safeguarding flags")
+    cleaned = " ".join((note or "").split()) or None
+    repo.acknowledge(flag_id, user_id, cleaned, now)
+    PrivacyRepository(uow.session).audit(
+        now, user_id, "safeguarding_acknowledge", f"safeguarding_flag:{flag_id}",
+        detail={"note_added": bool(cleaned),
+                "via": "command line" if user_id is None else "dashboard"})
 
 
 def request_contact(uow: UnitOfWork, flag_id: int, user_id: int, reason: str, now: datetime,
-                    *, settings: Settings | None = None) -> str:
-    """The flagged participant's address, for the lead to make contact; needs a reason.
+                    *, settings: Settings | None = None) -> tuple[str, str | None]:
+    """The flagged person's (channel, address), for the lead to make contact; needs a reason.
 
     Every request is stored (contact_requests) and audit-logged with its reason before the
     address is decrypted. Raises ValueError without a reason, LookupError for an unknown
     flag or when no address is held any more (erased or expired), PermissionError for a
     user who is not a safeguarding lead.
     """
-    cleaned = (reason or "").strip()
+    cleaned = " ".join((reason or "").split())
     if len(cleaned) < 10:
         raise ValueError("say why you need the contact details (at least a short sentence)")
-    privacy = privacy_settings(settings) if settings else PrivacySettings.from_env()
-    repo = PrivacyRepository(uow.session)
+    repo = SafeguardingRepository(uow.session, uow.contact_vault)
     flag = repo.flag(flag_id)
     if flag is None:
         raise LookupError("no safeguarding flag with that id")
-    _may_act_on_flags(uow, user_id, privacy)
+    if not may_act(uow, user_id, settings):
+        raise PermissionError("only the safeguarding lead can act on safeguarding flags")
+    privacy = PrivacyRepository(uow.session)
+    channel = privacy.vault_channel(flag.participant_id)
     address = uow.vault.address(flag.participant_id)
     if address is None:
         raise LookupError("no contact details are held for this flag any more")
     request_id = repo.add_contact_request(flag_id, user_id, cleaned, now)
-    repo.audit(now, user_id, "contact_request", f"safeguarding_flag:{flag_id}", cleaned,
-               {"contact_request_id": request_id, "channel": repo.vault_channel(
-                   flag.participant_id)})
+    privacy.audit(now, user_id, "contact_request", f"safeguarding_flag:{flag_id}", cleaned,
+                  {"contact_request_id": request_id, "channel": channel})
     log.warning("contact details released to safeguarding lead",
                 extra={"flag_id": flag_id, "user_id": user_id})
-    return address
+    return address, channel
+
+
+def describe_stage(stage: str | None) -> str:
+    return STAGES.get(stage or "", stage or "unknown")
+

@@ -13,6 +13,7 @@ threads for local use. Web workers never start it. Its work:
 * voice notes and photos fetched and stored, and deleted files removed from the media
   store (`bot.services.media_jobs.MediaJob`), every few seconds; once an hour, files no
   record points to (left by a crash between writing and recording one).
+* safeguarding email alerts, when WITHUS_SMTP_URL is set (`bot.services.safeguarding`).
 
 **Exactly one active scheduler.** Pacing only holds if one process sends, so a scheduler
 first becomes the leader: on PostgreSQL by holding a session-level advisory lock, on
@@ -48,6 +49,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.services.clock import utcnow
 from bot.services.outreach import queue_due_invitations, send_due_reminders
 from bot.services.runtime import Runtime
+from bot.services.safeguarding import SafeguardingSettings, email_alerts
 from bot.services.sender import SendReport
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
@@ -96,6 +98,7 @@ class Intervals:
     purge: float = 3600.0
     media: float = 2.0
     media_orphans: float = 3600.0
+    safeguarding_email: float = 15.0
     standby_poll: float = 1.0
     heartbeat: float = 5.0
 
@@ -393,6 +396,9 @@ class Scheduler:
             "requeue": (every.requeue,
                         lambda now: self.requeue_stuck(now, STUCK_WHILE_RUNNING)),
         }
+        if SafeguardingSettings.from_settings(self.runtime.settings).smtp_url:
+            jobs["safeguarding email"] = (every.safeguarding_email, lambda now: email_alerts(
+                self.runtime.sessions, self.runtime.vault, self.runtime.settings, now))
         if self.purge is not None:
             purge = self.purge
             jobs["purge"] = (every.purge, lambda now: purge(self.runtime, now))

@@ -1,4 +1,4 @@
-"""Data rights, retention and safeguarding: the queries behind MYDATA, DELETE and purge.
+"""Data rights and retention: the queries behind MYDATA, DELETE and purge.
 
 Kept apart from the message-path repositories because these run rarely and read across
 many tables. Like the others, it shares the unit of work's session and never commits;
@@ -7,12 +7,12 @@ the rules (what counts as expired, who may see an address) live in `bot.services
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from storage.db import CHECKPOINT_AFTER_COMMIT
@@ -21,13 +21,11 @@ from storage.models import (
     Answer,
     AuditEvent,
     Consent,
-    ContactRequest,
     Conversation,
     Erasure,
     OutboxMessage,
     Participant,
     Response,
-    SafeguardingFlag,
     SurveyDefinition,
     User,
     VaultEntry,
@@ -219,48 +217,7 @@ class PrivacyRepository:
         self.forget_session_copies(pid)
         return removed
 
-    # --- Safeguarding -----------------------------------------------------------------------
-
-    def add_flag(self, pid: str, answer_id: int | None, survey_id: str, question_id: str,
-                 categories: Iterable[str], now: datetime) -> int:
-        flag = SafeguardingFlag(participant_id=pid, answer_id=answer_id, survey_id=survey_id,
-                                question_id=question_id, categories=list(categories),
-                                created_at=now)
-        self._session.add(flag)
-        self._session.flush()
-        return flag.id
-
-    def flag(self, flag_id: int) -> SafeguardingFlag | None:
-        return self._session.get(SafeguardingFlag, flag_id)
-
-    def flags(self, *, open_only: bool = False, limit: int = 200) -> list[SafeguardingFlag]:
-        """Newest first; `open_only` leaves out acknowledged ones."""
-        stmt = select(SafeguardingFlag).order_by(SafeguardingFlag.created_at.desc(),
-                                                 SafeguardingFlag.id.desc()).limit(limit)
-        if open_only:
-            stmt = stmt.where(SafeguardingFlag.acknowledged_at.is_(None))
-        return list(self._session.scalars(stmt))
-
-    def acknowledge(self, flag_id: int, user_id: int, note: str | None, now: datetime) -> None:
-        """Mark a flag seen (the first acknowledgement's time and user are kept)."""
-        self._session.execute(
-            update(SafeguardingFlag)
-            .where(SafeguardingFlag.id == flag_id, SafeguardingFlag.acknowledged_at.is_(None))
-            .values(acknowledged_at=now, acknowledged_by=user_id)
-        )
-        if note is not None:
-            self._session.execute(
-                update(SafeguardingFlag).where(SafeguardingFlag.id == flag_id).values(note=note)
-            )
-        self._session.expire_all()  # the UPDATEs bypassed any loaded copy
-
-    def add_contact_request(self, flag_id: int, user_id: int, reason: str,
-                            now: datetime) -> int:
-        request = ContactRequest(flag_id=flag_id, user_id=user_id, reason=reason,
-                                 requested_at=now)
-        self._session.add(request)
-        self._session.flush()
-        return request.id
+    # --- Users and surveys, for audit and alerts ----------------------------------------------
 
     def user(self, user_id: int) -> User | None:
         return self._session.get(User, user_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,18 +49,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Runt
     seed(runtime, "fft", FFT_PEOPLE)
     add_user(runtime, ORGANISER, "organiser")
     add_user(runtime, REVIEWER, "reviewer")
-    yield from serve(runtime)
+    with serve(runtime) as base:
+        yield base, runtime
 
 
-def serve(runtime: Runtime) -> Iterator[tuple[str, Runtime]]:
-    """Serve `runtime`'s app on a free port of 127.0.0.1 from a thread; close it after."""
+@contextmanager
+def serve(runtime: Runtime) -> Iterator[str]:
+    """The app on `runtime`, on a loopback port from a thread; its base URL. Closes the
+    runtime afterwards."""
     from werkzeug.serving import make_server
 
     httpd = make_server("127.0.0.1", 0, create_app(runtime=runtime), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}", runtime
+        yield f"http://127.0.0.1:{httpd.server_port}"
     finally:
         httpd.shutdown()
         thread.join(timeout=10)

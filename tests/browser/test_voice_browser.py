@@ -65,7 +65,7 @@ def voice_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
                            min_cell=1)
     media_id = seed_voice_note(runtime)
     add_user(runtime, REVIEWER, "reviewer")
-    for base, _runtime in serve(runtime):
+    with serve(runtime) as base:
         yield base, media_id
 
 def test_a_reviewer_plays_a_voice_note_and_types_it(browser: Any,
