@@ -84,11 +84,12 @@ def participants_erase(participant_id: str, reason: str, yes: bool) -> None:
 
 @click.command()
 @click.option("--places", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A file of local place names, one per line (care homes, wards...).")
+              help="A file of local place names, one per line, used instead of WITHUS_PLACES_FILE.")
 def redact(places: Path | None) -> None:
     """Read lines on stdin and print each one redacted, to test the settings.
 
-    Uses WITHUS_PLACES_FILE unless --places is given.
+    Uses the built-in UK gazetteer and first-name list, plus WITHUS_PLACES_FILE
+    (or --places) for local places they do not know.
     """
     from surveys.redaction import Redactor
 
