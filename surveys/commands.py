@@ -1,8 +1,8 @@
 """Words that manage a person's relationship with us rather than a survey answer.
 
-MYDATA, DELETE, TIME, LATER and LANGUAGE work at any point, like the survey keywords, and
-only as a whole message. Welsh equivalents are real Welsh words (DILEU = delete,
-AMSER = time, IAITH = language, FY NATA = my data, WEDYN = later).
+MYDATA, DELETE, TIME, LATER, LANGUAGE and MENU work at any point, like the survey keywords,
+and only as a whole message. Welsh equivalents are real Welsh words (DILEU = delete,
+AMSER = time, IAITH = language, FY NATA = my data, WEDYN = later, DEWISLEN = menu).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ class Command(StrEnum):
     TIME = "TIME"
     LATER = "LATER"
     LANGUAGE = "LANGUAGE"
+    MENU = "MENU"
 
 
 WORDS: dict[str, Command] = {
@@ -28,6 +29,8 @@ WORDS: dict[str, Command] = {
     "later": Command.LATER, "not now": Command.LATER, "wedyn": Command.LATER,
     "nes ymlaen": Command.LATER,
     "language": Command.LANGUAGE, "languages": Command.LANGUAGE, "iaith": Command.LANGUAGE,
+    "menu": Command.MENU, "surveys": Command.MENU, "dewislen": Command.MENU,
+    "arolygon": Command.MENU,
 }
 
 #: Each language's name in that language (and English), so "CYMRAEG" switches to Welsh.

@@ -56,7 +56,7 @@ from surveys.conversation import (
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
 from surveys.model import Text
-from surveys.parsing import DONT_KNOW, NO_WORDS, YES_WORDS, normalise
+from surveys.parsing import DONT_KNOW, NO_WORDS, YES_WORDS, normalise, yes_or_no
 from surveys.reading import ID_PATTERN, LANGUAGE_PATTERN, Reader, read_header
 from surveys.signposting import read_local_contact
 
@@ -611,20 +611,24 @@ def _ask_consent(turn: _Turn) -> None:
 def _consent(turn: _Turn, event: Event) -> None:
     c, s = turn.consultation, turn.s
     said = normalise(event.text)
-    if event.payload == CONSENT_YES or said in YES_WORDS or said in ("1", "i agree"):
+    meaning = yes_or_no(event.text) if event.kind == "text" else None
+    if event.payload == CONSENT_YES or meaning is True or said == "1":
         turn.result.records.append(ConsentDecision(c.id, c.consent_version, True))
         s["stage"] = "asking"
         for message in c.summary:
             turn.say(message.get(turn.lang))
         _next_question(turn, after=None)
-    elif event.payload == CONSENT_NO or said in NO_WORDS or said == "2":
+    elif event.payload == CONSENT_NO or meaning is False or said == "2":
         turn.result.records.append(ConsentDecision(c.id, c.consent_version, False))
         s.update(stage="declined", q=None)
         turn.say(turn.t("That's fine. Thank you for your time. We won't ask you anything "
                         "about this survey. Text START if you change your mind."))
     else:
         s["tries"] += 1
-        turn.say(turn.t("Sorry, do you agree to take part? Reply 1 for yes or 2 for no."))
+        hint = turn.t("Sorry, do you agree to take part? Reply 1 for yes or 2 for no.")
+        if s["tries"] >= MAX_QUIET_TRIES:
+            hint += " " + turn.t("Or reply HELP.")
+        turn.say(hint)
 
 
 # --- Questions: a view, votes, a statement of their own ---------------------------------------
@@ -936,10 +940,22 @@ def _help(turn: _Turn, question: ConsultationQuestion | None) -> str:
     parts = [now]
     if question is not None and question.why and phase not in ("vote", "more"):
         parts.append(turn.t("Why we ask: {why}", why=question.why.get(turn.lang)))
-    parts.append(turn.t("About this consultation: {name} {url}",
-                        name=c.source_name.get(turn.lang), url=c.source_url))
-    parts.append(turn.t("Words you can send: REPEAT, SKIP, MORE, PAUSE, STOP."))
+    parts.append(turn.t("About this consultation: {url}", url=c.source_url))
+    parts.append(turn.t("Words you can send: {words}.", words=", ".join(
+        turn.t(word) for word in _help_words(turn))))
     return "\n".join(parts)
+
+
+def _help_words(turn: _Turn) -> list[str]:
+    """The words that work at this point of a consultation, and only those."""
+    phase = turn.values.get("phase")
+    words = ["REPEAT"]
+    if turn.s["stage"] == "asking" and phase in ("view", "vote", "more"):
+        words.append("SKIP")
+    if turn.s["stage"] == "asking":
+        words.append("MORE")
+    words += ["PAUSE", "MYDATA", "DELETE", "STOP"]
+    return words
 
 
 def _media(turn: _Turn, event: Event) -> None:
@@ -1007,10 +1023,11 @@ def _after_questions(turn: _Turn, event: Event) -> None:
         return
     yes, no = (QUOTE_YES, QUOTE_NO) if stage == "quote" else (SHARE_YES, SHARE_NO)
     said = normalise(event.text)
+    meaning = yes_or_no(event.text) if event.kind == "text" and word is None else None
     answer: bool | None = None
-    if word is None and (event.payload == yes or said in YES_WORDS or said == "1"):
+    if word is None and (event.payload == yes or meaning is True or said == "1"):
         answer = True
-    elif word is None and (event.payload == no or said in NO_WORDS or said == "2"):
+    elif word is None and (event.payload == no or meaning is False or said == "2"):
         answer = False
     if answer is None:
         hint = turn.t("Please reply 1 for yes or 2 for no.")

@@ -14,7 +14,7 @@ this module and `surveys.consultation` share.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -66,15 +66,21 @@ from surveys.keywords import Keyword, keyword
 from surveys.media import failed as media_failed_text
 from surveys.media import media_kind, media_note, received, takes
 from surveys.model import Question, QuestionType, Survey
+from surveys.organisation import Organisation
 from surveys.parsing import (
-    NO_WORDS,
-    YES_WORDS,
     Parsed,
     clarify,
     normalise,
     parse_answer,
     parse_payload,
+    yes_or_no,
 )
+
+
+def t(message: str) -> str:
+    """Mark a message for translation where it is defined (Babel extracts `t(...)`)."""
+    return message
+
 
 # --- One survey --------------------------------------------------------------------------
 
@@ -103,8 +109,9 @@ def _introduce(survey: Survey, result: Step) -> None:
     _ask_consent(survey, result)
 
 
-def step(survey: Survey, state: Mapping[str, Any], event: Event, now: datetime) -> Step:
-    """Advance one survey by one event."""
+def step(survey: Survey, state: Mapping[str, Any], event: Event, now: datetime,
+         organisation: Organisation | None = None) -> Step:
+    """Advance one survey by one event. `organisation` gives HELP its contact line."""
     s = load_state(state)
     s["seen"] = now.isoformat()
     result = Step(s)
@@ -122,6 +129,8 @@ def step(survey: Survey, state: Mapping[str, Any], event: Event, now: datetime) 
         s.update(lang=lang, stage="consent")
         result.records.append(LanguageChosen(lang))
         _introduce(survey, result)
+    elif word is Keyword.HELP:
+        result.say(_help(survey, _current(survey, result), s, organisation or Organisation()))
     elif s["stage"] in ("quote", "shareback"):
         _after_question(survey, result, event, word)
     elif word is not None and word is not Keyword.STOP:
@@ -152,19 +161,22 @@ def _ask_consent(survey: Survey, result: Step) -> None:
 
 def _consent(survey: Survey, result: Step, event: Event) -> None:
     s, lang = result.state, _lang(result)
-    said = normalise(event.text)
-    if event.payload == CONSENT_YES or said in YES_WORDS or said in ("1", "i agree"):
+    agreed = _yes_or_no(event, CONSENT_YES, CONSENT_NO)
+    if agreed:
         result.records.append(ConsentDecision(survey.id, survey.consent_version, True))
         s["stage"] = "asking"
         _advance(survey, result, after=None)
-    elif event.payload == CONSENT_NO or said in NO_WORDS or said == "2":
+    elif agreed is False:
         result.records.append(ConsentDecision(survey.id, survey.consent_version, False))
         s.update(stage="declined", q=None)
         result.say(_(lang, "That's fine. Thank you for your time. We won't ask you anything "
                            "about this survey. Text START if you change your mind."))
     else:
         s["tries"] += 1
-        result.say(_(lang, "Sorry, do you agree to take part? Reply 1 for yes or 2 for no."))
+        hint = _(lang, "Sorry, do you agree to take part? Reply 1 for yes or 2 for no.")
+        if s["tries"] >= MAX_QUIET_TRIES:
+            hint += " " + _(lang, "Or reply HELP.")
+        result.say(hint)
 
 
 def _current(survey: Survey, result: Step) -> Question | None:
@@ -205,7 +217,31 @@ def _answer(survey: Survey, result: Step, event: Event) -> None:
         s["values"][question.id] = value
     else:
         s["wrote"] = True
+    said_so_far = len(result.replies)
     _advance(survey, result, after=question)
+    if parsed.fuzzy:
+        label = parsed.label
+        if question.type is QuestionType.SCALE:  # "5 (Plenty)", not a bare "5"
+            ends = {question.minimum: question.low_label, question.maximum: question.high_label}
+            end = ends.get(float(str(value)))
+            label = f"{value} ({end.get(lang)})" if end else label
+        _tell_recorded(result, said_so_far, label)
+
+
+def _tell_recorded(result: Step, first: int, label: str) -> None:
+    """A reply read approximately ("veyr good", "brilliant", "8/10"): say what was
+    recorded, at the top of the next message (not a message of its own), with BACK to
+    change it while BACK still can."""
+    lang = _lang(result)
+    if result.state["stage"] == "asking":
+        note = _(lang, "Got it: {answer}. Reply BACK to change it.", answer=label)
+    else:
+        note = _(lang, "Got it: {answer}.", answer=label)
+    if first < len(result.replies):
+        reply = result.replies[first]
+        result.replies[first] = replace(reply, text=f"{note}\n{reply.text}")
+    else:
+        result.say(note)
 
 
 def _media(survey: Survey, result: Step, event: Event) -> None:
@@ -263,8 +299,6 @@ def _keyword(survey: Survey, result: Step, word: Keyword) -> None:
     if word is Keyword.PAUSE:
         s["paused"] = True
         result.say(_(lang, "Paused. Send any message when you're ready to carry on."))
-    elif word is Keyword.HELP:
-        result.say(_help(survey, question, lang, s["stage"]))
     elif word in (Keyword.REPEAT, Keyword.START):  # START mid-survey: where were we?
         if s["stage"] == "consent" or question is None:
             _ask_consent(survey, result)
@@ -339,12 +373,18 @@ def _yes_no(lang: str, yes: str, no: str) -> tuple[ReplyChoice, ...]:
 
 
 def _yes_or_no(event: Event, yes: str, no: str) -> bool | None:
-    said = normalise(event.text)
-    if event.payload == yes or said in YES_WORDS or said == "1":
+    """A button, 1 or 2, or yes and no in the person's own words ("Yes, I agree", "ok
+    sure", "no thanks", "ydw", "na, dim diolch")."""
+    if event.payload == yes:
         return True
-    if event.payload == no or said in NO_WORDS or said == "2":
+    if event.payload == no:
         return False
-    return None
+    said = normalise(event.text)
+    if said in ("1", "un"):
+        return True
+    if said in ("2", "dau"):
+        return False
+    return yes_or_no(event.text) if event.kind == "text" else None
 
 
 def _after_question(survey: Survey, result: Step, event: Event, word: Keyword | None) -> None:
@@ -384,7 +424,8 @@ def prompt(question: Question, language: str) -> str:
     """The words of a question as it is sent, before a channel adds numbers or buttons."""
     text = question.text.get(language)
     if question.type is QuestionType.SCALE and question.low_label and question.high_label:
-        text += "\n" + _(language, "({low} = {low_label}, {high} = {high_label})",
+        # Once, with its ends: channels show a scale's numbers as buttons or not at all.
+        text += "\n" + _(language, "Reply {low} ({low_label}) to {high} ({high_label}).",
                          low=int(question.minimum or 1), low_label=question.low_label.get(language),
                          high=int(question.maximum or 5),
                          high_label=question.high_label.get(language))
@@ -417,12 +458,26 @@ def _hint(question: Question, parsed: Parsed, tries: int, lang: str) -> str:
         "range": _(lang, "Please reply with a number from {low} to {high}.",
                    low=_fmt(question.minimum), high=_fmt(question.maximum)),
         "empty": _(lang, "Please reply in your own words."),
+        "one_only": _(lang, "Only one answer here, please. Reply with one number from 1 to {n}.",
+                      n=n),
+        "outside": _(lang, "{given} is not one of the options. Please reply with a number "
+                           "from 1 to {n}.", given=parsed.given, n=n),
     }
-    if question.type is QuestionType.MULTIPLE_CHOICE and parsed.problem == "choice":
+    between = _(lang, "a number between {low} and {high}", low=_fmt(question.minimum),
+                high=_fmt(question.maximum))
+    if question.type is QuestionType.MULTIPLE_CHOICE and parsed.problem == "outside":
+        hint = _(lang, "{given} is not one of the options. Reply with the numbers that apply, "
+                       "like 1 3.", given=parsed.given)
+    elif question.type is QuestionType.MULTIPLE_CHOICE and parsed.problem == "choice":
         hint = _(lang, "Sorry, I didn't understand. Reply with the numbers that apply, like 1 3.")
+    elif question.type is QuestionType.SCALE and parsed.problem == "outside":
+        hint = _(lang, "{given} is not on the scale. Please reply with {between}.",
+                 given=parsed.given, between=between)
+    elif question.type is QuestionType.SCALE and parsed.problem == "one_only":
+        hint = _(lang, "Only one answer here, please. Reply with {between}.", between=between)
     elif question.type is QuestionType.SCALE and parsed.problem == "choice":
-        hint = hints["range"]
-    elif question.type is QuestionType.YES_NO:
+        hint = _(lang, "Please reply with {between}.", between=between)
+    elif question.type is QuestionType.YES_NO and parsed.problem != "one_only":
         hint = _(lang, "Sorry, please reply 1 for yes or 2 for no.")
     else:
         hint = hints.get(parsed.problem, hints["choice"])
@@ -437,21 +492,56 @@ def _fmt(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _help(survey: Survey, question: Question | None, lang: str, stage: str) -> str:
-    if stage == "consent" or question is None:
+#: How each word a person can send is written in a message, marked for translation.
+KEYWORD_NAMES: dict[str, str] = {
+    "REPEAT": t("REPEAT"), "BACK": t("BACK"), "SKIP": t("SKIP"), "PAUSE": t("PAUSE"),
+    "LATER": t("LATER"), "TIME": t("TIME"), "LANGUAGE": t("LANGUAGE"), "MENU": t("MENU"),
+    "MYDATA": t("MYDATA"), "DELETE": t("DELETE"), "STOP": t("STOP"), "MORE": t("MORE"),
+}
+
+
+def words_line(words: list[str], lang: str, organisation: Organisation) -> str:
+    """"Words you can send: ..." and who to talk to: the end of every HELP."""
+    names = ", ".join(_(lang, KEYWORD_NAMES[word]) for word in words)
+    line = _(lang, "Words you can send: {words}.", words=names)
+    if organisation.contact:
+        line += "\n" + _(lang, "To talk to a person: {contact}.", contact=organisation.contact)
+    return line
+
+
+def _help(survey: Survey, question: Question | None, s: Mapping[str, Any],
+          organisation: Organisation) -> str:
+    """HELP for where the person is: how to answer, why we ask, and exactly the words
+    that work at this point (BACK only after the first question, SKIP only where a skip
+    is taken), then who to talk to."""
+    lang, stage = str(s["lang"] or "en"), s["stage"]
+    words = ["REPEAT"]
+    if stage in ("quote", "shareback"):
+        now = _(lang, "Reply 1 for yes or 2 for no.")
+        words = ["SKIP"]
+    elif stage == "consent" or question is None:
         now = _(lang, "Reply 1 if you agree to take part, or 2 if not.")
-    elif question.type is QuestionType.FREE_TEXT:
-        now = _(lang, "Reply in your own words.")
-    elif question.type is QuestionType.NUMBER:
-        now = _(lang, "Reply with a number.")
-    elif question.type is QuestionType.MULTIPLE_CHOICE:
-        now = _(lang, "Reply with the numbers of all the answers that fit.")
     else:
-        now = _(lang, "Reply with the number of your answer.")
+        if question.type is QuestionType.FREE_TEXT:
+            now = _(lang, "Reply in your own words.")
+        elif question.type is QuestionType.NUMBER:
+            now = _(lang, "Reply with a number.")
+        elif question.type is QuestionType.MULTIPLE_CHOICE:
+            now = _(lang, "Reply with the numbers of all the answers that fit.")
+        else:
+            now = _(lang, "Reply with the number of your answer.")
+        if len(s["asked"]) > 1:
+            words.append("BACK")
+        if question.optional or s["tries"] >= MAX_QUIET_TRIES:
+            words.append("SKIP")
+    words += ["PAUSE", "LATER"]
+    if len(survey.languages) > 1:
+        words.append("LANGUAGE")
+    words += ["MYDATA", "DELETE", "STOP"]
     parts = [now]
-    if question is not None and question.why:
+    if question is not None and question.why and stage == "asking":
         parts.append(_(lang, "Why we ask: {why}", why=question.why.get(lang)))
-    parts.append(_(lang, "Words you can send: REPEAT, BACK, SKIP, PAUSE, STOP."))
+    parts.append(words_line(words, lang, organisation))
     return "\n".join(parts)
 
 
@@ -496,6 +586,8 @@ class Catalog:
     surveys: Mapping[str, Survey]
     default_survey: str | None = None
     consultations: Mapping[str, Consultation] = field(default_factory=dict)
+    #: Who is writing (said to a newcomer) and who to talk to (in HELP).
+    organisation: Organisation = field(default_factory=Organisation)
 
     def open_surveys(self, now: datetime) -> list[Survey | Consultation]:
         items: list[Survey | Consultation] = [*self.surveys.values(),
@@ -516,9 +608,10 @@ def _begin_item(item: Survey | Consultation, state: Mapping[str, Any], now: date
 
 
 def _step_item(item: Survey | Consultation, state: Mapping[str, Any], event: Event,
-               now: datetime, context: Mapping[str, Any] | None) -> Step:
+               now: datetime, context: Mapping[str, Any] | None,
+               organisation: Organisation | None = None) -> Step:
     if isinstance(item, Survey):
-        return step(item, state, event, now)
+        return step(item, state, event, now, organisation)
     return consultation.step(item, state, event, now, context)
 
 
@@ -537,6 +630,30 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
     this person may vote on next (see surveys.consultation.build_context).
     """
     s = load_state(state)
+    newcomer = s["stage"] == "idle" and not s["survey"] and not s["stopped"]
+    result = _converse(catalog, s, event, now, context)
+    if newcomer and result.replies and event.kind in ("text", "button", "start"):
+        _greet(catalog, result)
+    return result
+
+
+def _greet(catalog: Catalog, result: Step) -> None:
+    """The first message anyone gets says who is writing, in each language on offer
+    when we don't know theirs yet."""
+    s = result.state
+    item = catalog.item(s["survey"])
+    if s["stage"] == "language" and item is not None:
+        languages = list(item.languages)
+    else:
+        languages = [str(s["lang"] or "en")]
+    hello = " / ".join(dict.fromkeys(
+        _(lang, "Hello from {name}.", name=catalog.organisation.name) for lang in languages))
+    first = result.replies[0]
+    result.replies[0] = replace(first, text=f"{hello}\n{first.text}")
+
+
+def _converse(catalog: Catalog, s: dict[str, Any], event: Event, now: datetime,
+              context: Mapping[str, Any] | None) -> Step:
     word = keyword(event.text) if event.kind == "text" else None
     order = command(event.text) if event.kind == "text" else None
     lang = str(s["lang"] or "en")
@@ -545,7 +662,7 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
     if event.kind == "timeout":
         if current is None or s["stopped"]:
             return Step(s)
-        return _step_item(current, s, event, now, context)
+        return _step_item(current, s, event, now, context, catalog.organisation)
 
     if event.kind == "media_failed":  # from the media fetcher, not the person
         failed_in = catalog.surveys.get(event.survey_id)
@@ -605,7 +722,7 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
     if current is not None and (s["stage"] in IN_SURVEY or _more_wanted(current, s, event)):
         if not current.is_open(now):
             return _closed(current, s, now)
-        return _step_item(current, s, event, now, context)
+        return _step_item(current, s, event, now, context, catalog.organisation)
 
     if word is Keyword.START and s["stage"] == "declined" and current is not None:
         return _begin_item(current, s, now)  # they changed their mind
@@ -616,12 +733,45 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
         return _begin_item(default, s, now)
     result = Step(s)
     if word is Keyword.HELP:
-        result.say(_(lang, "Choose a survey by its number. Reply STOP to get no more messages."))
-    elif s["stage"] == "done" and current is not None and word is None:
-        result.say(_(lang, "Thank you, you've finished \"{title}\".",
-                     title=current.title.get(lang)))
+        words = ["MENU", "TIME", "LANGUAGE", "MYDATA", "DELETE", "STOP"]
+        result.say(_(lang, "Reply MENU to choose a survey.") + "\n"
+                   + words_line(words, lang, catalog.organisation))
+        return result
+    if (s["stage"] == "done" and current is not None and word is None
+            and order is not Command.MENU and event.kind == "text"):
+        _after_finishing(catalog, result, current, event, now)
+        return result
     _menu(catalog, result, now)
     return result
+
+
+#: Messages after finishing that need no answer beyond the first: thanks, ok, a thumbs up.
+CHIT_CHAT = frozenset({
+    "thanks", "thank you", "thankyou", "thx", "ta", "cheers", "ok", "okay", "k", "kk", "ok thanks",
+    "ok thank you", "thanks again", "great", "great thanks", "lovely", "cool", "nice", "bye",
+    "goodbye", "you too", "no problem", "np", "good", "fine", "x", "xx", "xxx", ":)", "lol",
+    "👍", "👌", "🙂", "😊", "🙏", "❤", "❤️", "👋", "yes", "no", "done",
+    "diolch", "diolch yn fawr", "diolch o galon", "iawn", "hwyl", "hwyl fawr", "grêt", "gret",
+    "da", "ta ta", "tara",
+})
+
+
+def _after_finishing(catalog: Catalog, result: Step, current: Survey | Consultation,
+                     event: Event, now: datetime) -> None:
+    """After the last question people often say thanks. One short line, once: never the
+    whole menu each time (MENU shows it). Anything else gets the same one line again."""
+    s = result.state
+    lang = str(s["lang"] or "en")
+    said = normalise(event.text)
+    if s["tries"] >= 1 and (said in CHIT_CHAT or not said):
+        return  # they've had the line: "ok" back to our "thanks" needs no answer
+    s["tries"] = s["tries"] + 1
+    if len(catalog.open_surveys(now)) > 1:
+        result.say(_(lang, "Thank you, you've finished \"{title}\". Reply MENU for other "
+                           "surveys.", title=current.title.get(lang)))
+    else:
+        result.say(_(lang, "Thank you, you've finished \"{title}\".",
+                     title=current.title.get(lang)))
 
 
 def _safeguarding_pause(catalog: Catalog, s: dict[str, Any], event: Event, now: datetime,
@@ -784,11 +934,6 @@ def _menu(catalog: Catalog, result: Step, now: datetime) -> None:
         _(lang, "Which survey would you like to do?"),
         tuple(ReplyChoice(MENU_PREFIX + survey.id, survey.title.get(lang)) for survey in open_now),
     )
-
-
-def t(message: str) -> str:
-    """Mark a message for translation where it is defined (Babel extracts `t(...)`)."""
-    return message
 
 
 MONTHS = (t("January"), t("February"), t("March"), t("April"), t("May"), t("June"),

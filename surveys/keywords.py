@@ -41,6 +41,23 @@ WORDS: dict[str, Keyword] = {
     "start": Keyword.START, "unstop": Keyword.START, "restart": Keyword.START,
     "resume": Keyword.START, "dechrau": Keyword.START, "ailddechrau": Keyword.START,
 }
+#: Ways of saying "I'm lost" that mean HELP: the person gets help for the question they
+#: are at, never a failed try. Only as the whole message, like every keyword.
+HELP_PHRASES = (
+    "??", "???", "what", "what?", "wot", "eh", "eh?", "huh", "huh?", "pardon", "sorry?",
+    "what do you mean", "what do you mean?", "what does that mean", "what do i do",
+    "what do i say", "what do i reply", "what should i say", "how do i answer",
+    "i don't understand", "i dont understand", "i do not understand", "don't understand",
+    "dont understand", "i don't get it", "i dont get it", "confused", "i'm confused",
+    "im confused", "help me", "help please", "help pls", "please help", "can you help",
+    "i need help", "what is this", "what's this", "whats this", "who is this",
+    # Welsh: "beth?" (what?), "dwi ddim yn deall" (I don't understand), "helpwch fi".
+    "beth", "beth?", "be?", "pardwn", "dwi ddim yn deall", "dw i ddim yn deall",
+    "ddim yn deall", "dwi'm yn deall", "sai'n deall", "sa i'n deall", "dydw i ddim yn deall",
+    "helpwch fi", "help fi", "helpu", "cymorth plis", "cymorth os gwelwch yn dda",
+    "beth ydw i'n ei wneud", "beth yw hwn", "beth mae hynny'n ei feddwl",
+)
+WORDS.update(dict.fromkeys(HELP_PHRASES, Keyword.HELP))
 
 
 def keyword(text: str) -> Keyword | None:

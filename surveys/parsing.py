@@ -13,6 +13,7 @@ typo), so fuzziness can only ever help a reply that would otherwise fail.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -80,6 +81,53 @@ DONT_KNOW = frozenset({
     "dwn i ddim", "wn i ddim", "sai'n gwybod", "sa i'n gwybod", "ddim yn siwr",
     "ddim yn siŵr", "dim yn siwr", "dim yn siŵr",
 })
+#: How people rate things in a word, from 1 (very poor) to 5 (very good), English and
+#: Welsh. A rating question's options are placed on the same five steps by their own
+#: words (`_OPTION_LEVELS`), so "brilliant" finds "Very good" and "rubbish" "Very poor".
+RATING_WORDS: dict[str, int] = {
+    **dict.fromkeys((
+        "excellent", "brilliant", "great", "fantastic", "amazing", "superb", "perfect",
+        "outstanding", "wonderful", "marvellous", "fab", "fabulous", "awesome", "best",
+        "really good", "very very good", "extremely good", "so good", "loved it",
+        "couldn't be better", "could not be better", "first class", "top notch", "spot on",
+        "ardderchog", "gwych", "bendigedig", "arbennig", "ffantastig", "penigamp", "campus",
+        "da iawn iawn", "gwych iawn", "anhygoel"), 5),
+    **dict.fromkeys((
+        "nice", "pretty good", "quite good", "fairly good", "decent", "not bad", "pleasant",
+        "positive", "happy", "satisfied", "good enough", "all good",
+        "eitha da", "eithaf da", "reit dda", "neis", "ddim yn ddrwg", "dim yn ddrwg", "hapus",
+        "bodlon"), 4),
+    **dict.fromkeys((
+        "ok", "okay", "o.k", "fine", "alright", "all right", "average", "so so", "so-so",
+        "meh", "mixed", "middling", "fair", "could be better", "could have been better",
+        "not great not bad", "in between", "50/50",
+        "iawn", "gweddol", "canolig", "cymysg", "ok ish", "iawn am wn i"), 3),
+    **dict.fromkeys((
+        "bad", "not good", "not great", "not very good", "disappointing", "unhappy",
+        "not happy", "poorly", "below average", "not good enough",
+        "drwg", "ddim yn dda", "dim yn dda", "siomedig", "ddim yn hapus"), 2),
+    **dict.fromkeys((
+        "terrible", "awful", "rubbish", "dreadful", "appalling", "horrible", "horrendous",
+        "shocking", "useless", "the worst", "worst", "atrocious", "pathetic", "disgraceful",
+        "crap", "very bad", "really bad", "really poor", "abysmal", "diabolical", "shambles",
+        "a disgrace", "hopeless",
+        "ofnadwy", "erchyll", "drwg iawn", "sbwriel", "anobeithiol", "echrydus",
+        "gwarthus", "uffernol"), 1),
+}
+#: Where a rating question's options sit on the same five steps, by their words.
+_OPTION_LEVELS: dict[str, int] = {
+    "very good": 5, "excellent": 5, "da iawn": 5, "ardderchog": 5, "very satisfied": 5,
+    "good": 4, "da": 4, "satisfied": 4, "fairly good": 4,
+    "neither good nor poor": 3, "neither good nor bad": 3, "ok": 3, "average": 3, "fair": 3,
+    "ddim yn dda nac yn wael": 3, "neither satisfied nor dissatisfied": 3,
+    "poor": 2, "bad": 2, "gwael": 2, "drwg": 2, "dissatisfied": 2, "fairly poor": 2,
+    "very poor": 1, "very bad": 1, "gwael iawn": 1, "drwg iawn": 1, "very dissatisfied": 1,
+}
+#: What people rate things out of; anything else ("4/12") is more likely a date.
+RATING_BASES = (5.0, 10.0, 100.0)
+_RATING = re.compile(r"^(\d+(?:[.,]5)?)\s*(?:/\s*(\d+)|out of (\d+)|allan o (\d+)|"
+                     r"stars?|seren|sêr)(?:\s*(?:stars?|seren|sêr))?$")
+
 #: Option codes that mean "don't know", so the words above can choose them.
 DONT_KNOW_CODES = frozenset({"dont_know", "not_sure", "unsure", "dk", "dontknow"})
 
@@ -156,8 +204,40 @@ def _squeeze(said: str) -> str:
     return re.sub(r"(.)\1+", r"\1", said)
 
 
+#: Words that say yes, or no, inside a longer reply ("ok sure", "Yes, I agree", "No,
+#: thank you", "Ydw, rwy'n cytuno"); `_FILLER` words around them change nothing. A reply
+#: with words of both kinds ("yes no", "not sure") is not read as either.
+_YES_TOKENS = frozenset({
+    "yes", "yeah", "yep", "yup", "yea", "ya", "aye", "ok", "okay", "k", "sure", "agree",
+    "agreed", "fine", "happy", "definitely", "absolutely", "certainly", "course", "alright",
+    "go", "ahead", "gladly", "willing", "ydw", "yndw", "ydy", "ydyn", "oes", "ie", "ia",
+    "iawn", "cytuno", "hapus", "siwr", "siŵr", "wrth", "gwrs", "bendant", "bodlon",
+    "👍", "👌", "✅", "✔", "☑",
+})
+_NO_TOKENS = frozenset({
+    "no", "nope", "nah", "not", "don't", "dont", "never", "disagree", "rather", "na", "nage",
+    "naddo", "nac", "nag", "nadw", "dim", "ddim", "na'dw", "👎", "❌", "✖", "🚫",
+})
+_FILLER = frozenset({
+    "i", "i'm", "im", "am", "i'd", "id", "i'll", "be", "to", "it", "that", "that's", "thats",
+    "thanks", "thank", "you", "ta", "of", "please", "pls", "that'll", "do", "the", "a",
+    "take", "part", "join", "in", "help", "with", "this", "for", "now", "me", "sounds",
+    "good", "great", "cheers", "mate", "love", "x", "xx", "so", "then", "well", "really",
+    "rwy'n", "dwi'n", "dw", "wyf", "yn", "diolch", "plis", "gymryd", "rhan", "gyda",
+    "chi", "fi", "yr", "y", "ydwyf", "gan", "hynny", "both", "all", "have", "had", "did",
+    "got", "done", "is", "was", "are", "we", "one",
+})
+#: Phrases that say the opposite of their words, read before the words are counted.
+_YES_PHRASES = ("why not", "don't mind", "dont mind", "do not mind", "no problem",
+                "no worries", "dim problem", "dim problem o gwbl")
+_NO_PHRASES = ("don't agree", "dont agree", "do not agree", "not agree", "no thanks",
+               "no thank you", "rather not", "i'd rather not", "not interested",
+               "ddim yn cytuno", "dim diolch", "na dim diolch")
+
+
 def yes_or_no(text: str) -> bool | None:
-    """True for a yes ("yep", "ydw", "👍"), False for a no ("nope", "naddo"), else None.
+    """True for a yes ("yep", "ydw", "👍", "ok sure", "Yes, I agree"), False for a no
+    ("nope", "naddo", "No, thank you", "no thanks"), else None.
 
     For the engine's own yes/no questions (consent, may we quote you), so they read the
     same words as a survey's yes_no questions.
@@ -168,6 +248,32 @@ def yes_or_no(text: str) -> bool | None:
             return True
         if form in NO_WORDS:
             return False
+    return _yes_or_no_words(said)
+
+
+def _yes_or_no_words(said: str) -> bool | None:
+    """Read a longer reply by its words: only yes words and filler is a yes, only no words
+    and filler is a no; anything else (a question, a mixture) is neither."""
+    said = re.sub(r"[,.!?;:]+", " ", said)
+    said = f" {_SPACES.sub(' ', said).strip()} "
+    yes = no = 0
+    for phrase in _NO_PHRASES:
+        if f" {phrase} " in said:
+            said, no = said.replace(f" {phrase} ", " "), no + 1
+    for phrase in _YES_PHRASES:
+        if f" {phrase} " in said:
+            said, yes = said.replace(f" {phrase} ", " "), yes + 1
+    for word in said.split():
+        if word in _YES_TOKENS:
+            yes += 1
+        elif word in _NO_TOKENS:
+            no += 1
+        elif word not in _FILLER:
+            return None
+    if yes and not no:
+        return True
+    if no and not yes:
+        return False
     return None
 
 
@@ -185,10 +291,16 @@ class Parsed:
     label: str = ""
     ok: bool = False
     #: Why it failed, for the re-ask: "choice", "range", "number", "whole", "empty",
-    #: "ambiguous" (see `candidates`) or "dont_know" (and the question has no such option).
+    #: "ambiguous" (see `candidates`), "dont_know" (and the question has no such option),
+    #: "one_only" (several answers where one is wanted) or "outside" (see `given`).
     problem: str = ""
     #: For "ambiguous": the option codes the reply could mean, in the question's order.
     candidates: tuple[str, ...] = ()
+    #: Read approximately (a typo, some of an option's words, "brilliant", "10/10"): the
+    #: engine tells the person what it recorded, so they can go BACK if it is wrong.
+    fuzzy: bool = False
+    #: For "outside": what they sent that is not one of the options ("7").
+    given: str = ""
 
 
 # --- numbers ----------------------------------------------------------------------------
@@ -287,6 +399,11 @@ class _Match:
     code: str | None = None
     candidates: tuple[str, ...] = ()
     dont_know: bool = False
+    fuzzy: bool = False
+    #: A number that is not one of the options ("7" of 6).
+    outside: str = ""
+    #: Several numbers where one answer is wanted ("2 3").
+    several: bool = False
 
 
 _NO_MATCH = _Match()
@@ -342,7 +459,70 @@ def _match(question: Question, said: str) -> _Match:
             if code in DONT_KNOW_CODES or any(label in DONT_KNOW for label in labels):
                 return _Match(code)
         return _Match(dont_know=True)
-    return _by_words(question, said, texts) or _by_typo(question, said, texts) or _NO_MATCH
+    return (_by_rating(question, said) or _by_words(question, said, texts)
+            or _by_typo(question, said, texts) or _unmatched(question, said))
+
+
+_SEVERAL_NUMBERS = re.compile(r"^\d+(?:\s*(?:,|;|&|\+|\band\b|\bor\b|\ba\b|\bneu\b|\s)\s*\d+)+$")
+
+
+def _unmatched(question: Question, said: str) -> _Match:
+    """Nothing matched: say why, when the reason is plain ("7" of 6, or "2 3")."""
+    if _NUMBER.match(said):
+        return _Match(outside=said)
+    if _SEVERAL_NUMBERS.match(said):
+        return _Match(several=True)
+    return _NO_MATCH
+
+
+def _option_level(labels: Iterable[str]) -> int | None:
+    for label in labels:
+        if label in _OPTION_LEVELS:
+            return _OPTION_LEVELS[label]
+    return None
+
+
+def rating_level(said: str) -> tuple[int, bool] | None:
+    """How good a reply says something was, 1 to 5 ("brilliant" 5, "rubbish" 1, "8/10" 4),
+    and whether it was a number out of something (True) or a word (False)."""
+    said = _tidy(normalise(said))
+    rated = _RATING.match(said.replace("out of ten", "out of 10").replace("out of five",
+                                                                           "out of 5"))
+    if rated:
+        top_text = rated.group(2) or rated.group(3) or rated.group(4) or "5"
+        given, top = float(rated.group(1).replace(",", ".")), float(top_text)
+        if top not in RATING_BASES or given > top:
+            return None  # "4/12" may well be a date
+        return min(5, max(1, math.ceil(given * 5 / top - 1e-9))), True
+    for form in dict.fromkeys((said, _squeeze(said), said.replace("'", ""))):
+        if form in RATING_WORDS:
+            return RATING_WORDS[form], False
+    return None
+
+
+def _by_rating(question: Question, said: str) -> _Match | None:
+    """An everyday rating ("excellent", "not bad", "rubbish", "10/10", "5 stars") at a
+    question whose options are a rating (Very good ... Very poor) or at a scale."""
+    found = rating_level(said)
+    if found is None:
+        return None
+    level, _numeric = found
+    if question.type is QuestionType.SCALE:
+        if question.minimum is None or question.maximum is None:
+            return None
+        low, high = question.minimum, question.maximum
+        value = int(round(low + (level - 1) * (high - low) / 4))
+        return _Match(str(value), fuzzy=True) if question.option(str(value)) else None
+    levels = [(code, _option_level(labels)) for code, labels in _texts(question)]
+    placed = [(code, lvl) for code, lvl in levels if lvl is not None]
+    if len(placed) < 3 or not any(lvl >= 4 for _c, lvl in placed) or not any(
+            lvl <= 2 for _c, lvl in placed):
+        return None  # not a rating question
+    best = min(abs(lvl - level) for _c, lvl in placed)
+    nearest = [code for code, lvl in placed if abs(lvl - level) == best]
+    if len(nearest) != 1:
+        return _Match(candidates=_ordered(question, nearest))
+    return _Match(nearest[0], fuzzy=True)
 
 
 def _by_number(question: Question, said: str) -> _Match | None:
@@ -352,16 +532,24 @@ def _by_number(question: Question, said: str) -> _Match | None:
         scale = _SCALE.match(said)
         if scale:
             top = _number(scale.group(2))
-            if top is None or question.maximum is None:
+            given = _number(scale.group(1))
+            if top is None or given is None or question.maximum is None:
                 return None
             if top != question.maximum:
-                return _NO_MATCH  # "4/10" on a 1-5 scale: ask, don't rescale
+                # "8/10" on a 1-5 scale: place it, and say what was recorded.
+                if (question.minimum is None or top not in RATING_BASES
+                        or not 0 <= given <= top):
+                    return _NO_MATCH  # "4/12" may well be a date
+                low, high = question.minimum, question.maximum
+                value = int(round(low + given / top * (high - low)))
+                return _Match(str(value), fuzzy=True) if question.option(str(value)) else (
+                    _NO_MATCH)
             said = scale.group(1)
         number = _number(said)
         if number is None:
-            return None
+            return _Match(several=True) if _SEVERAL_NUMBERS.match(said) else None
         code = str(int(number)) if number.is_integer() else ""
-        return _Match(code) if question.option(code) else _NO_MATCH
+        return _Match(code) if question.option(code) else _Match(outside=said)
     position = _position(said)
     if position is not None:
         if 1 <= position <= len(question.options):
@@ -398,7 +586,7 @@ def _by_words(question: Question, said: str,
                for label in labels)
     ]
     if len(found) == 1:
-        return _Match(found[0])
+        return _Match(found[0], fuzzy=True)
     if len(found) > 1:
         return _Match(candidates=_ordered(question, found))
     return None
@@ -440,7 +628,7 @@ def _by_typo(question: Question, said: str,
     ]
     if rivals:
         return _Match(candidates=_ordered(question, [top_code, *rivals]))
-    return _Match(top_code)
+    return _Match(top_code, fuzzy=True)
 
 
 def _longer(longer: str, shorter: str) -> bool:
@@ -477,19 +665,23 @@ def parse_payload(question: Question, code: str, language: str) -> Parsed:
 
 def _result(question: Question, match: _Match, language: str) -> Parsed:
     if match.code is not None:
-        return _choice(question, match.code, language)
+        return _choice(question, match.code, language, match.fuzzy)
     if match.candidates:
         return Parsed(problem="ambiguous", candidates=match.candidates)
     if match.dont_know:
         return Parsed(problem="dont_know")
+    if match.several:
+        return Parsed(problem="one_only")
+    if match.outside:
+        return Parsed(problem="outside", given=match.outside)
     return Parsed(problem="choice")
 
 
-def _choice(question: Question, code: str, language: str) -> Parsed:
+def _choice(question: Question, code: str, language: str, fuzzy: bool = False) -> Parsed:
     option = question.option(code)
     assert option is not None
     value: object = int(code) if question.type is QuestionType.SCALE else code
-    return Parsed(value=value, label=option.label.get(language), ok=True)
+    return Parsed(value=value, label=option.label.get(language), ok=True, fuzzy=fuzzy)
 
 
 def _parse_number(question: Question, said: str) -> Parsed:
@@ -515,26 +707,32 @@ def _parse_number(question: Question, said: str) -> Parsed:
 def _parse_many(question: Question, said: str, language: str) -> Parsed:
     whole = _match(question, said)
     if whole.code is not None:
-        return _many(question, [whole.code], language)
+        return _many(question, [whole.code], language, whole.fuzzy)
     span = _RANGE.match(said)
     if span and 1 <= int(span.group(1)) < int(span.group(2)) <= len(question.options):
         picked = question.options[int(span.group(1)) - 1:int(span.group(2))]
         return _many(question, [o.code for o in picked], language)
     # "a, b and c", then "1 3": option texts may contain spaces.
     unclear: _Match | None = None
+    outside = ""
     for parts in (_LIST_SPLIT.split(said), said.split()):
         codes: list[str] = []
+        fuzzy = False
         for part in (p for p in parts if p):
             match = _match(question, part)
             if match.code is None:
                 unclear = unclear or (match if match.candidates else None)
+                outside = outside or match.outside
                 break
             codes.append(match.code)
+            fuzzy = fuzzy or match.fuzzy
         else:
             if codes:
-                return _many(question, codes, language)
+                return _many(question, codes, language, fuzzy)
     if unclear is not None:
         return Parsed(problem="ambiguous", candidates=unclear.candidates)
+    if outside:
+        return Parsed(problem="outside", given=outside)
     if whole.candidates:
         return Parsed(problem="ambiguous", candidates=whole.candidates)
     if whole.dont_know:
@@ -542,10 +740,10 @@ def _parse_many(question: Question, said: str, language: str) -> Parsed:
     return Parsed(problem="choice")
 
 
-def _many(question: Question, codes: list[str], language: str) -> Parsed:
+def _many(question: Question, codes: list[str], language: str, fuzzy: bool = False) -> Parsed:
     chosen = _ordered(question, codes)
     labels = [o.label.get(language) for o in question.options if o.code in chosen]
-    return Parsed(value=list(chosen), label="; ".join(labels), ok=True)
+    return Parsed(value=list(chosen), label="; ".join(labels), ok=True, fuzzy=fuzzy)
 
 
 # --- asking back kindly -------------------------------------------------------------------

@@ -30,6 +30,7 @@ from surveys.conversation import (
     Started,
 )
 from surveys.engine import Catalog, converse
+from surveys.lint import CHANNELS, Prompt, check_prompt
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 _WAIT = re.compile(r"^(\d+)([mhd])$")
@@ -63,6 +64,20 @@ def render_reply(reply: Reply) -> str:
     if reply.choices:
         marker = " (pick any)" if reply.multiple else ""
         text += "\n  [" + " | ".join(c.label for c in reply.choices) + "]" + marker
+    return text
+
+
+def render_on(reply: Reply, channel: str, language: str) -> str:
+    """A reply as `channel` sends it (the channel modules' rules, via surveys.lint): SMS
+    as numbered text with its segment count, WhatsApp and Telegram with their buttons
+    where the channel shows buttons."""
+    rules = next(r for r in CHANNELS if r.name == channel)
+    check = check_prompt(Prompt("reply", language, reply), rules, "", "")
+    text = check.text
+    if check.buttons:
+        text += "\n  [" + " | ".join(c.label for c in reply.choices) + "]"
+    if check.segments is not None:
+        text += f"\n  ({check.segments} SMS)"
     return text
 
 
@@ -142,10 +157,12 @@ class StatementPool:
 
 
 def run(catalog: Catalog, events: list[Any],
-        statements: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        statements: list[dict[str, Any]] | None = None,
+        channel: str | None = None) -> list[dict[str, Any]]:
     """Play `events`; return one entry per event with the replies and records.
 
     `statements` stands in for the database in a consultation (see StatementPool).
+    `channel` ("sms", "whatsapp", "telegram") shows each reply as that channel sends it.
     """
     now, state = START, None
     pool = StatementPool(statements)
@@ -158,7 +175,10 @@ def run(catalog: Catalog, events: list[Any],
         result = converse(catalog, state, event, now, pool.context(catalog, state))
         pool.apply(result.records)
         state = result.state
-        entry: dict[str, Any] = {"in": raw, "out": [render_reply(r) for r in result.replies]}
+        language = str(state.get("lang") or "en")
+        shown = [render_on(r, channel, language) if channel else render_reply(r)
+                 for r in result.replies]
+        entry: dict[str, Any] = {"in": raw, "out": shown}
         if result.records:
             entry["stored"] = [render_record(r) for r in result.records]
         transcript.append(entry)

@@ -40,7 +40,7 @@ def test_chat_completes_fft_and_stores_it_under_a_pseudonym(env: dict[str, str],
     assert withus(["db", "upgrade"], env).returncode == 0
     loaded = withus(["surveys", "load", str(LIBRARY)], env)
     assert loaded.returncode == 0, loaded.stderr
-    assert "loaded: fft v2" in loaded.stdout
+    assert "loaded: fft v3" in loaded.stdout
     script = "1\nyes\n2\nThe carers were lovely but always in a rush.\n1\n1\n"
     chat = withus(["chat", "fft", "--address", PHONE], env, stdin=script)
     assert chat.returncode == 0, chat.stderr
@@ -50,7 +50,7 @@ def test_chat_completes_fft_and_stores_it_under_a_pseudonym(env: dict[str, str],
     assert "Reply with a number from 1 to 6" in out
     assert out.rstrip().endswith("what we learned and what changes.")
     listing = withus(["surveys", "list"], env)
-    assert "fft\tYour experience of care\tv2\t1 completed" in listing.stdout
+    assert "fft\tYour experience of care\tv3\t1 completed" in listing.stdout
 
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     try:

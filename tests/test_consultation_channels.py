@@ -115,7 +115,7 @@ def test_a_consultation_by_sms_with_numbered_votes_a_statement_and_more(
     seeds = [s.get() for s in coverage.seeds]
 
     intro = phone.sms("FAIRPAY")
-    assert intro == [fair.intro.get(),
+    assert intro == ["Hello from WithUs.\n" + fair.intro.get(),
                      fair.consent.get() + "\n\n1 Yes, I agree\n2 No, thank you\n\nReply 1 or 2"]
     summary = phone.sms("1")
     assert summary[:3] == [m.get() for m in fair.summary]

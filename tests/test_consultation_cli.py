@@ -23,11 +23,11 @@ def test_surveys_load_stores_a_consultation_and_its_seeds_once(env: dict[str, st
     assert withus(["db", "upgrade"], env).returncode == 0
     loaded = withus(["surveys", "load", str(library_path())], env)
     assert loaded.returncode == 0, loaded.stderr
-    assert "loaded: fairpay v1 (Fair pay for care workers)" in loaded.stdout
+    assert "loaded: fairpay v2 (Fair pay for care workers)" in loaded.stdout
     again = withus(["surveys", "load", str(library_path() / "fair_pay.yaml")], env)
-    assert "unchanged: fairpay v1" in again.stdout
+    assert "unchanged: fairpay v2" in again.stdout
     listing = withus(["surveys", "list"], env).stdout
-    assert "fairpay\tFair pay for care workers\tv1\t" in listing
+    assert "fairpay\tFair pay for care workers\tv2\t" in listing
 
     script = "yes\nEveryone who does care work.\n1\n2\n3\nno\n"
     chat = withus(["chat", "fairpay", "--address", "07700 900472"], env, stdin=script)

@@ -16,6 +16,7 @@ from surveys.consultation import Consultation
 from surveys.engine import Catalog
 from surveys.loader import library_path, load_file
 from surveys.model import Survey
+from surveys.organisation import Organisation
 from tests.engine_transcript import run
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -45,14 +46,16 @@ _Dumper.add_representer(str, _str)
 
 def _catalog(spec: dict[str, Any]) -> Catalog:
     items = [load_file(_survey_file(sid)) for sid in spec.get("surveys", [])]
+    organisation = Organisation(**spec["organisation"]) if "organisation" in spec else (
+        Organisation())
     return Catalog({s.id: s for s in items if isinstance(s, Survey)}, spec.get("default_survey"),
-                   {c.id: c for c in items if isinstance(c, Consultation)})
+                   {c.id: c for c in items if isinstance(c, Consultation)}, organisation)
 
 
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.yaml")), ids=lambda p: p.stem)
 def test_transcript_matches_golden(path: Path, request: pytest.FixtureRequest) -> None:
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    transcript = run(_catalog(spec), spec["events"], spec.get("statements"))
+    transcript = run(_catalog(spec), spec["events"], spec.get("statements"), spec.get("channel"))
     if request.config.getoption("--update-golden"):
         spec["transcript"] = transcript
         path.write_text(yaml.dump(spec, Dumper=_Dumper, sort_keys=False, allow_unicode=True,

@@ -173,7 +173,8 @@ def _texts(step: Step) -> list[str]:
 def test_first_contact_offers_the_languages_as_a_numbered_list() -> None:
     _state, (first,) = _talk("hello")
     (offer,) = first.replies
-    assert offer.text == "Which language would you like? / Pa iaith hoffech chi?"
+    assert offer.text == ("Hello from WithUs. / Helo gan WithUs.\n"
+                          "Which language would you like? / Pa iaith hoffech chi?")
     assert [c.label for c in offer.choices] == ["English", "Cymraeg"]
 
 
@@ -182,7 +183,7 @@ def test_choosing_welsh_by_number_gives_the_survey_in_welsh() -> None:
     assert state["lang"] == "cy"
     assert LanguageChosen("cy") in steps[1].records
     intro, consent = steps[1].replies
-    assert intro.text.startswith("Helo gan WithUs.")
+    assert intro.text.startswith("2 gwestiwn cyflym am eich gofal")
     assert [c.label for c in consent.choices] == ["Ydw, rwy'n cytuno", "Na, dim diolch"]
     (question,) = steps[2].replies
     assert question.text == "At ei gilydd, sut oedd eich profiad o'n gwasanaeth?"
@@ -214,7 +215,7 @@ def test_language_shows_the_numbered_list_mid_survey() -> None:
 def test_writing_the_language_name_at_first_contact_chooses_it() -> None:
     state, steps = _talk("hello", "CYMRAEG")
     assert LanguageChosen("cy") in steps[1].records and state["lang"] == "cy"
-    assert _texts(steps[1])[-2].startswith("Helo gan WithUs.")
+    assert _texts(steps[1])[-2].startswith("2 gwestiwn cyflym am eich gofal")
     assert steps[1].replies[-1].choices[0].label == "Ydw, rwy'n cytuno"
 
 
@@ -236,9 +237,12 @@ def _help(survey: Survey, language: str, question_id: str) -> str:
     return reply.text
 
 
+#: HELP at a survey's first question: BACK is not offered (there is nothing before it),
+#: SKIP only where the question may be skipped; LANGUAGE because each survey is bilingual.
 KEYWORD_LINES = {
-    "en": "Words you can send: REPEAT, BACK, SKIP, PAUSE, STOP.",
-    "cy": "Geiriau y gallwch eu hanfon: AILADRODD, YN OL, HEPGOR, SAIB, STOPIO.",
+    "en": "Words you can send: REPEAT, {skip}PAUSE, LATER, LANGUAGE, MYDATA, DELETE, STOP.",
+    "cy": "Geiriau y gallwch eu hanfon: AILADRODD, {skip}SAIB, WEDYN, IAITH, FY NATA, DILEU, "
+          "STOPIO.",
 }
 
 
@@ -253,7 +257,8 @@ def test_help_says_what_to_do_in_two_short_sentences_then_the_keywords(
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", now) if s]
         assert 1 <= len(sentences) <= 2, now
         assert all(len(s.split()) <= 12 for s in sentences), now
-        assert lines[-1] == KEYWORD_LINES[language]
+        skip = {"en": "SKIP, ", "cy": "HEPGOR, "}[language] if question.optional else ""
+        assert lines[-1] == KEYWORD_LINES[language].format(skip=skip)
 
 
 def _reasks(survey: Survey, language: str) -> list[tuple[str, str, str]]:

@@ -291,7 +291,7 @@ def test_people_can_be_invited_to_a_consultation_and_are_reminded_in_it(
 
     sms.sent.clear()
     say(runtime, "fairpay", NUMBERS[1])  # starts it, then goes quiet
-    assert sms.texts_to(E164[1])[0] == consultation.intro.get()
+    assert sms.texts_to(E164[1])[0] == "Hello from WithUs.\n" + consultation.intro.get()
     clock.advance(hours=consultation.reminder_after_hours + 1)  # 15:00 the next day
     sms.sent.clear()
     report = outreach.send_due_reminders(runtime)
@@ -424,7 +424,8 @@ def test_a_survey_window_opens_and_closes(runtime: Runtime, clock: FakeClock, sm
     outreach.import_contacts(runtime, csv_of(NUMBERS[1]), "sms", "leeds")
     # Before it opens: a message gets "opens on", an invitation waits for the opening.
     say(runtime, "window", NUMBERS[1])
-    assert sms.texts_to(E164[1])[-1] == '"Winter pressures" opens on 1 December 2026. ' \
+    assert sms.texts_to(E164[1])[-1] == 'Hello from WithUs.\n' \
+                                       '"Winter pressures" opens on 1 December 2026. ' \
                                        'Please come back then.'
     scheduled = outreach.schedule_invitation(runtime, "window", "leeds")
     assert scheduled.waits_for_opening

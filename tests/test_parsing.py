@@ -61,9 +61,9 @@ def test_understood(qid: str, said: str, expected: object) -> None:
 
 
 NOT_UNDERSTOOD = [
-    ("fft", "7", "choice"), ("fft", "0", "choice"), ("fft", "great", "choice"),
-    ("fft", "", "choice"), ("many", "1 4", "choice"), ("many", "banana", "choice"),
-    ("scale", "6", "choice"), ("scale", "4/10", "choice"), ("yn", "maybe", "choice"),
+    ("fft", "7", "outside"), ("fft", "0", "outside"), ("fft", "2 3", "one_only"),
+    ("fft", "", "choice"), ("many", "1 4", "outside"), ("many", "banana", "choice"),
+    ("scale", "6", "outside"), ("scale", "4 5", "one_only"), ("yn", "maybe", "choice"),
     ("num", "a few", "number"), ("num", "2 or 3", "number"), ("num", "101", "range"),
     ("num", "-1", "range"), ("num", "2.5", "whole"), ("words", "   ", "empty"),
 ]

@@ -193,14 +193,13 @@ def test_a_reply_that_could_mean_two_options_is_asked_about(
 
 
 NOT_UNDERSTOOD: list[tuple[str, str, str]] = [
-    ("overall", "very bad", "choice"),  # close to "very good" in letters, opposite in meaning
-    ("overall", "bad", "choice"), ("overall", "great", "choice"), ("overall", "fine", "choice"),
-    ("overall", "ok", "choice"), ("overall", "gwell", "choice"),  # Welsh "better", not "gwael"
-    ("overall", "7", "choice"), ("overall", "0", "choice"), ("overall", "2.5", "choice"),
-    ("overall", "", "choice"), ("overall", "not good", "choice"),
-    ("time", "6", "choice"), ("time", "4/10", "choice"), ("time", "7 out of 10", "choice"),
+    # "very bad", "great", "ok" and "not good" are ratings (tests/test_understanding.py).
+    ("overall", "gwell", "choice"),  # Welsh "better", not "gwael"
+    ("overall", "7", "outside"), ("overall", "0", "outside"), ("overall", "2.5", "outside"),
+    ("overall", "", "choice"), ("overall", "1 2", "one_only"),
+    ("time", "6", "outside"), ("time", "4/12", "choice"), ("time", "11 out of 10", "choice"),
     ("assess", "maybe", "choice"), ("assess", "sometimes", "choice"),
-    ("helps", "1 9", "choice"), ("helps", "banana", "choice"),
+    ("helps", "1 9", "outside"), ("helps", "banana", "choice"),
     ("count", "a few", "number"), ("count", "2 or 3", "number"),
     ("count", "two or three", "number"), ("count", "201", "range"), ("count", "-1", "range"),
     ("count", "2.5", "whole"), ("pay", "101", "range"),

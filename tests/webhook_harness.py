@@ -62,15 +62,16 @@ TELEGRAM = "/webhooks/telegram"
 
 # What the `fft` survey says, as each channel renders it. It is offered in English and
 # Welsh, so a newcomer is first asked which they'd like.
-LANGUAGE = "Which language would you like? / Pa iaith hoffech chi?"
+LANGUAGE = ("Hello from WithUs. / Helo gan WithUs.\n"
+            "Which language would you like? / Pa iaith hoffech chi?")
 LANGUAGE_SMS = LANGUAGE + "\n\n1 English\n2 Cymraeg\n\nReply 1 or 2"
 INTRO = (
-    "Hello from WithUs. We'd like to hear about your care, so it can get better. "
-    "It takes 2 minutes. You can reply HELP at any time, or STOP to stop."
+    "2 quick questions about your care, so it can get better. Reply HELP at any time, or "
+    "STOP to stop."
 )
 CONSENT = (
-    "Your answers are kept private. We store them without your name or number, and share "
-    "only what many people said. Do you agree to take part?"
+    "We keep your answers without your name or number, and share only what many people "
+    "said. Do you agree to take part?"
 )
 CONSENT_SMS = CONSENT + "\n\n1 Yes, I agree\n2 No, thank you\n\nReply 1 or 2"
 OVERALL = "Overall, how was your experience of our service?"

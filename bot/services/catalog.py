@@ -19,14 +19,17 @@ from surveys.consultation import Consultation
 from surveys.engine import Catalog
 from surveys.loader import load_text
 from surveys.model import Survey
+from surveys.organisation import Organisation
 
 REFRESH = timedelta(seconds=5)
 
 
 class CatalogCache:
     def __init__(self, sessions: sessionmaker[Session], default_survey: str | None,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime],
+                 organisation: Organisation | None = None) -> None:
         self._sessions = sessions
+        self._organisation = organisation or Organisation()
         self._default = default_survey
         self._clock = clock
         self._compiled: dict[tuple[str, int, str], Survey | Consultation] = {}
@@ -60,4 +63,4 @@ class CatalogCache:
                 consultations[d.survey_id] = compiled
             else:
                 surveys[d.survey_id] = compiled
-        return Catalog(surveys, self._default, consultations)
+        return Catalog(surveys, self._default, consultations, self._organisation)

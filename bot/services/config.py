@@ -64,6 +64,11 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     log_format: str = "json"
     places_file: str = ""
+    #: Who is writing, in the first message a newcomer gets (WITHUS_ORG_NAME).
+    org_name: str = "WithUs"
+    #: How to reach a person, named at the end of HELP (WITHUS_CONTACT), e.g. "call Sam
+    #: on 01632 960123". Empty: HELP names no one.
+    contact: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -142,6 +147,8 @@ class Settings:
             send_concurrency=_int(env, "WITHUS_SEND_CONCURRENCY", 4),
             log_format=env.get("WITHUS_LOG_FORMAT", "json"),
             places_file=env.get("WITHUS_PLACES_FILE", ""),
+            org_name=env.get("WITHUS_ORG_NAME", "").strip() or "WithUs",
+            contact=env.get("WITHUS_CONTACT", "").strip(),
         )
 
     def places(self) -> list[str]:

@@ -317,15 +317,16 @@ class Progress:
 
 
 def invitation_payload(survey: Survey | Consultation, language: str | None,
-                       channel: str) -> dict[str, Any]:
+                       channel: str, organisation: str = "WithUs") -> dict[str, Any]:
     """The invitation as an outbox payload: the survey's intro and how to start.
 
     It names the survey's keyword ("reply FFT") because a reply that matches nothing
     would otherwise start the default survey. On Telegram there is a Start button too.
-    It is business-initiated, so on WhatsApp it goes as the approved template.
+    It is business-initiated, so on WhatsApp it goes as the approved template. It opens
+    by saying who is writing (WITHUS_ORG_NAME).
     """
     lang = language if language in survey.languages else survey.default_language
-    intro = survey.intro.get(lang)
+    intro = _(lang, "Hello from {name}.", name=organisation) + " " + survey.intro.get(lang)
     parts = [intro, _(lang, "To start, reply {keyword}.", keyword=survey.id.upper())]
     if not _STOP_WORD.search(intro):
         parts.append(_(lang, "If you'd rather not hear from us, reply STOP."))
@@ -404,6 +405,7 @@ def queue_due_invitations(runtime: Runtime, now: datetime | None = None,
     now = now or runtime.clock()
     hours = sending_hours(runtime.settings)
     catalog = runtime.catalog.get()  # before the transaction: see WithUsService.handle
+    org = catalog.organisation.name
     done: list[Queued] = []
     for _attempt in range(limit):
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
@@ -426,10 +428,11 @@ def queue_due_invitations(runtime: Runtime, now: datetime | None = None,
                 # queue, and no CASE with no branches for the database to choke on.
                 count = 0 if not pairs else repo.queue_invitation(
                     invitation_id, invitation.cohort_id,
-                    {(ch, lang): invitation_payload(survey, lang, ch) for ch, lang in pairs},
+                    {(ch, lang): invitation_payload(survey, lang, ch, org)
+                     for ch, lang in pairs},
                     {choice: hours.next_send_time(now, choice) for choice in chosen},
                     # Plain text suits every channel; quiet hours suit everyone.
-                    (invitation_payload(survey, None, "sms"), hours.next_send_time(now)),
+                    (invitation_payload(survey, None, "sms", org), hours.next_send_time(now)),
                     now,
                 )
                 repo.set_invitation(invitation_id, status="queued", queued_at=now)

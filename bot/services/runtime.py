@@ -29,6 +29,7 @@ from storage.db import make_engine, session_factory
 from storage.media import MediaStore
 from storage.pseudonyms import Pseudonymiser
 from storage.vault import ContactVault
+from surveys.organisation import Organisation
 from surveys.redaction import Redactor
 
 
@@ -109,7 +110,8 @@ def build(
     sessions = session_factory(engine)
     vault = ContactVault(settings.vault_keys)
     pseudonymiser = Pseudonymiser(settings.pseudonym_key)
-    catalog = CatalogCache(sessions, settings.default_survey, clock)
+    catalog = CatalogCache(sessions, settings.default_survey, clock,
+                           Organisation(settings.org_name, settings.contact))
     all_channels: dict[str, Channel] = {"web": WebChannel()}
     all_channels.update(provider_channels(settings) if channels is None else channels)
     service = WithUsService(sessions, vault, pseudonymiser, catalog, all_channels, clock,
