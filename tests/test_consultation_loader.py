@@ -80,7 +80,7 @@ BROKEN: list[tuple[str, Any, str]] = [
      "fair.yaml: 'source' needs the official consultation's 'name' and 'url'"),
     ("a source that is not a link", lambda d: {**d, "source": {"name": "DHSC", "url": "gov.uk"}},
      "fair.yaml: 'source' url must be a web address starting https://"),
-    ("four summary messages", lambda d: {**d, "summary": d["summary"] + ["One more."]},
+    ("four summary messages", lambda d: {**d, "summary": d["summary"] + ["One.", "Two.", "Three."]},
      "fair.yaml: 'summary' must be a list of 1 to 3 short messages"),
     ("a summary message too long", lambda d: {**d, "summary": ["x" * 321]},
      "fair.yaml: summary message 1 (en) is 321 characters; keep each to 320"),

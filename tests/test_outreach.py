@@ -274,7 +274,8 @@ def test_an_invitation_is_queued_once_and_says_how_to_start(runtime: Runtime,
     # Replying with the keyword starts that survey, even with another default survey.
     sms.sent.clear()
     say(runtime, "fft", NUMBERS[1])
-    assert sms.texts_to(E164[1])[0].startswith("Which language would you like?")
+    assert sms.texts_to(E164[1])[0].startswith("Hello from WithUs. / Helo gan WithUs.\n"
+                                               "Which language would you like?")
 
 
 def test_people_can_be_invited_to_a_consultation_and_are_reminded_in_it(
@@ -286,7 +287,7 @@ def test_people_can_be_invited_to_a_consultation_and_are_reminded_in_it(
     invite_now(runtime, "care workers", "fairpay")
     runtime.sender.run_once()
     assert len(sms.sent) == 2
-    assert sms.sent[0][1].text.startswith(consultation.intro.get())
+    assert sms.sent[0][1].text.startswith("Hello from WithUs. " + consultation.intro.get())
     assert sms.sent[0][1].text.endswith("To start, reply FAIRPAY.")
 
     sms.sent.clear()
