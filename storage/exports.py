@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage import spreadsheet
 from storage.models import Answer, Response, SurveyDefinition
+from storage.repositories.kept import KeptRepository, OtherReplyView
 from storage.repositories.media import MediaRepository
 from storage.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401 (exported here too)
 from surveys.model import Question, QuestionType, Survey
@@ -46,6 +47,8 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
 CHUNK = 1000
 #: What a skipped or media-only answer reads as (option codes are [a-z0-9_], never these).
 SKIPPED, MEDIA = "(skipped)", "(photo, file or voice note)"
+#: The field (JSON Lines) and key of the other replies column.
+OTHER_REPLIES = "other_replies"
 #: Where `iter_rows` puts a question's voice note and photo references among its answers.
 MEDIA_REF = "media_ref"
 
@@ -58,7 +61,7 @@ class Column:
     header: str
     description: str
     question: Question | None = None
-    part: Literal["meta", "label", "code", "value", "media"] = "meta"
+    part: Literal["meta", "label", "code", "value", "media", "other"] = "meta"
 
 
 _META: tuple[tuple[str, str, str], ...] = (
@@ -95,6 +98,12 @@ class ExportPlan:
         self.columns += [Column(key, header, text) for key, header, text in _META]
         for question in self._questions():
             self.columns += _question_columns(question)
+        self.columns.append(Column(
+            OTHER_REPLIES, "Other replies",
+            "What they sent that was neither an answer nor a keyword (a reply we could not "
+            "read, words after finishing or after STOP), redacted, each with the question "
+            "or stage it arrived at. In JSON Lines, a list of {question, text, received_at}.",
+            part="other"))
 
     def _questions(self) -> list[Question]:
         """Newest version's questions in order, then any only older versions had."""
@@ -130,9 +139,10 @@ class ExportPlan:
                "stored. In CSV and XLSX, text starting with = + - @ or a tab or line break "
                "has an apostrophe put in front, so spreadsheets do not run it."]
 
-    def row(self, response: Any, answers: dict[str, list[tuple[str, Any, str | None]]]
-            ) -> list[Any]:
-        """One response as a list of cell values, in column order."""
+    def row(self, response: Any, answers: dict[str, list[tuple[str, Any, str | None]]],
+            others: Sequence[OtherReplyView] = ()) -> list[Any]:
+        """One response as a list of cell values, in column order. The other replies are
+        a list of dicts (JSON Lines keeps it; CSV and XLSX flatten it, see `flat`)."""
         respondent = secrets.token_hex(8) if self.random_ids else response.participant_id
         quote = {True: "yes", False: "no"}.get(response.quote_ok, "")
         values: list[Any] = [respondent, response.survey_version, response.channel,
@@ -140,14 +150,25 @@ class ExportPlan:
                              response.completed_at, quote]
         kinds: dict[str, tuple[Any, str | None]] = {}
         current = ""
-        for column in self.columns[len(values):]:
+        for column in self.columns[len(values):-1]:
             assert column.question is not None
             if column.question.id != current:
                 current = column.question.id
                 kinds = {kind: (value, label)
                          for kind, value, label in answers.get(current, ())}
             values.append(_cell(column, kinds))
+        values.append([{"question": other.question_id, "text": other.text,
+                        "received_at": other.received_at.isoformat()} for other in others])
         return values
+
+
+def flat(row: list[Any]) -> list[Any]:
+    """A row for CSV or XLSX: the other replies as lines of "[question] text"."""
+    return [_others_text(value) if isinstance(value, list) else value for value in row]
+
+
+def _others_text(others: list[dict[str, Any]]) -> str:
+    return "\n".join(f"[{other['question']}] {other['text']}" for other in others)
 
 
 def _question_columns(q: Question) -> list[Column]:
@@ -265,6 +286,7 @@ def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
             ).all()
             media = (MediaRepository(session).references([r.id for r in responses])
                      if plan.has_media else {})
+            others = KeptRepository(session).others_for([r.id for r in responses])
             session.rollback()  # end the (read) transaction before writing anything out
         given: dict[int, dict[str, list[tuple[str, Any, str | None]]]] = {}
         for a in answers:
@@ -275,7 +297,7 @@ def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
                 given.setdefault(response_id, {}).setdefault(question_id, []).append(
                     (MEDIA_REF, refs, None))
         for response in responses:
-            yield plan.row(response, given.get(response.id, {}))
+            yield plan.row(response, given.get(response.id, {}), others.get(response.id, ()))
         after = responses[-1].id
 
 
@@ -285,7 +307,7 @@ def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
 def csv_chunks(rows: Iterator[list[Any]], header: Sequence[str],
                flush_every: int = 500) -> Iterator[bytes]:
     """CSV in UTF-8 with a byte-order mark (so Excel reads the accents right), in pieces."""
-    return spreadsheet.csv_chunks(header, rows, flush_every=flush_every)
+    return spreadsheet.csv_chunks(header, (flat(row) for row in rows), flush_every=flush_every)
 
 
 def jsonl_chunks(rows: Iterator[list[Any]], keys: Sequence[str],
@@ -312,7 +334,7 @@ def write_xlsx(path: Path, rows: Iterator[list[Any]], plan: ExportPlan) -> None:
     sheet = workbook.create_sheet("Responses")
     sheet.append(plan.headers)
     for row in rows:
-        sheet.append(row)
+        sheet.append(flat(row))
     dictionary = workbook.create_sheet("Data dictionary")
     for line in plan.dictionary():
         dictionary.append(line)

@@ -89,6 +89,7 @@ def test_one_row_per_response_with_labels_codes_and_metadata(runtime: Runtime) -
         "Would you use the service again? [again] code",
         "How many times have you used it this year? [visits]",
         "Anything else? [comments]",
+        "Other replies",
     ]
     assert len(rows) == 2  # declined and never-consented responses are not exported
     row = dict(zip(header, rows[0], strict=True))
@@ -167,8 +168,9 @@ def test_questions_of_older_versions_keep_their_columns(runtime: Runtime,
     load_library(runtime, folder)
     seed(runtime, "everything", [everything(None, remarks="Said in version 4")])
     header, *rows = csv_rows(runtime, plan_for(runtime))
-    assert header[-2:] == ["Anything else? [remarks]", "Anything else? [comments]"]
-    assert [row[-2:] for row in rows] == [["", "Said in version 3"], ["Said in version 4", ""]]
+    assert header[-3:-1] == ["Anything else? [remarks]", "Anything else? [comments]"]
+    assert [row[-3:-1] for row in rows] == [["", "Said in version 3"],
+                                            ["Said in version 4", ""]]
     assert [row[1] for row in rows] == ["3", "4"]
 
 
@@ -181,8 +183,9 @@ def test_rows_stream_in_chunks_without_losing_or_repeating_any(runtime: Runtime)
     assert list(iter_rows(runtime.sessions, plan, chunk=1)) == whole
     with runtime.sessions() as session:
         assert count_rows(session, "everything") == len(whole) == 9
-    assert [row[-1] for row in whole][:7] == [f"Person {n}" for n in range(7)]
-    assert whole[7][-1] == SKIPPED and whole[8][-1] == MEDIA
+    assert [row[-2] for row in whole][:7] == [f"Person {n}" for n in range(7)]
+    assert whole[7][-2] == SKIPPED and whole[8][-2] == MEDIA
+    assert all(row[-1] == [] for row in whole)  # no other replies
 
 
 def test_random_ids_are_random_per_export_and_never_pseudonyms(runtime: Runtime) -> None:
@@ -277,7 +280,7 @@ def test_export_writes_the_file_and_dictionary_with_progress(cli: CliRunner, run
     assert "exporting everything" in result.stderr  # the progress bar
     assert f"wrote 3 responses to {out}" in result.stdout
     rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
-    assert len(rows) == 4 and rows[1][-1] == "'=2+2"
+    assert len(rows) == 4 and rows[1][-2] == "'=2+2"
     assert (tmp_path / "exports" / "everything.dictionary.csv").exists()
     with runtime.sessions() as session:
         event = session.scalars(select(AuditEvent)).one()
