@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
         outreach,
         publishing,
         safeguarding,
+        themes,
         views,
     )
 

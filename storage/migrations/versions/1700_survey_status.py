@@ -2,7 +2,7 @@
 and closing moments that replace the file's, and archiving.
 
 Revision ID: 1700
-Revises: 1400
+Revises: 1500
 Create Date: 2026-12-05 03:30:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1700"
-down_revision: str | None = "1400"
+down_revision: str | None = "1500"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
