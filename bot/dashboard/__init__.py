@@ -41,7 +41,9 @@ def init_app(app: Flask) -> None:
         contacts,
         media,
         outreach,
+        publishing,
         safeguarding,
+        themes,
         views,
     )
 
