@@ -8,11 +8,13 @@ anyone in the coproduction group can read how the bot behaves.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from surveys.consultation import Candidate, StatementProposed, VoteCast, build_context
 from surveys.conversation import (
+    AnswerAdded,
     AnswerGiven,
     Completed,
     ConsentDecision,
@@ -22,6 +24,7 @@ from surveys.conversation import (
     LanguageChosen,
     OptedIn,
     OptedOut,
+    OtherReply,
     PreferredTime,
     QuotePermission,
     Record,
@@ -29,11 +32,14 @@ from surveys.conversation import (
     ShareBackChoice,
     Started,
 )
-from surveys.engine import Catalog, converse
-from surveys.lint import CHANNELS, Prompt, check_prompt
+from surveys.engine import Catalog
+from surveys.keeping import converse
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-_WAIT = re.compile(r"^(\d+)([mhd])$")
+#: Between two messages, unless a `wait` says otherwise: long enough that each is read on
+#: its own (surveys.keeping joins messages seconds apart); `wait: 3s` shows a quick one.
+GAP = timedelta(minutes=10)
+_WAIT = re.compile(r"^(\d+)([smhd])$")
 
 
 def parse_event(raw: Any) -> Event | timedelta:
@@ -43,14 +49,17 @@ def parse_event(raw: Any) -> Event | timedelta:
     (kind, value), = raw.items()
     if kind == "wait":
         match = _WAIT.match(str(value))
-        assert match, f"wait takes e.g. 30m, 2h or 3d, not {value!r}"
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        assert match, f"wait takes e.g. 5s, 30m, 2h or 3d, not {value!r}"
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
         return timedelta(**{unit: int(match.group(1))})
     if kind == "start":
         return Event("start", survey_id=str(value or ""))
     if kind == "button":
         return Event("button", payload=str(value))
     if kind == "media":
+        if isinstance(value, dict):  # {media: {type: photo, caption: "2"}}
+            return Event("media", media_type=str(value.get("type", "photo")),
+                         text=str(value.get("caption", "")))
         return Event("media", media_type=str(value))
     if kind == "timeout":
         return Event("timeout")
@@ -67,20 +76,6 @@ def render_reply(reply: Reply) -> str:
     return text
 
 
-def render_on(reply: Reply, channel: str, language: str) -> str:
-    """A reply as `channel` sends it (the channel modules' rules, via surveys.lint): SMS
-    as numbered text with its segment count, WhatsApp and Telegram with their buttons
-    where the channel shows buttons."""
-    rules = next(r for r in CHANNELS if r.name == channel)
-    check = check_prompt(Prompt("reply", language, reply), rules, "", "")
-    text = check.text
-    if check.buttons:
-        text += "\n  [" + " | ".join(c.label for c in reply.choices) + "]"
-    if check.segments is not None:
-        text += f"\n  ({check.segments} SMS)"
-    return text
-
-
 def render_record(record: Record) -> str:
     if isinstance(record, Started):
         return f"started {record.survey_id} v{record.version} ({record.language})"
@@ -93,6 +88,10 @@ def render_record(record: Record) -> str:
             return f"media for {record.question_id}: {record.value}"
         label = f" ({record.label})" if record.label else ""
         return f"answer {record.question_id} = {record.value!r}{label}"
+    if isinstance(record, AnswerAdded):
+        return f"added to {record.question_id}: {record.text!r}"
+    if isinstance(record, OtherReply):
+        return f"other reply at {record.question_id}: {record.text!r}"
     if isinstance(record, Completed):
         return f"completed {record.survey_id}"
     if isinstance(record, OptedOut):
@@ -158,27 +157,31 @@ class StatementPool:
 
 def run(catalog: Catalog, events: list[Any],
         statements: list[dict[str, Any]] | None = None,
-        channel: str | None = None) -> list[dict[str, Any]]:
+        render: Callable[[Reply, Event, dict[str, Any]], list[str]] | None = None,
+        ) -> list[dict[str, Any]]:
     """Play `events`; return one entry per event with the replies and records.
 
     `statements` stands in for the database in a consultation (see StatementPool).
-    `channel` ("sms", "whatsapp", "telegram") shows each reply as that channel sends it.
     """
     now, state = START, None
     pool = StatementPool(statements)
     transcript: list[dict[str, Any]] = []
+    waited = False
     for raw in events:
         event = parse_event(raw)
         if isinstance(event, timedelta):
             now += event
+            waited = True
             continue
+        if not waited:
+            now += GAP
+        waited = False
         result = converse(catalog, state, event, now, pool.context(catalog, state))
         pool.apply(result.records)
         state = result.state
-        language = str(state.get("lang") or "en")
-        shown = [render_on(r, channel, language) if channel else render_reply(r)
-                 for r in result.replies]
-        entry: dict[str, Any] = {"in": raw, "out": shown}
+        out = ([part for r in result.replies for part in render(r, event, state)]
+               if render else [render_reply(r) for r in result.replies])
+        entry: dict[str, Any] = {"in": raw, "out": out}
         if result.records:
             entry["stored"] = [render_record(r) for r in result.records]
         transcript.append(entry)

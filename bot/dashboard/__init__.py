@@ -38,9 +38,12 @@ def init_app(app: Flask) -> None:
     from bot.dashboard import (  # noqa: F401
         auth,
         consultation,
+        contacts,
         media,
         outreach,
+        publishing,
         safeguarding,
+        themes,
         views,
     )
 
