@@ -105,7 +105,7 @@ def test_surveys_open_close_archive_and_the_status_column(env: dict[str, str]) -
     assert withus(["db", "upgrade"], env).returncode == 0
     assert withus(["surveys", "load", str(LIBRARY)], env).returncode == 0
     listing = withus(["surveys", "list"], env)
-    assert "fft\tYour experience of care\tv2\t0 completed\topen" in listing.stdout
+    assert "fft\tYour experience of care\tv3\t0 completed\topen" in listing.stdout
     closed = withus(["surveys", "close", "fft"], env)
     assert closed.returncode == 0, closed.stderr
     assert "fft is now closed: it has left the participants' menu" in closed.stdout
