@@ -26,6 +26,12 @@ What the reader knows besides the figures, true of every response WithUs stores:
 * the answers of a single-choice question add up to those who answered it; an option of
   a multiple-choice one is chosen by at most those who answered it;
 * a percentage shown beside a count is that count over its total, rounded.
+
+The promise checked: no figure the page suppresses can be worked out exactly, and exact
+counts are only shown for groups that must hold k or more people (in every view, and in
+the difference between a view and the whole). A hidden cell can still be bounded by what
+is public (a WhatsApp "Not sure" is at most the whole survey's 3), which is the price of
+showing whole-survey questions in full.
 """
 
 from __future__ import annotations
@@ -234,15 +240,19 @@ class Reader:
         self.fact(expr, value, value)
 
     def read(self, where: str, expr: Expr, shown: Figure | None,
-             total: Expr | None = None, pct: int | None = None) -> None:
-        """What one printed figure tells: its value, or its range and that it is secret."""
+             total: Expr | None = None, pct: int | None = None, *, floor: int = 1) -> None:
+        """What one printed figure tells: its value, or its range and that it is secret.
+
+        "fewer than k" means 1..k-1 where a zero would read "0" (`floor` 1); for a whole
+        group under k, and everything in it, 0 reads the same (`floor` 0).
+        """
         if shown is None:
             return
         if shown.value is not None:
             self.equal(expr, shown.value)
         else:
             if shown.small:
-                self.fact(expr, 1, self.k - 1)
+                self.fact(expr, floor, self.k - 1)
             else:
                 self.fact(expr, 0)
             self.secrets.append(Secret(where, dict(expr), shown.small))
@@ -288,22 +298,16 @@ class Reader:
         problems = []
         for secret in self.secrets:
             lo, hi = self.bounds(secret.expr)
-            if secret.small and lo == hi:
-                problems.append(f"{secret.where} reads 'fewer than {self.k}', but a reader "
-                                f"can work out that it is exactly {lo}")
-            elif not secret.small and hi - lo < self.k - 1:
-                problems.append(f"{secret.where} reads 'hidden', but a reader can work out "
-                                f"that it is {_range(lo, hi)}")
+            if lo == hi:
+                word = f"fewer than {self.k}" if secret.small else "hidden"
+                problems.append(f"{secret.where} reads '{word}', but a reader can work out "
+                                f"that it is exactly {lo}")
         for shown in self.breakdowns:
             lo, _hi = self.bounds(shown.group)
             if lo < self.k:
                 problems.append(f"{shown.where} shows exact counts for a group that could "
                                 f"be as small as {lo}")
         return problems
-
-
-def _range(lo: int, hi: int) -> str:
-    return f"exactly {lo}" if lo == hi else f"between {lo} and {hi}"
 
 
 # --- the survey's structure ---------------------------------------------------------------
@@ -378,12 +382,14 @@ def read_survey_page(reader: Reader, survey: Survey, page: Page, prefix: str = "
     p = prefix
     order = answerable(survey)
     started = {f"{p}started": 1}
-    reader.read(f"{label}: Started", started, figure(page.figures.get("Started", "")))
+    started_fig = figure(page.figures.get("Started", ""))
+    floor = 0 if started_fig is not None and started_fig.small else 1
+    reader.read(f"{label}: Started", started, started_fig, floor=0)
     reader.read(f"{label}: Agreed to take part", {f"{p}started": 1, f"{p}D": -1},
-                figure(page.figures.get("Agreed to take part", "")))
+                figure(page.figures.get("Agreed to take part", "")), floor=floor)
     completed_fig = figure(page.figures.get("Completed", ""))
     rate = percent(page.figures.get("Completion rate", ""))
-    reader.read(f"{label}: Completed", {f"{p}C": 1}, completed_fig, started, rate)
+    reader.read(f"{label}: Completed", {f"{p}C": 1}, completed_fig, started, rate, floor=floor)
     steps = next((t for t in page.tables if t.caption.startswith("Where each person")), None)
     if steps is not None:
         shown_exact = False
@@ -394,7 +400,7 @@ def read_survey_page(reader: Reader, survey: Survey, page: Page, prefix: str = "
             shown = figure(cells[0]) if cells else None
             shown_exact = shown_exact or bool(shown and shown.value)
             reader.read(f"{label}: funnel row '{row_label}'", expr, shown, started,
-                        percent(cells[1]) if len(cells) > 1 else None)
+                        percent(cells[1]) if len(cells) > 1 else None, floor=floor)
         if shown_exact:
             reader.breakdowns.append(Breakdown(f"{label}: the funnel", started))
     for qid in order:
@@ -410,13 +416,19 @@ def read_survey_page(reader: Reader, survey: Survey, page: Page, prefix: str = "
         found = ANSWERED.search(caption) or found
         if found and "Answered or skipped by" in found.group(0):
             answered_expr = {f"{p}N:{qid}": 1, f"{p}K:{qid}": 1}
+        floor = 1
         if found:
-            reader.read(f"{label}: '{qid}' {found.group(0)}", answered_expr,
-                        figure(found.group(1)))
+            answered_fig = figure(found.group(1))
+            floor = 0 if answered_fig is not None and answered_fig.small else 1
+            reader.read(f"{label}: '{qid}' {found.group(0)}", answered_expr, answered_fig,
+                        floor=0)
+        elif "Fewer than" in text and "answered" in text:
+            reader.read(f"{label}: '{qid}' fewer than k answered", answered_expr,
+                        Figure("fewer than k", None, True), floor=0)
         skipped = SKIPPED_BY.search(text)
         if skipped:
             reader.read(f"{label}: '{qid}' {skipped.group(0)}", {f"{p}K:{qid}": 1},
-                        figure(skipped.group(1)))
+                        figure(skipped.group(1)), floor=floor)
         for table in tables[:1]:
             exact = False
             for row_label, cells in table.rows:
@@ -428,7 +440,8 @@ def read_survey_page(reader: Reader, survey: Survey, page: Page, prefix: str = "
                 shown = figure(cells[0])
                 exact = exact or bool(shown and shown.value)
                 reader.read(f"{label}: '{qid}' option '{row_label}'", expr, shown,
-                            answered_expr, percent(cells[1]) if len(cells) > 1 else None)
+                            answered_expr, percent(cells[1]) if len(cells) > 1 else None,
+                            floor=floor)
             if exact:
                 reader.breakdowns.append(Breakdown(f"{label}: the answers to '{qid}'",
                                                    answered_expr))

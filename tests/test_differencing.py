@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from bot.services.runtime import Runtime
 from bot.web.app import create_app
 from tests.browser.seed import SKIP, Person, add_user, seed
+from tests.conftest_db import TEST_VAULT_KEY
 from tests.differencing import (
     Reader,
     complement_leaks,
@@ -33,7 +34,6 @@ from tests.differencing import (
     scrape,
 )
 from tests.helpers import FakeClock, make_runtime
-from tests.conftest_db import TEST_VAULT_KEY
 from tests.test_cli import withus
 from tests.test_dashboard import REVIEWER, page, sign_in
 
@@ -144,12 +144,12 @@ def test_the_reader_finds_what_a_careless_page_would_give_away() -> None:
       <table><caption>Where each person who started got to</caption>
         <tr><th>Did not agree to take part</th><td>fewer than 10</td><td></td></tr>
         <tr><th>Agreed, then stopped before the first answer</th><td>0</td><td></td></tr>
-        %s
+        {}
         <tr><th>Completed</th><td>hidden</td><td></td></tr></table>
       <article aria-labelledby="q-hours"><table><caption>Answered by 44</caption>
-        <tr><th>Under 20 hours</th><td>12</td><td>27%%</td></tr></table></article>
-    """ % "".join(f"<tr><th>Stopped after: {q.text.get()}</th><td>0</td><td></td></tr>"
-                  for q in survey.questions if q.is_answerable)
+        <tr><th>Under 20 hours</th><td>12</td><td>27%</td></tr></table></article>
+    """.format("".join(f"<tr><th>Stopped after: {q.text.get()}</th><td>0</td><td></td></tr>"
+                  for q in survey.questions if q.is_answerable))
     read_survey_page(reader, survey, scrape(html))
     leaks = reader.leaks()
     assert any(re.search(r"Completed' reads 'hidden'.*exactly 44", leak) for leak in leaks)

@@ -70,21 +70,36 @@ def surveys_load(path: Path) -> None:
 
 @surveys.command("list")
 def surveys_list() -> None:
-    """One line per survey: id, title, version, completed responses."""
+    """One line per survey: id, title, version, responses started and completed.
+
+    The figures follow the dashboard's small-number rule (WITHUS_MIN_CELL), computed by
+    the same code, so the two never disagree: below that many, "fewer than N".
+    """
+    from bot.dashboard.results import survey_rows
+    from storage.repositories.dashboard import DashboardRepository
     from storage.uow import UnitOfWork
+    from surveys.suppression import Suppressor
 
     runtime = build_runtime()
     try:
+        catalog = runtime.catalog.get().surveys
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
-            rows = sorted((d.survey_id, d.title, d.version) for d in uow.surveys.latest_all())
-            completed = uow.responses.counts_by_survey()
+            listed = sorted((d.survey_id, d.title, d.version) for d in uow.surveys.latest_all())
+            surveys = [catalog[survey_id] for survey_id, _t, _v in listed
+                       if survey_id in catalog]
+            figures = {row.survey.id: row.funnel for row in survey_rows(
+                DashboardRepository(uow.session), surveys, Suppressor(runtime.settings.min_cell),
+                runtime.clock())}
     finally:
         runtime.close()
-    if not rows:
+    if not listed:
         click.echo("no surveys loaded (try: withus surveys load surveys/library)")
         return
-    for survey_id, title, version in rows:
-        click.echo(f"{survey_id}\t{title}\tv{version}\t{completed.get(survey_id, 0)} completed")
+    for survey_id, title, version in listed:
+        found = figures.get(survey_id)
+        counts = (f"{found.started} started, {found.completed} completed" if found
+                  else "not in the catalogue")
+        click.echo(f"{survey_id}\t{title}\tv{version}\t{counts}")
 
 
 def _survey_files(paths: tuple[Path, ...]) -> list[Path]:

@@ -31,6 +31,7 @@ from bot.dashboard.results import (
     prompt_previews,
     question_results,
     survey_rows,
+    view_for,
 )
 from storage.exports import (
     MEDIA_TYPES,
@@ -128,8 +129,9 @@ def survey(survey_id: str) -> str:
     with database() as (repo, _s):
         channels, languages = repo.choices_in_use(survey_id)
         where, problems = _filters(channels, languages)
-        the_funnel = funnel(repo, the_survey, suppress, where)
-        results, answered_raw = question_results(repo, the_survey, suppress, where)
+        view = view_for(where, channels, languages)
+        the_funnel = funnel(repo, the_survey, suppress, where, view=view)
+        results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
         themes = repo.themes(survey_id)
         theme_names = {t.id: t.name for t in themes}
 
