@@ -1,8 +1,9 @@
 """Exports of a survey's responses as CSV, XLSX or JSON Lines, streamed in constant memory.
 
 One row per response that gave consent, one column per question (a label column and a
-code column for choice questions), headed with the question's text and id, and a data
-dictionary alongside that explains every column. Exports are raw rows, so only
+code column for choice questions, and a 1/0 column per option of a multiple-choice one),
+headed with the question's text and id, the themes and notes reviewers gave each written
+answer, and a data dictionary alongside that explains every column. Exports are raw rows, so only
 organisers may make them, and each one is audited by the caller.
 
 What an export never holds: an address (the vault is not read), unredacted text (answers
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,8 @@ from sqlalchemy import String, func, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import spreadsheet
-from storage.models import Answer, Response, SurveyDefinition
+from storage.models import Answer, AnswerTheme, Note, Response, SurveyDefinition, Theme
+from storage.repositories.kept import KeptRepository, OtherReplyView
 from storage.repositories.media import MediaRepository
 from storage.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401 (exported here too)
 from surveys.model import Question, QuestionType, Survey
@@ -46,8 +48,14 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
 CHUNK = 1000
 #: What a skipped or media-only answer reads as (option codes are [a-z0-9_], never these).
 SKIPPED, MEDIA = "(skipped)", "(photo, file or voice note)"
+#: The field (JSON Lines) and key of the other replies column.
+OTHER_REPLIES = "other_replies"
 #: Where `iter_rows` puts a question's voice note and photo references among its answers.
 MEDIA_REF = "media_ref"
+#: Where `iter_rows` puts the themes and the reviewers' notes of a written answer.
+THEMES_REF, NOTES_REF = "themes_ref", "notes_ref"
+#: Between two themes (CSV and XLSX; JSON Lines has a list), and between two notes.
+THEME_JOIN, NOTE_JOIN = "; ", "\n\n"
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,10 @@ class Column:
     header: str
     description: str
     question: Question | None = None
-    part: Literal["meta", "label", "code", "value", "media"] = "meta"
+    part: Literal["meta", "label", "code", "value", "media", "option", "themes",
+                  "notes", "other"] = "meta"
+    #: For an "option" column: the option's code.
+    option: str | None = None
 
 
 _META: tuple[tuple[str, str, str], ...] = (
@@ -95,6 +106,13 @@ class ExportPlan:
         self.columns += [Column(key, header, text) for key, header, text in _META]
         for question in self._questions():
             self.columns += _question_columns(question)
+            self.columns += _review_columns(question)
+        self.columns.append(Column(
+            OTHER_REPLIES, "Other replies",
+            "What they sent that was neither an answer nor a keyword (a reply we could not "
+            "read, words after finishing or after STOP), redacted, each after the question "
+            "or stage it arrived at in [brackets], one per line. In JSON Lines, a list of "
+            "{question, text, received_at}.", part="other"))
 
     def _questions(self) -> list[Question]:
         """Newest version's questions in order, then any only older versions had."""
@@ -108,6 +126,11 @@ class ExportPlan:
     @property
     def has_media(self) -> bool:
         return any(column.part == "media" for column in self.columns)
+
+    @property
+    def has_reviews(self) -> bool:
+        """Has it theme and note columns (any written-answer question)?"""
+        return any(column.part == "themes" for column in self.columns)
 
     @property
     def headers(self) -> list[str]:
@@ -130,9 +153,9 @@ class ExportPlan:
                "stored. In CSV and XLSX, text starting with = + - @ or a tab or line break "
                "has an apostrophe put in front, so spreadsheets do not run it."]
 
-    def row(self, response: Any, answers: dict[str, list[tuple[str, Any, str | None]]]
-            ) -> list[Any]:
-        """One response as a list of cell values, in column order."""
+    def row(self, response: Any, answers: dict[str, list[tuple[str, Any, str | None]]],
+            others: Sequence[OtherReplyView] = ()) -> list[Any]:
+        """One response as a list of cell values, in column order; the other replies last."""
         respondent = secrets.token_hex(8) if self.random_ids else response.participant_id
         quote = {True: "yes", False: "no"}.get(response.quote_ok, "")
         values: list[Any] = [respondent, response.survey_version, response.channel,
@@ -140,13 +163,14 @@ class ExportPlan:
                              response.completed_at, quote]
         kinds: dict[str, tuple[Any, str | None]] = {}
         current = ""
-        for column in self.columns[len(values):]:
+        for column in self.columns[len(values):-1]:
             assert column.question is not None
             if column.question.id != current:
                 current = column.question.id
                 kinds = {kind: (value, label)
                          for kind, value, label in answers.get(current, ())}
             values.append(_cell(column, kinds))
+        values.append(OtherReplies(others))
         return values
 
 
@@ -173,7 +197,65 @@ def _question_columns(q: Question) -> list[Column]:
         "audited, from the dashboard.", q, "media")]
 
 
+class Listed(list[str]):
+    """Themes or notes of one answer: a list in JSON Lines, one joined cell in a sheet."""
+
+    def __init__(self, items: Iterable[str], separator: str) -> None:
+        super().__init__(items)
+        self.separator = separator
+
+    def joined(self) -> str:
+        return self.separator.join(self)
+
+
+class OtherReplies(list[dict[str, str]]):
+    """A response's other replies: a list of {question, text, received_at} in JSON Lines,
+    one "[question] text" line each in a sheet."""
+
+    def __init__(self, others: Iterable[OtherReplyView]) -> None:
+        super().__init__({"question": o.question_id, "text": o.text,
+                          "received_at": o.received_at.isoformat()} for o in others)
+
+    def joined(self) -> str:
+        return "\n".join(f"[{other['question']}] {other['text']}" for other in self)
+
+
+def _review_columns(q: Question) -> list[Column]:
+    """The group's work beside a question: a 1/0 column per option of a multiple-choice
+    question, and the themes and notes of a written answer."""
+    title = f"{q.text.get()} [{q.id}]"
+    if q.type is QuestionType.MULTIPLE_CHOICE:
+        return [Column(f"{q.id}.option.{o.code}", f"{title} option: {o.label.get()}",
+                       f"1 if they chose \u201c{o.label.get()}\u201d, 0 if they answered "
+                       "without choosing it, empty if they did not answer.",
+                       q, "option", o.code)
+                for o in q.options]
+    if q.type is not QuestionType.FREE_TEXT:
+        return []
+    return [
+        Column(f"{q.id}.themes", f"{title} themes",
+               "The themes reviewers tagged this answer with, in alphabetical order "
+               "(separated by ; in CSV and XLSX, a list in JSON Lines).", q, "themes"),
+        Column(f"{q.id}.notes", f"{title} reviewers' notes",
+               "Reviewers' notes on this answer, oldest first, without who wrote them "
+               "(separated by a blank line in CSV and XLSX, a list in JSON Lines).",
+               q, "notes"),
+    ]
+
+
 def _cell(column: Column, kinds: dict[str, tuple[Any, str | None]]) -> Any:
+    if column.part in ("themes", "notes"):
+        found = kinds.get(THEMES_REF if column.part == "themes" else NOTES_REF)
+        if not found and "value" not in kinds:
+            return None
+        return Listed(found[0] if found else [],
+                      THEME_JOIN if column.part == "themes" else NOTE_JOIN)
+    if column.part == "option":
+        if "value" not in kinds:
+            return None
+        chosen = kinds["value"][0]
+        chosen = chosen if isinstance(chosen, list) else [chosen]
+        return 1 if column.option in {str(c) for c in chosen} else 0
     if column.part == "media":
         refs = kinds.get(MEDIA_REF, (None, None))[0]
         return "; ".join(refs) if refs else None
@@ -259,33 +341,69 @@ def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
                 return
             answers = session.execute(
                 select(Answer.response_id, Answer.question_id, Answer.kind, Answer.value,
-                       Answer.label)
+                       Answer.label, Answer.id)
                 .where(Answer.response_id.in_([r.id for r in responses]))
                 .order_by(Answer.response_id, Answer.id)
             ).all()
             media = (MediaRepository(session).references([r.id for r in responses])
                      if plan.has_media else {})
+            reviews = (_reviews(session, [a.id for a in answers if a.kind == "value"])
+                       if plan.has_reviews else {})
+            others = KeptRepository(session).others_for([r.id for r in responses])
             session.rollback()  # end the (read) transaction before writing anything out
         given: dict[int, dict[str, list[tuple[str, Any, str | None]]]] = {}
         for a in answers:
             given.setdefault(a.response_id, {}).setdefault(a.question_id, []).append(
                 (a.kind, a.value, a.label))
+            given[a.response_id][a.question_id] += reviews.get(a.id, [])
         for response_id, by_question in media.items():
             for question_id, refs in by_question.items():
                 given.setdefault(response_id, {}).setdefault(question_id, []).append(
                     (MEDIA_REF, refs, None))
         for response in responses:
-            yield plan.row(response, given.get(response.id, {}))
+            yield plan.row(response, given.get(response.id, {}), others.get(response.id, ()))
         after = responses[-1].id
+
+
+def _reviews(session: Session, answer_ids: list[int]
+             ) -> dict[int, list[tuple[str, Any, str | None]]]:
+    """The themes and notes of these answers, as extra "kinds" of each answer."""
+    found: dict[int, list[tuple[str, Any, str | None]]] = {}
+    if not answer_ids:
+        return found
+    themes: dict[int, list[str]] = {}
+    for answer_id, name in session.execute(
+            select(AnswerTheme.answer_id, Theme.name)
+            .join(Theme, Theme.id == AnswerTheme.theme_id)
+            .where(AnswerTheme.answer_id.in_(answer_ids))
+            .order_by(AnswerTheme.answer_id, Theme.name)):
+        themes.setdefault(answer_id, []).append(name)
+    notes: dict[int, list[str]] = {}
+    for answer_id, text in session.execute(
+            select(Note.answer_id, Note.text).where(Note.answer_id.in_(answer_ids))
+            .order_by(Note.answer_id, Note.created_at, Note.id)):
+        notes.setdefault(answer_id, []).append(text)
+    for answer_id, names in themes.items():
+        found.setdefault(answer_id, []).append((THEMES_REF, names, None))
+    for answer_id, texts in notes.items():
+        found.setdefault(answer_id, []).append((NOTES_REF, texts, None))
+    return found
 
 
 # --- writing ----------------------------------------------------------------------------
 
 
+def _flat(rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
+    """Rows for a spreadsheet: a list of themes or of notes becomes one text cell."""
+    for row in rows:
+        yield [value.joined() if isinstance(value, Listed | OtherReplies) else value
+               for value in row]
+
+
 def csv_chunks(rows: Iterator[list[Any]], header: Sequence[str],
                flush_every: int = 500) -> Iterator[bytes]:
     """CSV in UTF-8 with a byte-order mark (so Excel reads the accents right), in pieces."""
-    return spreadsheet.csv_chunks(header, rows, flush_every=flush_every)
+    return spreadsheet.csv_chunks(header, _flat(rows), flush_every=flush_every)
 
 
 def jsonl_chunks(rows: Iterator[list[Any]], keys: Sequence[str],
@@ -310,13 +428,35 @@ def write_xlsx(path: Path, rows: Iterator[list[Any]], plan: ExportPlan) -> None:
     """
     workbook = spreadsheet.workbook()  # makes every text cell safe as it is appended
     sheet = workbook.create_sheet("Responses")
-    sheet.append(plan.headers)
-    for row in rows:
+    # The header row and the respondent column stay in view while scrolling.
+    spreadsheet.layout(sheet, [_width(column) for column in plan.columns], freeze="B2")
+    sheet.append(spreadsheet.header_cells(sheet, plan.headers))
+    for row in _flat(rows):
         sheet.append(row)
     dictionary = workbook.create_sheet("Data dictionary")
-    for line in plan.dictionary():
+    header, *lines = plan.dictionary()
+    spreadsheet.layout(dictionary, [40, 24, 16, 16, 40, 40, 60], freeze="A2")
+    dictionary.append(spreadsheet.header_cells(dictionary, header))
+    for line in lines:
         dictionary.append(line)
     workbook.save(path)
+
+
+#: Column widths in XLSX (in characters), by what the column holds.
+_WIDTHS = {"label": 28, "code": 14, "media": 24, "option": 14, "themes": 30, "notes": 50,
+           "other": 50}
+
+
+def _width(column: Column) -> int:
+    """A width that shows a typical value without hiding its neighbours."""
+    if column.part in _WIDTHS:
+        return _WIDTHS[column.part]
+    if column.part == "value":
+        assert column.question is not None
+        return 12 if column.question.type is QuestionType.NUMBER else 60
+    if column.key in ("started_at", "completed_at", "respondent"):
+        return 20
+    return max(10, min(len(column.header) + 2, 18))
 
 
 def dictionary_csv(plan: ExportPlan) -> bytes:

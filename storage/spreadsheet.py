@@ -125,6 +125,32 @@ def _workbook_class() -> type[Workbook]:
     return SafeWorkbook
 
 
+def layout(sheet: Any, widths: Sequence[float], freeze: str | None = "A2") -> None:
+    """Column widths (in characters) and frozen panes (the cell below and right of what
+    stays in view) for a sheet of `workbook()`; call it before appending any row."""
+    from openpyxl.utils import get_column_letter
+
+    for n, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(n)].width = width
+    if freeze:
+        sheet.freeze_panes = freeze
+
+
+def header_cells(sheet: Any, headers: Sequence[Any]) -> list[Any]:
+    """A header row for a sheet of `workbook()`: bold, wrapped, aligned to the top, so
+    long question texts fit the column widths. Made safe like every other cell."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    cells = []
+    for value in headers:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.font, cell.alignment = bold, wrap
+        cells.append(cell)
+    return cells
+
+
 def workbook() -> Workbook:
     """A write-only openpyxl workbook (rows stream to disk, so memory stays flat) whose
     sheets make every appended text cell safe: use it for every XLSX file."""

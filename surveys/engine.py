@@ -64,7 +64,7 @@ from surveys.conversation import (
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
 from surveys.media import failed as media_failed_text
-from surveys.media import media_kind, media_note, received, takes
+from surveys.media import media_kind, media_note, not_used, received, takes
 from surveys.model import Question, QuestionType, Survey
 from surveys.parsing import (
     NO_WORDS,
@@ -216,8 +216,7 @@ def _media(survey: Survey, result: Step, event: Event) -> None:
     result.records.append(AnswerGiven(
         survey.id, survey.version, question.id, "media", {"media": event.media_type or "file"}
     ))
-    result.say(_(lang, "Thank you. We can't use photos, files or voice notes yet, so "
-                       "please answer in words."))
+    result.say(not_used(event.media_type, lang))
     _ask(survey, result, question)
 
 

@@ -481,6 +481,8 @@ class Suppressor:
             return False
 
         for cell in cells:
+            if hidden_rows.get(cell[0]) == "secondary":
+                continue  # a hidden row of k or more may be described as a whole
             if not (movable(cell, 1) or movable(cell, -1)):
                 return cell
         return None

@@ -17,6 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from bot.cli.users import COMMANDS
@@ -31,7 +32,8 @@ from storage.exports import (
     load_versions,
     neutralise,
 )
-from storage.models import AuditEvent, Participant, User
+from storage.models import Answer, AuditEvent, Participant, User
+from storage.repositories.dashboard import DashboardRepository
 from tests.browser.seed import PHOTO, SKIP, Person, seed
 from tests.conftest_db import TEST_VAULT_KEY
 from tests.helpers import FakeClock, load_library, make_runtime
@@ -82,13 +84,23 @@ def test_one_row_per_response_with_labels_codes_and_metadata(runtime: Runtime) -
         "How did you last contact the service? [contact]",
         "How did you last contact the service? [contact] code",
         "Where did you visit? [visit_place]",
+        "Where did you visit? [visit_place] themes",
+        "Where did you visit? [visit_place] reviewers' notes",
         "Which of these helped? [helped]", "Which of these helped? [helped] code",
+        "Which of these helped? [helped] option: Friendly staff",
+        "Which of these helped? [helped] option: Clear information",
+        "Which of these helped? [helped] option: Quick answers",
         "How easy was it to get help? [rating]", "How easy was it to get help? [rating] code",
         "What made it hard? [hard_why]",
+        "What made it hard? [hard_why] themes",
+        "What made it hard? [hard_why] reviewers' notes",
         "Would you use the service again? [again]",
         "Would you use the service again? [again] code",
         "How many times have you used it this year? [visits]",
         "Anything else? [comments]",
+        "Anything else? [comments] themes",
+        "Anything else? [comments] reviewers' notes",
+        "Other replies",
     ]
     assert len(rows) == 2  # declined and never-consented responses are not exported
     row = dict(zip(header, rows[0], strict=True))
@@ -101,6 +113,11 @@ def test_one_row_per_response_with_labels_codes_and_metadata(runtime: Runtime) -
     assert row["How did you last contact the service? [contact] code"] == "visit"
     assert row["Which of these helped? [helped]"] == "Friendly staff; Quick answers"
     assert row["Which of these helped? [helped] code"] == "staff;quick"
+    assert [row[f"Which of these helped? [helped] option: {label}"]
+            for label in ("Friendly staff", "Clear information", "Quick answers")] == [
+        "1", "0", "1"]
+    assert row["Anything else? [comments] themes"] == ""  # answered, not tagged yet
+    assert row["What made it hard? [hard_why] themes"] == ""  # skipped: nothing to tag
     assert row["How easy was it to get help? [rating]"] == "1 (Very hard)"
     assert row["How easy was it to get help? [rating] code"] == "1"
     assert row["What made it hard? [hard_why]"] == SKIPPED
@@ -167,8 +184,9 @@ def test_questions_of_older_versions_keep_their_columns(runtime: Runtime,
     load_library(runtime, folder)
     seed(runtime, "everything", [everything(None, remarks="Said in version 4")])
     header, *rows = csv_rows(runtime, plan_for(runtime))
-    assert header[-2:] == ["Anything else? [remarks]", "Anything else? [comments]"]
-    assert [row[-2:] for row in rows] == [["", "Said in version 3"], ["Said in version 4", ""]]
+    assert header[-7:-1:3] == ["Anything else? [remarks]", "Anything else? [comments]"]
+    assert [row[-7:-1:3] for row in rows] == [["", "Said in version 3"],
+                                            ["Said in version 4", ""]]
     assert [row[1] for row in rows] == ["3", "4"]
 
 
@@ -181,8 +199,10 @@ def test_rows_stream_in_chunks_without_losing_or_repeating_any(runtime: Runtime)
     assert list(iter_rows(runtime.sessions, plan, chunk=1)) == whole
     with runtime.sessions() as session:
         assert count_rows(session, "everything") == len(whole) == 9
-    assert [row[-1] for row in whole][:7] == [f"Person {n}" for n in range(7)]
-    assert whole[7][-1] == SKIPPED and whole[8][-1] == MEDIA
+    comments = [c.key for c in plan.columns].index("comments")
+    assert [row[comments] for row in whole][:7] == [f"Person {n}" for n in range(7)]
+    assert whole[7][comments] == SKIPPED and whole[8][comments] == MEDIA
+    assert all(row[-1] == [] for row in whole)  # no other replies here
 
 
 def test_random_ids_are_random_per_export_and_never_pseudonyms(runtime: Runtime) -> None:
@@ -207,6 +227,60 @@ def test_no_export_ever_contains_an_address(runtime: Runtime, tmp_path: Path) ->
     cells = " ".join(str(c.value) for sheet in load_workbook(path) for line in sheet.iter_rows()
                      for c in line)
     assert scan_text(cells, addresses) == []
+
+
+def test_themes_and_notes_of_each_answer_are_in_every_format(runtime: Runtime,
+                                                              tmp_path: Path) -> None:
+    seed(runtime, "everything", [everything("Too slow on the phone"), everything("=cmd"),
+                                 everything(SKIP)])
+    now = runtime.clock()
+    with runtime.sessions() as session:
+        repo = DashboardRepository(session)
+        slow, formula, _skipped = session.scalars(
+            select(Answer.id).where(Answer.question_id == "comments").order_by(Answer.id))
+        waiting = repo.create_theme("everything", "Waiting", None, now)
+        phones = repo.create_theme("everything", "Phones; lines", None, now)
+        repo.tag(slow, waiting, None, now)
+        repo.tag(slow, phones, None, now)
+        repo.tag(formula, waiting, None, now)
+        repo.add_note(slow, None, "Ask the team\nabout Mondays", now)
+        repo.add_note(slow, None, "-2 staff that week", now)
+        session.commit()
+    plan = plan_for(runtime)
+    header, *rows = csv_rows(runtime, plan)
+    themes = header.index("Anything else? [comments] themes")
+    notes = header.index("Anything else? [comments] reviewers' notes")
+    assert [row[themes] for row in rows] == ["Phones; lines; Waiting", "Waiting", ""]
+    assert [row[notes] for row in rows] == [
+        "Ask the team\nabout Mondays\n\n-2 staff that week", "", ""]
+
+    out = io.BytesIO()
+    export(runtime.sessions, plan, "jsonl", out)
+    records = [json.loads(line) for line in out.getvalue().decode().splitlines()]
+    assert [r["comments.themes"] for r in records] == [["Phones; lines", "Waiting"],
+                                                       ["Waiting"], None]
+    assert records[0]["comments.notes"] == ["Ask the team\nabout Mondays",
+                                            "-2 staff that week"]
+    assert records[1]["comments.notes"] == []
+    assert [records[0][f"helped.option.{code}"] for code in ("staff", "info", "quick")] == [
+        1, 0, 1]
+
+    path = tmp_path / "out.xlsx"
+    export(runtime.sessions, plan, "xlsx", io.BytesIO(), xlsx_path=path)
+    sheet = load_workbook(path)["Responses"]
+    assert sheet.freeze_panes == "B2"  # header row and respondent column stay in view
+    heads = [c.value for c in sheet[1]]
+    assert heads == plan.headers and sheet["A1"].font.bold
+    cell = sheet.cell(row=2, column=notes + 1)
+    assert cell.value == "Ask the team\nabout Mondays\n\n-2 staff that week"
+    assert sheet.cell(row=3, column=themes + 1).value == "Waiting"
+    option = heads.index("Which of these helped? [helped] option: Quick answers") + 1
+    assert [sheet.cell(row=r, column=option).value for r in (2, 3)] == [1, 1]
+    widths = {heads[n]: sheet.column_dimensions[get_column_letter(n + 1)].width
+              for n in range(len(heads))}
+    assert widths["Anything else? [comments]"] == 60
+    assert widths["Which of these helped? [helped] code"] < widths["Anything else? [comments]"]
+    assert all(8 <= width <= 60 for width in widths.values())
 
 
 def test_the_data_dictionary_describes_every_column(runtime: Runtime) -> None:
@@ -277,7 +351,7 @@ def test_export_writes_the_file_and_dictionary_with_progress(cli: CliRunner, run
     assert "exporting everything" in result.stderr  # the progress bar
     assert f"wrote 3 responses to {out}" in result.stdout
     rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
-    assert len(rows) == 4 and rows[1][-1] == "'=2+2"
+    assert len(rows) == 4 and rows[1][rows[0].index("Anything else? [comments]")] == "'=2+2"
     assert (tmp_path / "exports" / "everything.dictionary.csv").exists()
     with runtime.sessions() as session:
         event = session.scalars(select(AuditEvent)).one()

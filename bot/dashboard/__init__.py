@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
         media,
         outreach,
         safeguarding,
+        themes,
         views,
     )
 

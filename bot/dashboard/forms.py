@@ -39,6 +39,13 @@ class TagForm(FlaskForm):
     back = HiddenField()
 
 
+class BulkTagForm(FlaskForm):
+    """One theme for the answers ticked on the page (their ids come as `answer` fields)."""
+
+    theme = IntegerField("Theme", validators=[DataRequired(), NumberRange(min=1, max=MAX_ID)])
+    back = HiddenField()
+
+
 class NoteForm(FlaskForm):
     text = TextAreaField("Note", validators=[DataRequired(), Length(max=2000)])
     back = HiddenField()
