@@ -97,6 +97,23 @@ class SurveyDefinition(Base):
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SurveyStatus(Base):
+    """What an organiser decided about a survey (or consultation), whatever its version:
+    its opening and closing moments, which replace those in the file, and whether it is
+    archived. No row: the file's `opens` and `closes` hold."""
+
+    __tablename__ = "survey_status"
+
+    survey_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+
+
 class Participant(Base):
     """A person, known only by a pseudonym derived from their channel and address."""
 

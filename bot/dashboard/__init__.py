@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
         consultation,
         media,
         outreach,
+        publishing,
         safeguarding,
         themes,
         views,

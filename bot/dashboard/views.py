@@ -33,6 +33,7 @@ from bot.dashboard.results import (
     view_for,
 )
 from bot.dashboard.themes import answers_view
+from bot.services.surveys import listing
 from storage.exports import (
     MEDIA_TYPES,
     ExportPlan,
@@ -44,6 +45,7 @@ from storage.exports import (
     load_versions,
     write_xlsx,
 )
+from storage.repositories.consultations import ConsultationRepository
 from storage.repositories.dashboard import ResponseFilter
 from surveys.model import Survey
 from surveys.suppression import Suppressor
@@ -80,10 +82,20 @@ def merge_args(args: dict[str, str], **changes: Any) -> str:
 @signed_in
 def surveys() -> str:
     runtime = current_runtime()
-    catalog = sorted(runtime.catalog.get().surveys.values(), key=lambda s: s.id)
-    with database() as (repo, _s):
-        rows = survey_rows(repo, catalog, _suppressor(), runtime.clock())
-    return render_template("dashboard/surveys.html", rows=rows)
+    now = runtime.clock()
+    catalog = runtime.catalog.get()
+    with database() as (repo, session):
+        listed = {row.item.id: row for row in listing(session, now)}
+        archived = [row for row in listed.values() if row.status == "archived"]
+        current = sorted((s for s in catalog.surveys.values()
+                          if s.id not in {row.item.id for row in archived}), key=lambda s: s.id)
+        rows = survey_rows(repo, current, _suppressor(), now)
+        consultations = [row for row in listed.values()
+                         if row.kind == "consultation" and row.status != "archived"]
+        waiting = ConsultationRepository(session).waiting_counts()
+    status = {survey_id: row.status for survey_id, row in listed.items()}
+    return render_template("dashboard/surveys.html", rows=rows, status=status,
+                           consultations=consultations, archived=archived, waiting=waiting)
 
 
 def _filters(channels: list[str], languages: list[str]) -> tuple[ResponseFilter, list[str]]:
