@@ -31,7 +31,7 @@ PAGES = {
                 "/dashboard/surveys/carers", "/dashboard/surveys/carers/voice",
                 "/dashboard/invitations", "/dashboard/sharebacks", "/dashboard/audit",
                 "/dashboard/consultations/", "/dashboard/consultations/fairpay",
-                "/dashboard/publish", "/dashboard/surveys/fft/status"],
+                "/dashboard/publish", "/dashboard/surveys/fft/status", "/dashboard/contacts"],
     LEAD: ["/dashboard/safeguarding", "/dashboard/safeguarding/1"],
 }
 _ids = itertools.count(1)
