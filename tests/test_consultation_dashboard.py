@@ -189,3 +189,31 @@ def test_moderation_pages_filters_and_bulk_decisions(app: Flask, runtime: Runtim
     repeats = client.get(f"{PAGE}?show=repeats").get_data(as_text=True)
     assert "Possible repeats:" in repeats
     assert client.get(f"{PAGE}?show=nonsense&page=x").status_code == 200
+
+
+def test_views_get_themes_and_the_draft_counts_them(app: Flask, runtime: Runtime) -> None:
+    client = sign_in(app, REVIEWER)
+    csrf = token(client)
+    assert client.post(f"{PAGE}/themes", data={"name": "Travel time",
+                                               "csrf_token": csrf}).status_code == 302
+    with runtime.sessions() as session:
+        views = ConsultationRepository(session).views("fairpay")
+        theme = next(t for t in DashboardRepository(session).themes("fairpay")
+                     if t.name == "Travel time")
+    tagged = views[:3]
+    for view in tagged:
+        reply = client.post(f"{PAGE}/views/{view.answer_id}/themes",
+                            data={"theme": theme.id, "csrf_token": csrf})
+        assert reply.status_code == 302
+    page = client.get(PAGE).get_data(as_text=True)
+    assert 'aria-label="Remove theme Travel time"' in page
+    markdown = client.get(f"{PAGE}/draft.md").get_data(as_text=True)
+    themes = markdown[markdown.index("Themes in what people said"):]
+    assert "Travel time" in themes.split("\n#")[0]
+    assert client.post(f"{PAGE}/views/999999/themes", data={
+        "theme": theme.id, "csrf_token": csrf}).status_code == 404
+    assert client.post(f"{PAGE}/views/{tagged[0].answer_id}/themes", data={
+        "theme": theme.id}).status_code == 400  # no CSRF token
+    removed = client.post(f"{PAGE}/views/{tagged[0].answer_id}/themes", data={
+        "theme": theme.id, "remove": "1", "csrf_token": csrf})
+    assert removed.status_code == 302

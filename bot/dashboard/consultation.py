@@ -37,8 +37,10 @@ from bot.services.consultation import (
 from storage.repositories.consultations import (
     DECISIONS,
     MODERATION_FILTERS,
+    QUOTE_THEME,
     ConsultationRepository,
 )
+from storage.repositories.dashboard import DashboardRepository
 from surveys.consultation import Consultation
 
 bp = Blueprint("consultations", __name__, url_prefix="/consultations")
@@ -100,6 +102,9 @@ def page(consultation_id: str) -> str:
         total, queue = repo.moderation(consultation.id, show, PAGE_SIZE,
                                        (page_number - 1) * PAGE_SIZE)
         waiting = repo.waiting_counts().get(consultation.id, 0)
+        dashboard_repo = DashboardRepository(session)
+        themes = [t for t in dashboard_repo.themes(consultation.id) if t.name != QUOTE_THEME]
+        tags = dashboard_repo.tags_of(v.answer_id for v in results.views)
     questions = [{
         "question": q,
         "statements": results.for_question(q.id),
@@ -109,10 +114,14 @@ def page(consultation_id: str) -> str:
         "quotable": [v for v in results.views if v.question_id == q.id and v.quote_ok]
         if results.suppressor.text_visible(results.answered(q.id)) else None,
         "themes": results.themes_for(q.id),
+        "views": [v for v in results.views if v.question_id == q.id]
+        if results.suppressor.text_visible(results.answered(q.id)) else None,
     } for q in consultation.questions]
     return render_template("consultation/page.html", consultation=consultation,
                            results=results, questions=questions, queue=queue,
-                           show=show, total=total, waiting=waiting, page_number=page_number,
+                           themes=themes, theme_names={t.id: t.name for t in themes},
+                           tags=tags, show=show, total=total, waiting=waiting,
+                           page_number=page_number,
                            pages=max(1, -(-total // PAGE_SIZE)), filters=MODERATION_FILTERS,
                            share=lambda breakdown, vote: share_text(share_of(breakdown, vote)))
 
@@ -176,6 +185,46 @@ def moderate_many(consultation_id: str) -> Any:
     verb = "approved" if decision == "approve" else "rejected"
     flash(f"{done} statement{'s' if done != 1 else ''} {verb}.", "info")
     return redirect(back)
+
+
+@bp.post("/<consultation_id>/themes")
+@signed_in
+def create_theme(consultation_id: str) -> Any:
+    """A theme to tag this consultation's views with, as for a survey's answers."""
+    consultation = _consultation(consultation_id)
+    name = " ".join(request.form.get("name", "").split())
+    if not 0 < len(name) <= 80 or name == QUOTE_THEME:
+        flash("Give the theme a name of up to 80 characters.", "error")
+    else:
+        with database() as (repo, session):
+            repo.create_theme(consultation.id, name, _user_id(), current_runtime().clock())
+            session.commit()
+        flash(f"Theme \u201c{name}\u201d is ready to use.", "info")
+    return redirect(url("dashboard.consultations.page", consultation_id=consultation.id)
+                    + "#views")
+
+
+@bp.post("/<consultation_id>/views/<int:answer_id>/themes")
+@signed_in
+def tag_view(consultation_id: str, answer_id: int) -> Any:
+    """Tag one view with a theme (or, with remove=1, take the theme off)."""
+    consultation = _consultation(consultation_id)
+    theme_id = parse_int(request.form.get("theme"), 0)
+    with database() as (repo, session):
+        views = {v.answer_id for v in ConsultationRepository(session).views(consultation.id)}
+        theme = repo.theme(theme_id) if theme_id else None
+        if (answer_id not in views or theme is None or theme.survey_id != consultation.id
+                or theme.name == QUOTE_THEME):
+            abort(404)
+        if request.form.get("remove") == "1":
+            repo.untag(answer_id, theme.id)
+        else:
+            repo.tag(answer_id, theme.id, _user_id(), current_runtime().clock())
+        session.commit()
+    flash(f"Theme \u201c{theme.name}\u201d "
+          f"{'removed' if request.form.get('remove') == '1' else 'added'}.", "info")
+    return redirect(url("dashboard.consultations.page", consultation_id=consultation.id)
+                    + "#views")
 
 
 @bp.post("/<consultation_id>/quotes/<int:answer_id>")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -101,6 +101,8 @@ class AnswerSummary:
     skipped: dict[str, int]
     #: {question id: {answer: count}} for the coded questions asked about.
     values: dict[str, dict[Any, int]]
+    #: Voice notes or photos sent instead of an answer, per question.
+    media: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class SurveyCounts:
     """Raw counts for the surveys list, straight from one GROUP BY."""
 
     by_channel: dict[str, int]
+    #: Those who agreed to take part, by channel.
+    consented_by_channel: dict[str, int]
     not_consented: int
     consented: int
     completed: int
@@ -151,6 +155,18 @@ class DashboardRepository:
 
     def users(self) -> list[User]:
         return list(self._session.scalars(select(User).order_by(User.email)))
+
+    def active_organisers(self) -> int:
+        """Organisers who can sign in (not disabled)."""
+        return int(self._session.scalar(
+            select(func.count()).select_from(User)
+            .where(User.role == "organiser", User.disabled_at.is_(None))) or 0)
+
+    def update_user(self, user_id: int, **values: Any) -> None:
+        """Change an account's role, password hash or disabled_at."""
+        if "role" in values:
+            check_one_of(values["role"], ROLES, "role")
+        self._session.execute(update(User).where(User.id == user_id).values(values))
 
     def signed_in(self, user_id: int, now: datetime, new_hash: str | None = None) -> None:
         """Record a sign-in, replacing the password hash when its parameters were upgraded."""
@@ -331,10 +347,13 @@ class DashboardRepository:
         )
         raw: dict[str, dict[str, Any]] = {}
         for survey_id, channel, has_consented, is_completed, count in rows:
-            entry = raw.setdefault(survey_id, {"by_channel": {}, "not_consented": 0,
-                                               "consented": 0, "completed": 0})
+            entry = raw.setdefault(survey_id, {"by_channel": {}, "consented_by_channel": {},
+                                               "not_consented": 0, "consented": 0,
+                                               "completed": 0})
             entry["by_channel"][channel] = entry["by_channel"].get(channel, 0) + count
             if has_consented or is_completed:
+                agreed = entry["consented_by_channel"]
+                agreed[channel] = agreed.get(channel, 0) + count
                 entry["consented"] += count
                 entry["completed"] += count if is_completed else 0
             else:
@@ -443,7 +462,7 @@ class DashboardRepository:
             .group_by(Answer.question_id, Answer.kind, literal_column("v"))
         )
         summary = AnswerSummary({}, {}, {qid: {} for qid in coded})
-        media: dict[str, int] = {}
+        media = summary.media
         for qid, kind, raw, count in self._session.execute(self._filtered(stmt, where)):
             if kind == "skipped":
                 summary.skipped[qid] = summary.skipped.get(qid, 0) + count
