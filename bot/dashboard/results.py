@@ -126,8 +126,10 @@ def survey_rows(repo: DashboardRepository, surveys: Sequence[Survey], suppress: 
         by_channel = counts[survey.id].by_channel if survey.id in counts else {}
         channel_split = suppress.partition(by_channel)
         labels = [(c, channel_name(c)) for c in sorted(by_channel)]
+        # Rehearsals in the sandbox are not evidence: left out (the join only if any).
+        where = ResponseFilter(without_test=repo.test_responses(survey.id) > 0)
         rows.append(SurveyRow(survey, survey_status(survey, now),
-                              funnel(repo, survey, suppress, with_invited=False),
+                              funnel(repo, survey, suppress, where, with_invited=False),
                               bars(channel_split, labels)))
     return rows
 
