@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage import spreadsheet
 from storage.models import Answer, AnswerTheme, Note, Response, SurveyDefinition, Theme
+from storage.repositories.kept import KeptRepository, OtherReplyView
 from storage.repositories.media import MediaRepository
 from storage.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401 (exported here too)
 from surveys.model import Question, QuestionType, Survey
@@ -47,6 +48,8 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
 CHUNK = 1000
 #: What a skipped or media-only answer reads as (option codes are [a-z0-9_], never these).
 SKIPPED, MEDIA = "(skipped)", "(photo, file or voice note)"
+#: The field (JSON Lines) and key of the other replies column.
+OTHER_REPLIES = "other_replies"
 #: Where `iter_rows` puts a question's voice note and photo references among its answers.
 MEDIA_REF = "media_ref"
 #: Where `iter_rows` puts the themes and the reviewers' notes of a written answer.
@@ -64,7 +67,7 @@ class Column:
     description: str
     question: Question | None = None
     part: Literal["meta", "label", "code", "value", "media", "option", "themes",
-                  "notes"] = "meta"
+                  "notes", "other"] = "meta"
     #: For an "option" column: the option's code.
     option: str | None = None
 
@@ -112,6 +115,12 @@ class ExportPlan:
         for question in self._questions():
             self.columns += _question_columns(question)
             self.columns += _review_columns(question)
+        self.columns.append(Column(
+            OTHER_REPLIES, "Other replies",
+            "What they sent that was neither an answer nor a keyword (a reply we could not "
+            "read, words after finishing or after STOP), redacted, each after the question "
+            "or stage it arrived at in [brackets], one per line. In JSON Lines, a list of "
+            "{question, text, received_at}.", part="other"))
 
     def _questions(self) -> list[Question]:
         """Newest version's questions in order, then any only older versions had."""
@@ -152,9 +161,9 @@ class ExportPlan:
                "stored. In CSV and XLSX, text starting with = + - @ or a tab or line break "
                "has an apostrophe put in front, so spreadsheets do not run it."]
 
-    def row(self, response: Any, answers: dict[str, list[tuple[str, Any, str | None]]]
-            ) -> list[Any]:
-        """One response as a list of cell values, in column order."""
+    def row(self, response: Any, answers: dict[str, list[tuple[str, Any, str | None]]],
+            others: Sequence[OtherReplyView] = ()) -> list[Any]:
+        """One response as a list of cell values, in column order; the other replies last."""
         respondent = secrets.token_hex(8) if self.random_ids else response.participant_id
         quote = {True: "yes", False: "no"}.get(response.quote_ok, "")
         values: list[Any] = [respondent, response.survey_version, response.channel,
@@ -164,13 +173,14 @@ class ExportPlan:
             values.append("yes" if response.is_test else "no")
         kinds: dict[str, tuple[Any, str | None]] = {}
         current = ""
-        for column in self.columns[len(values):]:
+        for column in self.columns[len(values):-1]:
             assert column.question is not None
             if column.question.id != current:
                 current = column.question.id
                 kinds = {kind: (value, label)
                          for kind, value, label in answers.get(current, ())}
             values.append(_cell(column, kinds))
+        values.append(OtherReplies(others))
         return values
 
 
@@ -206,6 +216,18 @@ class Listed(list[str]):
 
     def joined(self) -> str:
         return self.separator.join(self)
+
+
+class OtherReplies(list[dict[str, str]]):
+    """A response's other replies: a list of {question, text, received_at} in JSON Lines,
+    one "[question] text" line each in a sheet."""
+
+    def __init__(self, others: Iterable[OtherReplyView]) -> None:
+        super().__init__({"question": o.question_id, "text": o.text,
+                          "received_at": o.received_at.isoformat()} for o in others)
+
+    def joined(self) -> str:
+        return "\n".join(f"[{other['question']}] {other['text']}" for other in self)
 
 
 def _review_columns(q: Question) -> list[Column]:
@@ -342,6 +364,7 @@ def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
                      if plan.has_media else {})
             reviews = (_reviews(session, [a.id for a in answers if a.kind == "value"])
                        if plan.has_reviews else {})
+            others = KeptRepository(session).others_for([r.id for r in responses])
             session.rollback()  # end the (read) transaction before writing anything out
         given: dict[int, dict[str, list[tuple[str, Any, str | None]]]] = {}
         for a in answers:
@@ -353,7 +376,7 @@ def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
                 given.setdefault(response_id, {}).setdefault(question_id, []).append(
                     (MEDIA_REF, refs, None))
         for response in responses:
-            yield plan.row(response, given.get(response.id, {}))
+            yield plan.row(response, given.get(response.id, {}), others.get(response.id, ()))
         after = responses[-1].id
 
 
@@ -388,7 +411,8 @@ def _reviews(session: Session, answer_ids: list[int]
 def _flat(rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
     """Rows for a spreadsheet: a list of themes or of notes becomes one text cell."""
     for row in rows:
-        yield [value.joined() if isinstance(value, Listed) else value for value in row]
+        yield [value.joined() if isinstance(value, Listed | OtherReplies) else value
+               for value in row]
 
 
 def csv_chunks(rows: Iterator[list[Any]], header: Sequence[str],
@@ -434,7 +458,8 @@ def write_xlsx(path: Path, rows: Iterator[list[Any]], plan: ExportPlan) -> None:
 
 
 #: Column widths in XLSX (in characters), by what the column holds.
-_WIDTHS = {"label": 28, "code": 14, "media": 24, "option": 14, "themes": 30, "notes": 50}
+_WIDTHS = {"label": 28, "code": 14, "media": 24, "option": 14, "themes": 30, "notes": 50,
+           "other": 50}
 
 
 def _width(column: Column) -> int:

@@ -99,6 +99,23 @@ class SurveyDefinition(Base):
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SurveyStatus(Base):
+    """What an organiser decided about a survey (or consultation), whatever its version:
+    its opening and closing moments, which replace those in the file, and whether it is
+    archived. No row: the file's `opens` and `closes` hold."""
+
+    __tablename__ = "survey_status"
+
+    survey_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+
+
 class Participant(Base):
     """A person, known only by a pseudonym derived from their channel and address."""
 
@@ -678,3 +695,42 @@ class SandboxMessage(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     _repr_fields = ("channel", "direction", "kind")
+
+
+# --- Words kept, and promises kept ------------------------------------------------------------
+
+
+class OtherReply(Base):
+    """A message that was neither an answer nor a keyword, kept redacted so that nobody's
+    words are thrown away (surveys.keeping), with the question or stage it arrived at.
+    Reviewers read them beside the answers; exports carry them."""
+
+    __tablename__ = "other_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(32), _participant_fk(), index=True)
+    #: The response they were in (or had just finished); none before any survey.
+    response_id: Mapped[int | None] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    survey_id: Mapped[str | None] = mapped_column(String(64))
+    #: A question id, or a stage: "consent", "quote", "shareback", "menu", "done",
+    #: "stopped", "idle", ...
+    question_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    _repr_fields = ("survey_id", "question_id")
+
+
+class ErasureNotice(Base):
+    """Someone who had opted out by SMS (so no message can reach them until START) asked
+    for everything to be deleted with DELETE YES: it was, at once. This row, holding only
+    the pseudonym, lets the next START tell them so, and is removed then (or after
+    `ERASURE_NOTICE_DAYS`)."""
+
+    __tablename__ = "erasure_notices"
+
+    participant_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -55,7 +55,8 @@ from surveys.conversation import (
 )
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
-from surveys.model import Text
+from surveys.media import not_used
+from surveys.model import FREE_TEXT_LIMIT, Text
 from surveys.parsing import DONT_KNOW, NO_WORDS, YES_WORDS, normalise
 from surveys.reading import ID_PATTERN, LANGUAGE_PATTERN, Reader, read_header
 from surveys.signposting import read_local_contact
@@ -75,7 +76,7 @@ MAX_QUESTIONS = 5
 MAX_SEEDS = 10
 #: Pol.is keeps statements to 140 characters: short enough to read and vote on quickly.
 DEFAULT_STATEMENT_LENGTH = 140
-MAX_VIEW_LENGTH = 1000
+MAX_VIEW_LENGTH = FREE_TEXT_LIMIT
 #: How many statement ids the state remembers; far more than anyone votes on.
 MAX_REMEMBERED = 1000
 
@@ -948,8 +949,7 @@ def _media(turn: _Turn, event: Event) -> None:
     if question is not None and turn.values.get("phase") == "view":
         turn.result.records.append(AnswerGiven(c.id, c.version, question.id, "media",
                                                {"media": event.media_type or "file"}))
-    turn.say(turn.t("Thank you. We can't use photos, files or voice notes yet, so please "
-                    "answer in words."))
+    turn.say(not_used(event.media_type, turn.lang))
     _reprompt(turn)
 
 

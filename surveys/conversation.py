@@ -94,6 +94,29 @@ class AnswerGiven:
 
 
 @dataclass(frozen=True)
+class AnswerAdded:
+    """More words for a free-text answer already given (surveys.keeping): a second
+    message sent straight after it, or soon after and not an answer to what came next.
+    The service appends `text` to the stored answer."""
+
+    survey_id: str
+    version: int
+    question_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class OtherReply:
+    """A message that was neither an answer nor a keyword (surveys.keeping): kept, like
+    RapidPro's "Other", with where it arrived: a question id, or a stage such as
+    "consent", "menu", "done" or "stopped". `survey_id` is None outside any survey."""
+
+    survey_id: str | None
+    question_id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Completed:
     survey_id: str
     version: int
@@ -160,8 +183,9 @@ class ContactWanted:
 
 
 Record = (
-    Started | ConsentDecision | AnswerGiven | Completed | OptedOut | OptedIn | QuotePermission
-    | ShareBackChoice | PreferredTime | LanguageChosen | DataRequested | ErasureRequested
+    Started | ConsentDecision | AnswerGiven | AnswerAdded | OtherReply | Completed | OptedOut
+    | OptedIn | QuotePermission | ShareBackChoice | PreferredTime | LanguageChosen
+    | DataRequested | ErasureRequested
     | ConsultationRecord | SurveyClosed | ContactWanted
 )
 
@@ -203,6 +227,7 @@ def new_state() -> dict[str, Any]:
         "wrote": False,
         "shown": [],  # consultation statements shown, kept across goes: never one twice
         "safeguarding": None,  # "pause" or "held" after a possible disclosure (surveys.signposting)
+        "kept": None,  # the last free-text answer, so more words can join it (surveys.keeping)
     }
 
 

@@ -64,7 +64,7 @@ from surveys.conversation import (
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
 from surveys.media import failed as media_failed_text
-from surveys.media import media_kind, media_note, received, takes
+from surveys.media import media_kind, media_note, not_used, received, takes
 from surveys.model import Question, QuestionType, Survey
 from surveys.parsing import (
     NO_WORDS,
@@ -216,8 +216,7 @@ def _media(survey: Survey, result: Step, event: Event) -> None:
     result.records.append(AnswerGiven(
         survey.id, survey.version, question.id, "media", {"media": event.media_type or "file"}
     ))
-    result.say(_(lang, "Thank you. We can't use photos, files or voice notes yet, so "
-                       "please answer in words."))
+    result.say(not_used(event.media_type, lang))
     _ask(survey, result, question)
 
 
@@ -496,11 +495,19 @@ class Catalog:
     surveys: Mapping[str, Survey]
     default_survey: str | None = None
     consultations: Mapping[str, Consultation] = field(default_factory=dict)
+    #: When an organiser closed (or archived) an item, whatever its file says: from then
+    #: on it leaves the menu, and its results stay.
+    closed: Mapping[str, datetime] = field(default_factory=dict)
+
+    def is_open(self, item: Survey | Consultation, now: datetime) -> bool:
+        """Open by its own dates, and not closed by an organiser."""
+        closed = self.closed.get(item.id)
+        return item.is_open(now) and (closed is None or now < closed)
 
     def open_surveys(self, now: datetime) -> list[Survey | Consultation]:
         items: list[Survey | Consultation] = [*self.surveys.values(),
                                               *self.consultations.values()]
-        return [s for s in items if s.is_open(now)]
+        return [s for s in items if self.is_open(s, now)]
 
     def item(self, item_id: str | None) -> Survey | Consultation | None:
         """The survey or consultation with this id, if there is one."""
@@ -587,7 +594,7 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
 
     chosen = _chosen_survey(catalog, s, event, word)
     if chosen is not None:
-        if not chosen.is_open(now):
+        if not catalog.is_open(chosen, now):
             return _closed(chosen, s, now)
         return _begin_item(chosen, s, now)
 
@@ -603,7 +610,7 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
         return result
 
     if current is not None and (s["stage"] in IN_SURVEY or _more_wanted(current, s, event)):
-        if not current.is_open(now):
+        if not catalog.is_open(current, now):
             return _closed(current, s, now)
         return _step_item(current, s, event, now, context)
 
@@ -612,7 +619,8 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
 
     # Nothing in progress: start the default survey for newcomers, else offer a menu.
     default = catalog.item(catalog.default_survey)
-    if s["stage"] == "idle" and default is not None and default.is_open(now) and word is None:
+    if (s["stage"] == "idle" and default is not None and catalog.is_open(default, now)
+            and word is None):
         return _begin_item(default, s, now)
     result = Step(s)
     if word is Keyword.HELP:

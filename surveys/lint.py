@@ -468,36 +468,78 @@ def _distinct(checks: Sequence[Check]) -> list[tuple[Check, Finding]]:
     return out
 
 
+@dataclass(frozen=True)
+class Row:
+    """One row of the lint table: a prompt in one language, a cell per channel."""
+
+    id: str
+    language: str
+    sms: str
+    whatsapp: str
+    telegram: str
+    reading_age: float | None
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One finding under the table; `channel` is empty when it holds on every channel."""
+
+    level: Level
+    id: str
+    language: str
+    channel: str
+    message: str
+
+
+def table(checks: Sequence[Check]) -> list[Row]:
+    """The table's rows for one file's checks, in the order the survey sends them."""
+    rows: dict[tuple[str, str], dict[str, Check]] = {}
+    for check in checks:
+        rows.setdefault((check.id, check.language), {})[check.channel] = check
+    out = []
+    for (pid, lang), by_channel in rows.items():
+        text_sms = by_channel["sms"]
+        sms_cell = (f"{text_sms.encoding} {text_sms.characters} ch "
+                    f"{text_sms.segments} part{'s' if text_sms.segments != 1 else ''}")
+        out.append(Row(pid, lang, sms_cell, _cell(by_channel["whatsapp"]),
+                       _cell(by_channel["telegram"]), text_sms.reading_age))
+    return out
+
+
+def listed(checks: Sequence[Check]) -> list[Reported]:
+    """Each finding of one file's checks once, saying which channel when not all."""
+    out = []
+    for check, finding in _distinct(checks):
+        on_all = all(finding in c.findings for c in checks
+                     if (c.id, c.language) == (check.id, check.language))
+        out.append(Reported(finding.level, check.id, check.language,
+                          "" if on_all else check.channel, finding.message))
+    return out
+
+
 def report(checks: Sequence[Check]) -> str:
     """A table per file (one row per prompt and language) and the findings under it."""
     lines: list[str] = []
     files = list(dict.fromkeys(check.file for check in checks))
     for file in files:
         mine = [c for c in checks if c.file == file]
-        rows: dict[tuple[str, str], dict[str, Check]] = {}
-        for check in mine:
-            rows.setdefault((check.id, check.language), {})[check.channel] = check
-        width = max(len("prompt"), *(len(pid) for pid, _lang in rows))
+        rows = table(mine)
+        width = max(len("prompt"), *(len(row.id) for row in rows))
         lines.append(f"{file} ({mine[0].survey})")
         lines.append(f"  {'prompt':<{width}} {'lang':<5} {'SMS':<22} {'WhatsApp':<17} "
                      f"{'Telegram':<17} reading age")
-        for (pid, lang), by_channel in rows.items():
-            text_sms = by_channel["sms"]
-            sms_cell = (f"{text_sms.encoding} {text_sms.characters} ch "
-                        f"{text_sms.segments} part{'s' if text_sms.segments != 1 else ''}")
-            cells = [_cell(by_channel[name]) for name in ("whatsapp", "telegram")]
-            age = text_sms.reading_age
-            lines.append(f"  {pid:<{width}} {lang:<5} {sms_cell:<22} {cells[0]:<17} "
-                         f"{cells[1]:<17} {'' if age is None else f'{age:.0f}'}".rstrip())
-        findings = _distinct(mine)
-        for check, finding in findings:
-            on_all = all(finding in c.findings for c in mine
-                         if (c.id, c.language) == (check.id, check.language))
-            channel = "" if on_all else f" {check.channel}"
-            lines.append(f"  {finding.level}: {check.id} [{check.language}]{channel}: "
-                         f"{finding.message}")
-        errors = sum(1 for _c, f in findings if f.level == "error")
-        warnings = sum(1 for _c, f in findings if f.level == "warning")
+        for row in rows:
+            age = row.reading_age
+            lines.append(f"  {row.id:<{width}} {row.language:<5} {row.sms:<22} "
+                         f"{row.whatsapp:<17} {row.telegram:<17} "
+                         f"{'' if age is None else f'{age:.0f}'}".rstrip())
+        findings = listed(mine)
+        for found in findings:
+            channel = f" {found.channel}" if found.channel else ""
+            lines.append(f"  {found.level}: {found.id} [{found.language}]{channel}: "
+                         f"{found.message}")
+        errors = sum(1 for f in findings if f.level == "error")
+        warnings = sum(1 for f in findings if f.level == "warning")
         lines.append(f"  {errors} error{'s' if errors != 1 else ''}, "
                      f"{warnings} warning{'s' if warnings != 1 else ''}")
         lines.append("")

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from surveys.consultation import Consultation, parse_consultation
-from surveys.model import Condition, Option, Question, QuestionType, Survey, Text
+from surveys.model import (
+    FREE_TEXT_LIMIT,
+    Condition,
+    Option,
+    Question,
+    QuestionType,
+    Survey,
+    Text,
+)
 from surveys.reading import (
     ID_PATTERN,
     LANGUAGE_PATTERN,
@@ -183,7 +191,9 @@ def _question(
         )
     if minimum is not None and maximum is not None and maximum < minimum:
         raise reader.fail("'max' must not be less than 'min'")
-    max_length = reader.integer(raw.get("max_length"), "max_length", 1000, 1)
+    max_length = reader.integer(raw.get("max_length"), "max_length", FREE_TEXT_LIMIT, 1)
+    if max_length > FREE_TEXT_LIMIT:
+        raise reader.fail(f"'max_length' must be at most {FREE_TEXT_LIMIT} characters")
     if qtype is QuestionType.INFO and raw.get("optional") is not None:
         raise reader.fail("an info message has no answer, so it cannot be optional")
     return Question(

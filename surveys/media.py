@@ -54,6 +54,32 @@ def received(media_type: str, language: str) -> str:
     return _(language, "Thank you, we got your voice note.")
 
 
+def not_used(media_type: str, language: str) -> str:
+    """What a person is told when what they sent cannot answer this question: naming what
+    actually arrived (a location is not "a photo, file or voice note")."""
+    kind = media_type.lower()
+    if kind in ("photo", "image"):
+        return _(language, "Thank you for the photo. We can't use photos here, so please "
+                           "answer in words.")
+    if kind in ("voice", "audio"):
+        return _(language, "Thank you for the voice note. We can't use voice notes here, so "
+                           "please answer in words.")
+    if kind in ("video", "video_note", "animation"):
+        return _(language, "Thank you for the video. We can't use videos here, so please "
+                           "answer in words.")
+    if kind == "sticker":
+        return _(language, "Thank you for the sticker. Please answer in words, so we can "
+                           "record it.")
+    if kind == "location":
+        return _(language, "We got a location, but we don't use locations. Please answer "
+                           "in words.")
+    if kind == "contact":
+        return _(language, "We got a contact card. We don't keep other people's details, "
+                           "so please answer in words.")
+    return _(language, "Thank you for the file. We can't use files here, so please answer "
+                       "in words.")
+
+
 def failed(media_type: str, language: str) -> str:
     """What a person is told when their voice note or photo could not be kept."""
     if media_kind(media_type) == "image":

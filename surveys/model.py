@@ -23,6 +23,9 @@ class QuestionType(StrEnum):
 
 
 #: Question types whose answers are one of a fixed set of codes (buttons where a channel has them).
+#: The most a free-text answer keeps, in characters (a question's `max_length` may be less).
+FREE_TEXT_LIMIT = 5000
+
 CHOICE_TYPES = frozenset(
     {QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE, QuestionType.SCALE,
      QuestionType.YES_NO}
@@ -83,7 +86,7 @@ class Question:
     minimum: float | None = None
     maximum: float | None = None
     integer: bool = True
-    max_length: int = 1000
+    max_length: int = FREE_TEXT_LIMIT
     low_label: Text | None = None
     high_label: Text | None = None
     #: What a free-text question takes: always "text", and "audio" (voice notes) or

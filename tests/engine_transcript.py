@@ -13,6 +13,7 @@ from typing import Any
 
 from surveys.consultation import Candidate, StatementProposed, VoteCast, build_context
 from surveys.conversation import (
+    AnswerAdded,
     AnswerGiven,
     Completed,
     ConsentDecision,
@@ -22,6 +23,7 @@ from surveys.conversation import (
     LanguageChosen,
     OptedIn,
     OptedOut,
+    OtherReply,
     PreferredTime,
     QuotePermission,
     Record,
@@ -29,10 +31,14 @@ from surveys.conversation import (
     ShareBackChoice,
     Started,
 )
-from surveys.engine import Catalog, converse
+from surveys.engine import Catalog
+from surveys.keeping import converse
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-_WAIT = re.compile(r"^(\d+)([mhd])$")
+#: Between two messages, unless a `wait` says otherwise: long enough that each is read on
+#: its own (surveys.keeping joins messages seconds apart); `wait: 3s` shows a quick one.
+GAP = timedelta(minutes=10)
+_WAIT = re.compile(r"^(\d+)([smhd])$")
 
 
 def parse_event(raw: Any) -> Event | timedelta:
@@ -42,14 +48,17 @@ def parse_event(raw: Any) -> Event | timedelta:
     (kind, value), = raw.items()
     if kind == "wait":
         match = _WAIT.match(str(value))
-        assert match, f"wait takes e.g. 30m, 2h or 3d, not {value!r}"
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        assert match, f"wait takes e.g. 5s, 30m, 2h or 3d, not {value!r}"
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
         return timedelta(**{unit: int(match.group(1))})
     if kind == "start":
         return Event("start", survey_id=str(value or ""))
     if kind == "button":
         return Event("button", payload=str(value))
     if kind == "media":
+        if isinstance(value, dict):  # {media: {type: photo, caption: "2"}}
+            return Event("media", media_type=str(value.get("type", "photo")),
+                         text=str(value.get("caption", "")))
         return Event("media", media_type=str(value))
     if kind == "timeout":
         return Event("timeout")
@@ -78,6 +87,10 @@ def render_record(record: Record) -> str:
             return f"media for {record.question_id}: {record.value}"
         label = f" ({record.label})" if record.label else ""
         return f"answer {record.question_id} = {record.value!r}{label}"
+    if isinstance(record, AnswerAdded):
+        return f"added to {record.question_id}: {record.text!r}"
+    if isinstance(record, OtherReply):
+        return f"other reply at {record.question_id}: {record.text!r}"
     if isinstance(record, Completed):
         return f"completed {record.survey_id}"
     if isinstance(record, OptedOut):
@@ -150,11 +163,16 @@ def run(catalog: Catalog, events: list[Any],
     now, state = START, None
     pool = StatementPool(statements)
     transcript: list[dict[str, Any]] = []
+    waited = False
     for raw in events:
         event = parse_event(raw)
         if isinstance(event, timedelta):
             now += event
+            waited = True
             continue
+        if not waited:
+            now += GAP
+        waited = False
         result = converse(catalog, state, event, now, pool.context(catalog, state))
         pool.apply(result.records)
         state = result.state

@@ -51,6 +51,11 @@ def settings_for(database_url: str, instance: Path, **overrides: object) -> Sett
         "pseudonym_key": b"test-pseudonym-key-of-32-bytes-or-more!",
         "vault_keys": (TEST_VAULT_KEY,),
         "log_format": "json",
+        # A FakeClock stands still between messages unless a test moves it, and messages
+        # at one instant would join into one answer (surveys.keeping): off unless a test
+        # turns the windows on (tests/test_keeping_service.py).
+        "join_seconds": 0.0,
+        "follow_on_seconds": 0.0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -99,3 +99,34 @@ def test_help_lists_the_commands_users_rely_on(env: dict[str, str]) -> None:
     out = withus(["--help"], env).stdout
     for command in ("db", "surveys", "chat", "serve", "web", "scheduler", "keys"):
         assert f"  {command}" in out
+
+
+def test_surveys_open_close_archive_and_the_status_column(env: dict[str, str]) -> None:
+    assert withus(["db", "upgrade"], env).returncode == 0
+    assert withus(["surveys", "load", str(LIBRARY)], env).returncode == 0
+    listing = withus(["surveys", "list"], env)
+    assert "fft\tYour experience of care\tv2\t0 completed\topen" in listing.stdout
+    closed = withus(["surveys", "close", "fft"], env)
+    assert closed.returncode == 0, closed.stderr
+    assert "fft is now closed: it has left the participants' menu" in closed.stdout
+    assert "\t0 completed\tclosed" in withus(["surveys", "list"], env).stdout
+    # A closed survey is not offered: choosing it by name says so.
+    chat = withus(["chat", "fft", "--address", PHONE], env, stdin="1\n")
+    assert "has now closed" in chat.stdout
+    opened = withus(["surveys", "open", "fft"], env)
+    assert opened.returncode == 0 and "fft is now open" in opened.stdout
+    archived = withus(["surveys", "archive", "fft"], env)
+    assert archived.returncode == 0 and "fft is now archived" in archived.stdout
+    assert "\t0 completed\tarchived" in withus(["surveys", "list"], env).stdout
+
+
+@pytest.mark.parametrize("command", ["open", "close", "archive"])
+def test_surveys_status_commands_refuse_an_unknown_id(env: dict[str, str],
+                                                      command: str) -> None:
+    assert withus(["db", "upgrade"], env).returncode == 0
+    result = withus(["surveys", command, "nosuch"], env)
+    assert result.returncode == 2
+    assert "no survey or consultation with the id 'nosuch'" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = withus(["surveys", command], env)
+    assert missing.returncode == 2 and "Missing argument 'ID'" in missing.stderr

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from bot.services.runtime import Runtime
 from bot.web.app import create_app
-from storage.models import AuditEvent, Note, Theme
+from storage.models import AnswerTheme, AuditEvent, Note, Theme
 from tests.browser.seed import FFT_PEOPLE, PASSWORD, PHOTO, SKIP, Person, add_user, seed
 from tests.helpers import FakeClock, make_runtime, settings_for
 from tests.privacy import scan_text
@@ -299,7 +299,10 @@ def test_the_survey_page_suppresses_small_counts(client: FlaskClient,
     assert re.search(r"Poor</th>\s*<td class=\"num suppressed\">hidden<", overall)
     assert ">10<" not in overall and ">2<" not in overall
     assert "<svg" not in overall  # a bar would give the hidden share away
-    assert "<script" not in html and "https://" not in html  # nothing from elsewhere
+    # Nothing from elsewhere: the one script is this server's own, and there is no inline one.
+    assert re.findall(r"<script[^>]*>", html) == [
+        '<script src="/static/answers.js" defer>']
+    assert "https://" not in html
 
 
 def test_bars_are_drawn_by_the_server_with_their_numbers(client: FlaskClient,
@@ -356,16 +359,16 @@ def test_themes_can_be_created_applied_counted_and_filtered(
                                           "csrf_token": token(client, survey)})
     html = page(client, survey)
     theme_id = int(re.search(r'<option value="(\d+)">Weekend cover</option>', html)[1])  # type: ignore[index]
-    answer_id = int(re.search(  # type: ignore[index]
-        r'id="answer-(\d+)">\s*<blockquote><p>Nobody came on Sunday', html)[1])
+    answer_id = answer_with(html, "Nobody came on Sunday")
     reply = client.post(f"{survey}/answers/{answer_id}/themes", data={
         "theme": theme_id, "csrf_token": token(client, survey), "back": f"{survey}?q=sunday"})
-    assert reply.location == f"{survey}?q=sunday"
+    # Back to the same view, at the answer (without JavaScript the page reloads there).
+    assert reply.location == f"{survey}?q=sunday#answer-{answer_id}"
     filtered = page(client, f"{survey}?theme={theme_id}")
     answers = filtered[filtered.index('id="answers-heading"'):]
     assert "Nobody came on Sunday." in answers and "Staff listened" not in answers
     assert "Answers matching:\n    fewer than 10" in answers
-    assert re.search(r"Weekend cover</a></th>\s*<td class=\"num\">fewer than 10<", filtered)
+    assert re.search(r"Weekend cover</a></th>\s*<td class=\"num[^\"]*\">fewer than 10<", filtered)
     # A theme from another survey, or an answer that is not free text: not found.
     overall_answer = answer_id - 1  # the "poor" answer recorded just before it
     assert client.post(f"{survey}/answers/{overall_answer}/themes", data={
@@ -374,6 +377,89 @@ def test_themes_can_be_created_applied_counted_and_filtered(
                 data={"csrf_token": token(client, survey)})
     assert "Nobody came on Sunday." not in page(client, f"{survey}?theme={theme_id}").split(
         'id="answers-heading"')[1]
+
+
+def answer_with(html: str, words: str) -> int:
+    """The id of the answer on the page whose text starts with `words`."""
+    found = re.search(r'<li class="answer" id="answer-(\d+)">(?:(?!</li>).)*?<blockquote><p>'
+                      + re.escape(words), html, re.S)
+    assert found, words
+    return int(found[1])
+
+
+def test_no_theme_is_chosen_until_the_reviewer_chooses_one(
+        client: FlaskClient, addresses: list[str]) -> None:
+    sign_in(client, REVIEWER)
+    survey = "/dashboard/surveys/fft"
+    client.post(f"{survey}/themes", data={"name": "Kindness", "csrf_token": token(client, survey)})
+    html = page(client, survey)
+    answer_id = answer_with(html, "Nobody came on Sunday")
+    tag_form = html[html.index(f'id="tag-{answer_id}"'):]
+    tag_form = tag_form[:tag_form.index("</select>")]
+    assert re.search(r'<option value="" selected>Choose a theme</option>', tag_form)
+    assert re.search(r'<option value="\d+">Kindness</option>', tag_form)  # not selected
+    # Sending the form as it stands tags nothing and says why.
+    reply = client.post(f"{survey}/answers/{answer_id}/themes", data={
+        "theme": "", "csrf_token": token(client, survey)}, follow_redirects=True)
+    assert "Choose a theme first." in reply.get_data(as_text=True)
+    with_tags = page(client, survey)
+    assert 'aria-label="Themes of this answer"' not in with_tags
+
+
+def test_bulk_tagging_tags_every_selected_answer_and_nothing_else(
+        client: FlaskClient, runtime: Runtime, addresses: list[str]) -> None:
+    sign_in(client, REVIEWER)
+    survey = "/dashboard/surveys/fft"
+    client.post(f"{survey}/themes", data={"name": "Kindness", "csrf_token": token(client, survey)})
+    html = page(client, survey)
+    theme_id = int(re.search(r'<option value="(\d+)">Kindness</option>', html)[1])  # type: ignore[index]
+    kind = [answer_with(html, f"The carers were kind, visit {n}.") for n in range(3)]
+    sunday = answer_with(html, "Nobody came on Sunday")
+    reply = client.post(f"{survey}/answers/themes", data={
+        "theme": theme_id, "answer": [str(n) for n in kind], "back": survey,
+        "csrf_token": token(client, survey)})
+    assert reply.status_code == 302 and reply.location == f"{survey}#answers-heading"
+    with runtime.sessions() as session:
+        tagged = set(session.scalars(select(AnswerTheme.answer_id)))
+    assert tagged == set(kind)
+    assert "Tagged 3 answers \u201cKindness\u201d." in page(client, survey)
+    # An answer of another question, or an unknown one, spoils the whole request.
+    for bad in (str(sunday - 1), "999999"):
+        assert client.post(f"{survey}/answers/themes", data={
+            "theme": theme_id, "answer": [str(sunday), bad],
+            "csrf_token": token(client, survey)}).status_code == 404
+    too_many = client.post(f"{survey}/answers/themes", data={
+        "theme": theme_id, "answer": [str(sunday)] * 201, "csrf_token": token(client, survey)})
+    assert too_many.status_code == 413
+    nothing = client.post(f"{survey}/answers/themes", data={
+        "theme": theme_id, "csrf_token": token(client, survey)}, follow_redirects=True)
+    assert "Select one or more answers first" in nothing.get_data(as_text=True)
+    assert client.post(f"{survey}/answers/themes", data={
+        "theme": theme_id, "answer": [str(sunday)]}).status_code == 400  # no CSRF token
+    with runtime.sessions() as session:
+        assert set(session.scalars(select(AnswerTheme.answer_id))) == set(kind)
+
+
+def test_theme_counts_are_shown_for_every_written_question(
+        client: FlaskClient, runtime: Runtime) -> None:
+    seed(runtime, "carers", [Person({"missing": f"Respite {n}", "time_for_me": 1,
+                                     "time_wish": f"A walk {n}"}) for n in range(12)])
+    sign_in(client, REVIEWER)
+    survey = "/dashboard/surveys/carers"
+    client.post(f"{survey}/themes", data={"name": "Breaks", "csrf_token": token(client, survey)})
+    html = page(client, survey)
+    theme_id = int(re.search(r'<option value="(\d+)">Breaks</option>', html)[1])  # type: ignore[index]
+    ids = [answer_with(html, f"Respite {n}") for n in range(11)]
+    client.post(f"{survey}/answers/themes", data={
+        "theme": theme_id, "answer": [str(n) for n in ids], "csrf_token": token(client, survey)})
+    panel = page(client, survey)
+    panel = panel[panel.index('id="themes-panel"'):panel.index('id="answers-heading"')]
+    headings = re.findall(r'<th scope="col" class="num">([^<]+)', panel)
+    assert headings == ["What support is missing for you right now? ",
+                        "What would help you get some time for yourself?"]
+    # 11 of 12 answers tagged: showing 11 would give away the one untagged.
+    row = re.search(r"Breaks</a></th>(.*?)</tr>", panel, re.S)[1]  # type: ignore[index]
+    assert re.findall(r'<td class="num[^"]*">([^<]+)</td>', row) == ["hidden", "0"]
 
 
 def test_reviewers_write_notes(client: FlaskClient, runtime: Runtime,

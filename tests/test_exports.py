@@ -100,6 +100,7 @@ def test_one_row_per_response_with_labels_codes_and_metadata(runtime: Runtime) -
         "Anything else? [comments]",
         "Anything else? [comments] themes",
         "Anything else? [comments] reviewers' notes",
+        "Other replies",
     ]
     assert len(rows) == 2  # declined and never-consented responses are not exported
     row = dict(zip(header, rows[0], strict=True))
@@ -183,8 +184,8 @@ def test_questions_of_older_versions_keep_their_columns(runtime: Runtime,
     load_library(runtime, folder)
     seed(runtime, "everything", [everything(None, remarks="Said in version 4")])
     header, *rows = csv_rows(runtime, plan_for(runtime))
-    assert header[-6::3] == ["Anything else? [remarks]", "Anything else? [comments]"]
-    assert [row[-6::3] for row in rows] == [["", "Said in version 3"],
+    assert header[-7:-1:3] == ["Anything else? [remarks]", "Anything else? [comments]"]
+    assert [row[-7:-1:3] for row in rows] == [["", "Said in version 3"],
                                             ["Said in version 4", ""]]
     assert [row[1] for row in rows] == ["3", "4"]
 
@@ -201,6 +202,7 @@ def test_rows_stream_in_chunks_without_losing_or_repeating_any(runtime: Runtime)
     comments = [c.key for c in plan.columns].index("comments")
     assert [row[comments] for row in whole][:7] == [f"Person {n}" for n in range(7)]
     assert whole[7][comments] == SKIPPED and whole[8][comments] == MEDIA
+    assert all(row[-1] == [] for row in whole)  # no other replies here
 
 
 def test_random_ids_are_random_per_export_and_never_pseudonyms(runtime: Runtime) -> None:

@@ -87,7 +87,9 @@ THANKS = (
     "Thank you. Your answers go to the group that looks at this service, which includes "
     "people who use it. We will text you what we learned and what changes."
 )
-IN_WORDS = "Thank you. We can't use photos, files or voice notes yet, so please answer in words."
+PHOTO_IN_WORDS = "Thank you for the photo. We can't use photos here, so please answer in words."
+VOICE_IN_WORDS = ("Thank you for the voice note. We can't use voice notes here, so please answer "
+                  "in words.")
 WELCOME_BACK = "Welcome back. You will get messages from us again."
 STOPPED = "You won't get any more messages from us. Text START if you want to join in again."
 

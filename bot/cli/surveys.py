@@ -1,4 +1,4 @@
-"""`withus surveys`: load, list, lint and import survey files.
+"""`withus surveys`: load, list, open, close, archive, lint and import survey files.
 
 `lint` and `import-xlsform` touch neither the database nor the network, so both work on a
 laptop before anything is set up, and organisers can run `lint` in CI on their own files.
@@ -6,10 +6,11 @@ laptop before anything is set up, and organisers can run `lint` in CI on their o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,7 +22,7 @@ EXIT_ERRORS = 1
 
 @click.group()
 def surveys() -> None:
-    """Load, list and check survey files."""
+    """Load, list, open, close and check survey files."""
 
 
 @surveys.command("load")
@@ -31,10 +32,9 @@ def surveys_load(path: Path) -> None:
 
     Every file is checked before any is stored: a bad file loads nothing.
     """
-    from bot.services.consultation import store_seeds
+    from bot.services.surveys import store
     from storage.repositories import SurveyVersionConflict
     from storage.uow import UnitOfWork
-    from surveys.consultation import Consultation
     from surveys.loader import SurveyError, load_file, load_folder
 
     try:
@@ -51,11 +51,7 @@ def surveys_load(path: Path) -> None:
             results = []
             for survey in loaded:
                 source = Path(survey.source_path).read_text(encoding="utf-8")
-                sha = hashlib.sha256(source.encode()).hexdigest()
-                new = uow.surveys.store(survey.id, survey.version, survey.title.get(), source,
-                                        sha, runtime.clock())
-                if isinstance(survey, Consultation):  # its seed statements, approved
-                    store_seeds(uow.session, survey, runtime.clock())
+                new = store(uow.session, survey, source, runtime.clock())
                 results.append((survey, new))
             uow.commit()
     except SurveyVersionConflict as exc:
@@ -70,21 +66,86 @@ def surveys_load(path: Path) -> None:
 
 @surveys.command("list")
 def surveys_list() -> None:
-    """One line per survey: id, title, version, completed responses."""
+    """One line per survey: id, title, version, completed responses and status (open,
+    scheduled, closed or archived)."""
+    from bot.services.surveys import listing
     from storage.uow import UnitOfWork
 
     runtime = build_runtime()
     try:
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
-            rows = sorted((d.survey_id, d.title, d.version) for d in uow.surveys.latest_all())
+            rows = listing(uow.session, runtime.clock())
             completed = uow.responses.counts_by_survey()
     finally:
         runtime.close()
     if not rows:
         click.echo("no surveys loaded (try: withus surveys load surveys/library)")
         return
-    for survey_id, title, version in rows:
-        click.echo(f"{survey_id}\t{title}\tv{version}\t{completed.get(survey_id, 0)} completed")
+    for row in rows:
+        item = row.item
+        click.echo(f"{item.id}\t{item.title.get()}\tv{item.version}\t"
+                   f"{completed.get(item.id, 0)} completed\t{_status_text(row)}")
+
+
+def _status_text(row: Any) -> str:
+    """"open", "open until 1 March 2027 09:00 UTC", "scheduled from ...", "closed"."""
+    if row.status == "open" and row.closes_at is not None:
+        return f"open until {_moment(row.closes_at)}"
+    if row.status == "scheduled" and row.opens_at is not None:
+        return f"scheduled from {_moment(row.opens_at)}"
+    return str(row.status)
+
+
+def _moment(when: datetime) -> str:
+    return f"{when:%-d %B %Y %H:%M} UTC"
+
+
+def _change(survey_id: str, action: str) -> None:
+    from bot.services.surveys import NoSuchSurvey, StatusError, change_status
+    from storage.uow import UnitOfWork
+
+    runtime = build_runtime()
+    try:
+        with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+            status = change_status(uow.session, survey_id, action,  # type: ignore[arg-type]
+                                   runtime.clock())
+            uow.commit()
+    except (NoSuchSurvey, StatusError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        click.echo(f"error: {message}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    finally:
+        runtime.close()
+    said = {"open": "open: participants can choose it from the menu",
+            "scheduled": "scheduled: it opens on its opening date",
+            "closed": "closed: it has left the participants' menu; its results stay",
+            "archived": "archived: it has left the menu and the dashboard's list; its "
+                        "results stay"}
+    click.echo(f"{survey_id} is now {said[status]}")
+
+
+@surveys.command("open")
+@click.argument("survey_id", metavar="ID")
+def surveys_open(survey_id: str) -> None:
+    """Open survey ID now: a closing date that has passed, an opening date still to come
+    and archiving are cleared, so it is in the participants' menu."""
+    _change(survey_id, "open")
+
+
+@surveys.command("close")
+@click.argument("survey_id", metavar="ID")
+def surveys_close(survey_id: str) -> None:
+    """Close survey ID now: it leaves the participants' menu, and people part-way through
+    are told it has closed. Its results stay; `withus surveys open ID` opens it again."""
+    _change(survey_id, "close")
+
+
+@surveys.command("archive")
+@click.argument("survey_id", metavar="ID")
+def surveys_archive(survey_id: str) -> None:
+    """Close survey ID and archive it: it leaves the menu and the dashboard's list of
+    surveys (its results stay, under "Archived"). `withus surveys open ID` brings it back."""
+    _change(survey_id, "archive")
 
 
 def _survey_files(paths: tuple[Path, ...]) -> list[Path]:

@@ -131,7 +131,7 @@ def export(survey_id: str, fmt: str, output: Path, random_ids: bool, reason: str
             DashboardRepository(session).audit(
                 None, "export", survey_id, runtime.clock(), reason=reason or None,
                 detail={"format": fmt, "ids": "random" if random_ids else "pseudonym",
-                        "via": "command line", "test": include_test})
+                        "via": "command line", **({"test": True} if include_test else {})})
             session.commit()
         plan = ExportPlan(versions, random_ids=random_ids, include_test=include_test)
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,9 @@ def init_app(app: Flask) -> None:
         consultation,
         media,
         outreach,
+        publishing,
         safeguarding,
+        themes,
         views,
     )
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
     EmailField,
     HiddenField,
     IntegerField,
@@ -15,7 +17,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from storage.types import MAX_ID
 
@@ -36,6 +38,13 @@ class ThemeForm(FlaskForm):
 
 
 class TagForm(FlaskForm):
+    theme = IntegerField("Theme", validators=[DataRequired(), NumberRange(min=1, max=MAX_ID)])
+    back = HiddenField()
+
+
+class BulkTagForm(FlaskForm):
+    """One theme for the answers ticked on the page (their ids come as `answer` fields)."""
+
     theme = IntegerField("Theme", validators=[DataRequired(), NumberRange(min=1, max=MAX_ID)])
     back = HiddenField()
 
@@ -75,3 +84,28 @@ class RevealForm(FlaskForm):
                                        Length(min=10, max=1000,
                                               message="Give a reason of at least a short "
                                                       "sentence.")])
+
+
+class UploadForm(FlaskForm):
+    """A survey to check: a file (YAML or XLSForm) or YAML pasted in. Size limits are the
+    service's (bot.services.surveys), checked with a clear message rather than here."""
+
+    file = FileField("Survey file (.yaml, .yml, .xlsx or .xls)")
+    text = TextAreaField("Or paste the survey (YAML)")
+    submit = SubmitField("Check the survey")
+
+
+class PublishForm(FlaskForm):
+    source = TextAreaField("The survey file that will be published",
+                           validators=[DataRequired()])
+    name = HiddenField()
+    confirm = BooleanField("Publish even though the check found errors")
+    submit = SubmitField("Publish")
+
+
+class DatesForm(FlaskForm):
+    opens = DateTimeLocalField("Opens", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                               validators=[Optional()])
+    closes = DateTimeLocalField("Closes", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                                validators=[Optional()])
+    submit = SubmitField("Save the dates")

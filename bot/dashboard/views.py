@@ -24,15 +24,16 @@ from flask_login import current_user
 
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, organiser_only, signed_in
-from bot.dashboard.forms import ButtonForm, ExportForm, NoteForm, TagForm, ThemeForm
+from bot.dashboard.forms import ExportForm, NoteForm, TagForm, ThemeForm
 from bot.dashboard.results import (
     channel_name,
     funnel,
-    parse_int,
     prompt_previews,
     question_results,
     survey_rows,
 )
+from bot.dashboard.themes import answers_view
+from bot.services.surveys import listing
 from storage.exports import (
     MEDIA_TYPES,
     ExportPlan,
@@ -44,11 +45,10 @@ from storage.exports import (
     load_versions,
     write_xlsx,
 )
+from storage.repositories.consultations import ConsultationRepository
 from storage.repositories.dashboard import ResponseFilter
-from surveys.model import QuestionType, Survey
+from surveys.model import Survey
 from surveys.suppression import Suppressor
-
-PAGE_SIZE = 25
 
 
 def _suppressor() -> Suppressor:
@@ -64,15 +64,6 @@ def _survey(survey_id: str) -> Survey:
 
 def _user_id() -> int:
     return int(current_user.get_id())
-
-
-def _back(survey_id: str) -> str:
-    """Return to the survey page the form was on, keeping its filters; nowhere else."""
-    target = request.form.get("back", "")
-    prefix = url_for("dashboard.survey", survey_id=survey_id)
-    if target == prefix or target.startswith(prefix + "?"):
-        return target
-    return prefix
 
 
 @bp.app_context_processor
@@ -91,10 +82,20 @@ def merge_args(args: dict[str, str], **changes: Any) -> str:
 @signed_in
 def surveys() -> str:
     runtime = current_runtime()
-    catalog = sorted(runtime.catalog.get().surveys.values(), key=lambda s: s.id)
-    with database() as (repo, _s):
-        rows = survey_rows(repo, catalog, _suppressor(), runtime.clock())
-    return render_template("dashboard/surveys.html", rows=rows)
+    now = runtime.clock()
+    catalog = runtime.catalog.get()
+    with database() as (repo, session):
+        listed = {row.item.id: row for row in listing(session, now)}
+        archived = [row for row in listed.values() if row.status == "archived"]
+        current = sorted((s for s in catalog.surveys.values()
+                          if s.id not in {row.item.id for row in archived}), key=lambda s: s.id)
+        rows = survey_rows(repo, current, _suppressor(), now)
+        consultations = [row for row in listed.values()
+                         if row.kind == "consultation" and row.status != "archived"]
+        waiting = ConsultationRepository(session).waiting_counts()
+    status = {survey_id: row.status for survey_id, row in listed.items()}
+    return render_template("dashboard/surveys.html", rows=rows, status=status,
+                           consultations=consultations, archived=archived, waiting=waiting)
 
 
 def _filters(channels: list[str], languages: list[str]) -> tuple[ResponseFilter, list[str]]:
@@ -125,7 +126,6 @@ def _filters(channels: list[str], languages: list[str]) -> tuple[ResponseFilter,
 def survey(survey_id: str) -> str:
     the_survey = _survey(survey_id)
     suppress = _suppressor()
-    free_questions = [q for q in the_survey.questions if q.type is QuestionType.FREE_TEXT]
     with database() as (repo, _s):
         channels, languages = repo.choices_in_use(survey_id)
         where, problems = _filters(channels, languages)
@@ -135,43 +135,14 @@ def survey(survey_id: str) -> str:
         where = replace(where, without_test=bool(tests) and not include_test)
         the_funnel = funnel(repo, the_survey, suppress, where)
         results, answered_raw = question_results(repo, the_survey, suppress, where)
-        themes = repo.themes(survey_id)
-        theme_names = {t.id: t.name for t in themes}
-
-        chosen = request.args.get("question", "")
-        question = next((q for q in free_questions if q.id == chosen),
-                        free_questions[0] if free_questions else None)
-        search = request.args.get("q", "")[:200]
-        theme_id = parse_int(request.args.get("theme"), 0) or None
-        if theme_id not in theme_names:
-            theme_id = None
-        page = parse_int(request.args.get("page"), 1)
-        text: dict[str, Any] = {"question": question, "answers": [], "matches": None}
-        theme_breakdown = None
-        if question is not None:
-            result = next(r for r in results if r.question.id == question.id)
-            text["visible"] = result.text_visible
-            answered = answered_raw.get(question.id, 0)
-            theme_breakdown = suppress.multiple(
-                {t.id: 0 for t in themes} | repo.theme_counts(survey_id, [question.id], where),
-                answered,
-            )
-            if result.text_visible:
-                matches, answers = repo.free_text(
-                    survey_id, question.id, where, search=search, theme_id=theme_id,
-                    limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, answered=answered)
-                ids = [a.id for a in answers]
-                text.update(answers=answers, matches=suppress.count(matches),
-                            more=matches > page * PAGE_SIZE, tags=repo.tags_of(ids),
-                            notes=repo.notes_of(ids))
+        answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
+                               request.args)
     return render_template(
         "dashboard/survey.html", survey=the_survey, funnel=the_funnel, results=results,
         where=where, problems=problems, channels=channels, languages=languages,
-        themes=themes, theme_names=theme_names, theme_breakdown=theme_breakdown,
-        free_questions=free_questions, text=text, search=search, theme_id=theme_id,
-        page=page, k=suppress.k, theme_form=ThemeForm(), tag_form=TagForm(),
-        note_form=NoteForm(), export_form=ExportForm(),
-        back=request.full_path.rstrip("?"), tests=tests, include_test=include_test,
+        k=suppress.k, theme_form=ThemeForm(), tag_form=TagForm(), note_form=NoteForm(),
+        export_form=ExportForm(), back=request.full_path.rstrip("?"), **answers,
+        tests=tests, include_test=include_test,
     )
 
 
@@ -186,76 +157,7 @@ def prompts(survey_id: str) -> str:
                            previews=prompt_previews(the_survey, language))
 
 
-@bp.post("/surveys/<survey_id>/themes")
-@signed_in
-def create_theme(survey_id: str) -> Any:
-    _survey(survey_id)
-    form = ThemeForm()
-    if not form.validate_on_submit():
-        flash("Give the theme a name of up to 80 characters.", "error")
-        return redirect(_back(survey_id))
-    with database() as (repo, db_session):
-        repo.create_theme(survey_id, form.name.data or "", _user_id(), current_runtime().clock())
-        db_session.commit()
-    flash(f"Theme \u201c{' '.join((form.name.data or '').split())}\u201d is ready to use.",
-          "info")
-    return redirect(_back(survey_id))
-
-
-def _answer_or_404(repo: Any, survey: Survey, answer_id: int) -> None:
-    free = [q.id for q in survey.questions if q.type is QuestionType.FREE_TEXT]
-    if not repo.free_text_answer(answer_id, survey.id, free):
-        abort(404)
-
-
-@bp.post("/surveys/<survey_id>/answers/<int:answer_id>/themes")
-@signed_in
-def tag(survey_id: str, answer_id: int) -> Any:
-    the_survey = _survey(survey_id)
-    form = TagForm()
-    if not form.validate_on_submit():
-        flash("Choose a theme first.", "error")
-        return redirect(_back(survey_id))
-    with database() as (repo, db_session):
-        _answer_or_404(repo, the_survey, answer_id)
-        theme = repo.theme(form.theme.data or 0)
-        if theme is None or theme.survey_id != survey_id:
-            abort(404)
-        repo.tag(answer_id, theme.id, _user_id(), current_runtime().clock())
-        db_session.commit()
-        flash(f"Tagged \u201c{theme.name}\u201d.", "info")
-    return redirect(_back(survey_id))
-
-
-@bp.post("/surveys/<survey_id>/answers/<int:answer_id>/themes/<int:theme_id>/remove")
-@signed_in
-def untag(survey_id: str, answer_id: int, theme_id: int) -> Any:
-    the_survey = _survey(survey_id)
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    with database() as (repo, db_session):
-        _answer_or_404(repo, the_survey, answer_id)
-        repo.untag(answer_id, theme_id)
-        db_session.commit()
-    flash("Theme removed from that answer.", "info")
-    return redirect(_back(survey_id))
-
-
-@bp.post("/surveys/<survey_id>/answers/<int:answer_id>/notes")
-@signed_in
-def add_note(survey_id: str, answer_id: int) -> Any:
-    the_survey = _survey(survey_id)
-    form = NoteForm()
-    if not form.validate_on_submit():
-        flash("Write a note of up to 2,000 characters.", "error")
-        return redirect(_back(survey_id))
-    with database() as (repo, db_session):
-        _answer_or_404(repo, the_survey, answer_id)
-        repo.add_note(answer_id, _user_id(), (form.text.data or "").strip(),
-                      current_runtime().clock())
-        db_session.commit()
-    flash("Note added.", "info")
-    return redirect(_back(survey_id))
+# Themes, tags and notes: bot/dashboard/themes.py.
 
 
 # --- exports (organisers only) ------------------------------------------------------------
@@ -289,7 +191,7 @@ def export(survey_id: str) -> Any:
             })
         repo.audit(_user_id(), "export", survey_id, now, reason=form.reason.data or None,
                    detail={"format": fmt, "ids": form.ids.data, "via": "dashboard",
-                           "test": bool(form.include_test.data)})
+                           **({"test": True} if form.include_test.data else {})})
         db_session.commit()
     name = f"{_filename(survey_id, 'responses', now.date())}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

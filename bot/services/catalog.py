@@ -1,6 +1,7 @@
 """The surveys participants can reach, compiled once and refreshed cheaply.
 
-Survey definitions live in the database (loaded by `withus surveys load`), so every web
+Survey definitions live in the database (published by `withus surveys load` or the
+dashboard), with what organisers decided about opening and closing, so every web
 worker and the scheduler see the same versions. Parsing YAML on every message would be
 wasteful, so each (id, version, sha256) is compiled once and the list of latest versions
 is re-read at most every few seconds.
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.services.surveys import closed_moments, with_status
 from storage.repositories import SurveyRepository
 from surveys.consultation import Consultation
 from surveys.engine import Catalog
@@ -48,16 +50,19 @@ class CatalogCache:
 
     def _load(self) -> Catalog:
         with self._sessions() as session:
-            definitions = SurveyRepository(session).latest_all()
+            repo = SurveyRepository(session)
+            definitions = repo.latest_all()
+            statuses = repo.statuses()
         surveys: dict[str, Survey] = {}
         consultations: dict[str, Consultation] = {}
         for d in definitions:
             key = (d.survey_id, d.version, d.sha256)
             if key not in self._compiled:
                 self._compiled[key] = load_text(d.source, f"{d.survey_id} v{d.version}")
-            compiled = self._compiled[key]
+            compiled = with_status(self._compiled[key], statuses.get(d.survey_id))
             if isinstance(compiled, Consultation):
                 consultations[d.survey_id] = compiled
             else:
                 surveys[d.survey_id] = compiled
-        return Catalog(surveys, self._default, consultations)
+        closed = closed_moments({**surveys, **consultations}, statuses)
+        return Catalog(surveys, self._default, consultations, closed)

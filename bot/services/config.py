@@ -67,6 +67,12 @@ class Settings:
     #: SMS, WhatsApp and Telegram without a provider deliver to the sandbox inbox instead
     #: of waiting. On by default in development, off in production (WITHUS_SANDBOX).
     sandbox: bool = False
+    #: Messages this close together at a free-text question are one answer (seconds;
+    #: 0 turns joining off).
+    join_seconds: float = 8.0
+    #: A message this soon after a free-text answer that does not answer the next
+    #: question is added to that answer (seconds; 0 turns it off).
+    follow_on_seconds: float = 120.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -146,6 +152,8 @@ class Settings:
             log_format=env.get("WITHUS_LOG_FORMAT", "json"),
             places_file=env.get("WITHUS_PLACES_FILE", ""),
             sandbox=_switch(env, "WITHUS_SANDBOX", mode != "production"),
+            join_seconds=_seconds(env, "WITHUS_JOIN_SECONDS", 8.0),
+            follow_on_seconds=_seconds(env, "WITHUS_FOLLOW_ON_SECONDS", 120.0),
         )
 
     def places(self) -> list[str]:
@@ -233,6 +241,17 @@ def _proxies(value: str) -> tuple[str, ...]:
             raise ConfigError(f"WITHUS_TRUSTED_PROXIES: {proxy!r} is not an IP address or "
                               "network such as 10.0.0.5 or 10.0.0.0/24.") from None
     return proxies
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A window in seconds: 0 turns it off."""
+    try:
+        value = float(env.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds.") from None
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name} must be between 0 (off) and 3600 seconds.")
+    return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

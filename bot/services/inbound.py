@@ -27,11 +27,13 @@ from bot.services.catalog import CatalogCache
 from bot.services.config import Settings
 from channels.base import Channel, InboundMessage
 from storage.pseudonyms import Pseudonymiser
+from storage.repositories.kept import KeptRepository
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
 from storage.vault import ContactVault
 from surveys import signposting
 from surveys.conversation import (
+    AnswerAdded,
     AnswerGiven,
     Completed,
     ConsentDecision,
@@ -43,6 +45,7 @@ from surveys.conversation import (
     LanguageChosen,
     OptedIn,
     OptedOut,
+    OtherReply,
     PreferredTime,
     QuotePermission,
     Record,
@@ -52,7 +55,8 @@ from surveys.conversation import (
     Step,
     SurveyClosed,
 )
-from surveys.engine import Catalog, converse
+from surveys.engine import Catalog
+from surveys.keeping import FOLLOW_ON_SECONDS, JOIN_SECONDS, Windows, converse
 from surveys.redaction import Redactor
 from surveys.safeguarding import Disclosure
 
@@ -80,7 +84,7 @@ def to_event(message: InboundMessage) -> Event:
         return Event("button", payload=message.payload)
     if message.kind == "media":
         return Event("media", media_type=message.media_type, text=message.text)
-    return Event("text", text=message.text)
+    return Event("text", text=message.text, media_type=message.media_type)
 
 
 def reply_payload(reply: Reply, *, business_initiated: bool = False,
@@ -127,6 +131,11 @@ class WithUsService:
         # keyed hash) and cost more than anything else outside the transaction, while a
         # person sends several messages in a row. Bounded, in memory only, never logged.
         self.identity = functools.lru_cache(maxsize=IDENTITY_CACHE_SIZE)(self._identity)
+        #: How close together messages join into one answer (WITHUS_JOIN_SECONDS), or
+        #: count as more of the last one (WITHUS_FOLLOW_ON_SECONDS).
+        self.windows = Windows(
+            timedelta(seconds=settings.join_seconds if settings else JOIN_SECONDS),
+            timedelta(seconds=settings.follow_on_seconds if settings else FOLLOW_ON_SECONDS))
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.vault)
@@ -184,7 +193,7 @@ class WithUsService:
                 # stay silent until they say START, just as after our own STOP.
                 state["stopped"] = True
             context = self._context(uow, catalog, pid, state)
-            result = converse(catalog, state, to_event(message), now, context)
+            result = converse(catalog, state, to_event(message), now, context, self.windows)
             # Every text, whatever they were asked, is checked for a possible disclosure
             # (raw, in memory); if there is one, help comes first and the survey pauses.
             disclosure = safeguarding.screen(self.settings, message.text)
@@ -258,6 +267,8 @@ class WithUsService:
                                    record.kind, value, label, record.version, now,
                                    may_have_other=record.kind != "value" or may_have_skips)
                 may_have_skips = may_have_skips or record.kind == "skipped"
+            elif isinstance(record, AnswerAdded | OtherReply):
+                self._keep(uow, pid, record, response_id, now)
             elif isinstance(record, Completed):
                 if response_id is not None:
                     uow.responses.set_status(response_id, "completed", now)
@@ -277,6 +288,18 @@ class WithUsService:
             elif isinstance(record, ConsultationRecord):
                 consultations.record(uow.session, self.redactor, pid, record, now)
         return response_id
+
+    def _keep(self, uow: UnitOfWork, pid: str, record: AnswerAdded | OtherReply,
+              response_id: int | None, now: datetime) -> None:
+        """More words for the last free-text answer, or an other reply: redacted, kept."""
+        kept = KeptRepository(uow.session)
+        text = self.redactor.redact(record.text)
+        if isinstance(record, AnswerAdded):
+            if response_id is not None and kept.append_to_answer(
+                    response_id, record.question_id, text, now):
+                return
+            record = OtherReply(record.survey_id, record.question_id, record.text)
+        kept.add_other(pid, response_id, record.survey_id, record.question_id, text, now)
 
     @staticmethod
     def _pause(state: Mapping[str, Any] | None, result: Step,

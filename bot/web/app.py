@@ -150,6 +150,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(webhooks)
     # Every form posts a CSRF token; providers' webhooks cannot, and the simulator's JSON
     # endpoint needs none (a JSON content type cannot be sent cross-site without CORS).
+    # Before CSRF reads the body: the survey upload page may take more than the rest.
+    from bot.dashboard.publishing import upload_limit
+    app.before_request(upload_limit)
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks)
     csrf.exempt(simulator_message)

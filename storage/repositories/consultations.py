@@ -39,6 +39,7 @@ from storage.repositories._sql import check_one_of, insert
 QUOTE_THEME = "Quote"
 #: Moderation decisions, as written to the audit log ("statement.approve", ...).
 DECISIONS = ("approve", "edit", "reject")
+MODERATION_FILTERS = ("waiting", "approved", "rejected", "repeats")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class QueueItem:
     created_at: datetime
     duplicate_of: int | None
     duplicate_text: str | None
+    status: str = "pending"
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,42 @@ class ConsultationRepository:
             .order_by(Statement.created_at, Statement.id)
         )
         return [QueueItem(*row) for row in rows]
+
+    def waiting_counts(self) -> dict[str, int]:
+        """Statements waiting for a reviewer, by consultation."""
+        rows = self._session.execute(
+            select(Statement.consultation_id, func.count())
+            .where(Statement.status == "pending").group_by(Statement.consultation_id))
+        return {consultation_id: int(n) for consultation_id, n in rows}
+
+    def moderation(self, consultation_id: str, which: str, limit: int, offset: int
+                   ) -> tuple[int, list[QueueItem]]:
+        """One page of statements people wrote, and how many there are in all.
+
+        `which`: "waiting" (oldest first, to decide), "approved" or "rejected" (newest
+        decision first), or "repeats" (waiting ones that may repeat an earlier one).
+        Organisers' seed statements are not moderated and are never listed.
+        """
+        check_one_of(which, MODERATION_FILTERS, "filter")
+        where = [Statement.consultation_id == consultation_id, Statement.seed.is_(False)]
+        if which in ("waiting", "repeats"):
+            where.append(Statement.status == "pending")
+            order: list[Any] = [Statement.created_at, Statement.id]
+        else:
+            where.append(Statement.status == which)
+            order = [Statement.moderated_at.desc(), Statement.id.desc()]
+        if which == "repeats":
+            where.append(Statement.duplicate_of.is_not(None))
+        total = int(self._session.scalar(
+            select(func.count()).select_from(Statement).where(*where)) or 0)
+        earlier = aliased(Statement)
+        rows = self._session.execute(
+            select(Statement.id, Statement.question_id, Statement.text, Statement.created_at,
+                   Statement.duplicate_of, earlier.text, Statement.status)
+            .outerjoin(earlier, earlier.id == Statement.duplicate_of)
+            .where(*where).order_by(*order).limit(limit).offset(offset)
+        )
+        return total, [QueueItem(*row) for row in rows]
 
     def moderate(self, statement_id: int, decision: str, user_id: int | None, now: datetime,
                  text: str | None = None, reason: str | None = None) -> Statement:

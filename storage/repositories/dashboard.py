@@ -289,6 +289,34 @@ class DashboardRepository:
                 )
         return found
 
+    def free_text_answers(self, answer_ids: Iterable[int], survey_id: str,
+                          question_ids: Sequence[str]) -> set[int]:
+        """Which of these are free-text answers of this survey (for bulk tagging)."""
+        ids = list(answer_ids)
+        if not ids:
+            return set()
+        return set(self._session.scalars(
+            select(Answer.id).where(
+                Answer.id.in_(ids), Answer.survey_id == survey_id,
+                Answer.question_id.in_(list(question_ids)), Answer.kind == "value",
+            )
+        ))
+
+    def theme_counts_by_question(self, survey_id: str, question_ids: Sequence[str],
+                                 where: ResponseFilter = EVERYONE
+                                 ) -> dict[tuple[int, str], int]:
+        """Tagged answers per (theme, question), among the free-text answers in view."""
+        themes = select(Theme.id).where(Theme.survey_id == survey_id).scalar_subquery()
+        stmt = (
+            select(AnswerTheme.theme_id, Answer.question_id, func.count())
+            .join(Answer, Answer.id == AnswerTheme.answer_id)
+            .where(AnswerTheme.theme_id.in_(themes),
+                   Answer.question_id.in_(list(question_ids)), Answer.kind == "value")
+            .group_by(AnswerTheme.theme_id, Answer.question_id)
+        )
+        return {(theme_id, question_id): count for theme_id, question_id, count
+                in self._session.execute(self._filtered(stmt, where))}
+
     def free_text_answer(self, answer_id: int, survey_id: str,
                          question_ids: Sequence[str]) -> bool:
         """Is this a free-text answer of this survey? Tags and notes only go on those."""

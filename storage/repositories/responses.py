@@ -19,6 +19,7 @@ from storage.models import (
     Consent,
     Response,
     SurveyDefinition,
+    SurveyStatus,
 )
 from storage.repositories._fast import plannable
 from storage.repositories._sql import (
@@ -104,6 +105,33 @@ class SurveyRepository:
             .order_by(SurveyDefinition.version.desc())
             .limit(1)
         ).first()
+
+
+    def versions(self, survey_id: str) -> list[SurveyDefinition]:
+        """Every stored version of a survey, newest first."""
+        return list(self._session.scalars(
+            select(SurveyDefinition).where(SurveyDefinition.survey_id == survey_id)
+            .order_by(SurveyDefinition.version.desc())))
+
+    def statuses(self) -> dict[str, SurveyStatus]:
+        """What organisers decided about each survey (opening, closing, archiving)."""
+        return {row.survey_id: row for row in self._session.scalars(select(SurveyStatus))}
+
+    def status(self, survey_id: str) -> SurveyStatus | None:
+        return self._session.get(SurveyStatus, survey_id)
+
+    def save_status(self, survey_id: str, *, opens_at: datetime | None,
+                    closes_at: datetime | None, archived_at: datetime | None,
+                    now: datetime, user_id: int | None) -> SurveyStatus:
+        """Set a survey's opening and closing moments and whether it is archived."""
+        row = self._session.get(SurveyStatus, survey_id)
+        if row is None:
+            row = SurveyStatus(survey_id=survey_id, changed_at=now)
+            self._session.add(row)
+        row.opens_at, row.closes_at, row.archived_at = opens_at, closes_at, archived_at
+        row.changed_at, row.changed_by = now, user_id
+        self._session.flush()
+        return row
 
 
 class ResponseRepository:

@@ -75,13 +75,13 @@ def test_an_organiser_tags_filters_and_downloads(browser: Any, server: tuple[str
     # Create a theme and tag one answer with it.
     page.get_by_label("New theme").fill("Weekend cover")
     page.get_by_role("button", name="Create theme").click()
-    page.wait_for_load_state()
-    assert page.get_by_role("status").get_by_text("Weekend cover").is_visible()
+    # Saved without a reload (tests/browser/test_tagging_browser.py has the details).
+    page.get_by_role("status").get_by_text("Weekend cover").wait_for()
     answer = page.locator("li.answer", has_text="Nobody came on Sunday.")
     answer.get_by_label("Add a theme").select_option(label="Weekend cover")
     answer.get_by_role("button", name="Tag this answer").click()
-    page.wait_for_load_state()
     tagged = page.locator("li.answer", has_text="Nobody came on Sunday.")
+    tagged.get_by_role("list", name="Themes of this answer").wait_for()
     assert tagged.get_by_role("list", name="Themes of this answer").inner_text().startswith(
         "Weekend cover")
 

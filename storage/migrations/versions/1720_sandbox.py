@@ -3,7 +3,7 @@ and answer as each cohort member would; and test responses, marked so that figur
 exports leave them out.
 
 Revision ID: 1720
-Revises: 1400
+Revises: 1700
 Create Date: 2026-12-05 03:40:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "1720"
-down_revision: str | None = "1400"
+down_revision: str | None = "1700"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
