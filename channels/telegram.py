@@ -110,9 +110,9 @@ class TelegramChannel(Channel):
 
     def parse_update(self, data: Mapping[str, Any]) -> list[InboundMessage]:
         """Parse one raw update dict, from the webhook or from `get_updates` (polling)."""
-        update = self._update(data)
+        update, reason = self._update(data)
         if update is None:
-            return []
+            return self._raw(data, reason) if reason else []
         if update.callback_query is not None:
             return self._button(update)
         if update.message is not None:  # not edited_message, channel_post, ...
@@ -136,17 +136,50 @@ class TelegramChannel(Channel):
             return str(chat["id"])
         return None
 
-    def _update(self, data: Mapping[str, Any]) -> Update | None:
+    def _update(self, data: Mapping[str, Any]) -> tuple[Update | None, str]:
+        """The update as PTB builds it, or None and why not ("" for no update id)."""
         update_id = data.get("update_id")
         if not isinstance(update_id, int) or isinstance(update_id, bool):
-            return None
+            return None, ""
         try:
-            return Update.de_json(dict(data), self._bot)
-        except Exception:  # any shape PTB can't read: ignore it, or Telegram retries forever
-            log.warning("ignored a Telegram update that could not be read (update %d)", update_id)
-            return None
+            return Update.de_json(dict(data), self._bot), ""
+        except Exception as exc:  # any shape PTB can't read: never an error for Telegram
+            # PTB's reasons name fields ("missing 1 required positional argument:
+            # 'is_bot'"), never values; scrubbed anyway. The update id is not personal.
+            return None, f"{type(exc).__name__}: {_scrub(str(exc))}"
+
+    def _raw(self, data: Mapping[str, Any], reason: str) -> list[InboundMessage]:
+        """A message PTB would not build (a field it insists on is missing): read the chat
+        id and the words from the raw JSON, so the person's message is not lost."""
+        update_id = _update_tag(data["update_id"])
+        raw = data.get("message")
+        chat = raw.get("chat") if isinstance(raw, Mapping) else None
+        chat_id = chat.get("id") if isinstance(chat, Mapping) else None
+        if (not isinstance(raw, Mapping) or not isinstance(chat, Mapping)
+                or not isinstance(chat_id, int) or isinstance(chat_id, bool)
+                or chat.get("type", "private") != "private"):
+            log.warning("ignored a Telegram update that could not be read (update %s): %s",
+                        update_id, reason)
+            return []
+        log.warning("read a Telegram update from its raw JSON (update %s): %s",
+                    update_id, reason)
+        common: dict[str, Any] = {"channel": self.name, "address": str(chat_id),
+                                  "provider_message_id": str(update_id)}
+        text = raw.get("text")
+        if isinstance(text, str):
+            return [_text_event(text, common)]
+        media = next((f for f in MEDIA_FIELDS if raw.get(f)), None)
+        caption = raw.get("caption")
+        caption = caption if isinstance(caption, str) else ""
+        if media is None:
+            return []
+        return [InboundMessage(kind="media", media_type=media, text=caption, **common)]
 
     def _message(self, update: Update, message: Message) -> list[InboundMessage]:
+        if getattr(message, "chat", None) is None:
+            log.warning("ignored a Telegram message without a chat (update %s)",
+                        _update_tag(update.update_id))
+            return []  # nobody to answer: a quiet 200, or Telegram retries forever
         if message.chat.type != "private":
             return []  # the bot is not for groups: answering there would expose people
         common: dict[str, Any] = {
@@ -371,6 +404,12 @@ def _text_event(text: str, common: dict[str, Any]) -> InboundMessage:
     if command.lower() == "start":
         return InboundMessage(kind="start", start_param=argument, **common)
     return InboundMessage(kind="text", text=f"{command} {argument}".strip(), **common)
+
+
+def _update_tag(update_id: int) -> str:
+    """An update id for the logs, grouped in threes ("900_001_234"): it is not personal
+    data, and grouped it is not mistaken for a chat id by the log scrubber."""
+    return f"{update_id:_}"
 
 
 def _chat_id(address: str) -> int | str:

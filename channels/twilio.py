@@ -158,6 +158,11 @@ class TwilioChannel(Channel):
     def __repr__(self) -> str:
         return f"TwilioChannel({self.name!r})"
 
+    def provider_opt_out_word(self, body: str) -> bool:
+        """Does Twilio act on this message as an opt-out (block us, and confirm it)?
+        Only its own English words, on SMS: STOPIO or a WhatsApp STOP are ours to confirm."""
+        return self.name == "sms" and opt_out_keyword(body)
+
     # -- inbound ---------------------------------------------------------------------------
 
     def verify(self, request: WebRequest) -> bool:

@@ -228,6 +228,8 @@ def new_state() -> dict[str, Any]:
         "shown": [],  # consultation statements shown, kept across goes: never one twice
         "safeguarding": None,  # "pause" or "held" after a possible disclosure (surveys.signposting)
         "kept": None,  # the last free-text answer, so more words can join it (surveys.keeping)
+        "later": False,  # LATER and a time: one reminder is owed then (surveys.keeping)
+        "blocked": False,  # the provider blocks all messages after their STOP, until START
     }
 
 

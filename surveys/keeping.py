@@ -23,6 +23,10 @@ and makes sure that whatever a person sends ends up as an answer, a keyword, or 
   media marker recorded beside the answer.
 - **A paused person's answer counts.** After PAUSE, a message that answers the question
   is taken as the answer rather than only waking the survey up.
+- **Promises kept.** LATER and a time owe one reminder at that time (`later` in the state;
+  the service schedules it, the scheduler keeps to the chosen window). STOPIO is confirmed
+  in Welsh. DELETE YES in one message deletes at once, for someone whose provider blocks
+  the confirmation question after an SMS STOP (and works everywhere).
 
 Pure like the engine: time comes in as `now`, the windows as arguments.
 """
@@ -43,7 +47,9 @@ from surveys.conversation import (
     AnswerAdded,
     AnswerGiven,
     Event,
+    OptedIn,
     OtherReply,
+    PreferredTime,
     Reply,
     Started,
     Step,
@@ -51,7 +57,7 @@ from surveys.conversation import (
 )
 from surveys.engine import Catalog
 from surveys.i18n import gettext as _
-from surveys.keywords import keyword
+from surveys.keywords import Keyword, keyword
 from surveys.media import takes
 from surveys.model import FREE_TEXT_LIMIT, QuestionType, Survey
 from surveys.parsing import YES_WORDS, normalise
@@ -87,6 +93,12 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event, no
     """`surveys.engine.converse`, keeping every word the person sends (see the module)."""
     windows = windows or Windows()
     before = load_state(state)
+    if event.kind == "timeout" and before["later"]:
+        return _later_reminder(catalog, before, event, now, context)
+    if event.kind == "text" and normalise(event.text) in DELETE_AT_ONCE:
+        return _delete_at_once(catalog, before, now, context)
+    if event.kind == "text" and keyword(event.text) is Keyword.STOP and not before["stopped"]:
+        return _stop(catalog, before, event, now, context)
     event, marker = _caption(catalog, before, event)
     words = _is_words(event)
     joined = words and _may_add(before, event, now, windows.join)
@@ -105,6 +117,59 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event, no
                                          _clip(event.text.strip(), FREE_TEXT_LIMIT)))
     if marker is not None:
         result.records.append(marker)
+    _promises(before, result)
+    return result
+
+
+# --- Promises -------------------------------------------------------------------------------
+
+#: DELETE and its YES in one message (English and Welsh).
+DELETE_AT_ONCE = frozenset({
+    "delete yes", "delete, yes", "delete - yes", "yes delete", "delete yes please",
+    "dileu ie", "dileu, ie", "dileu yes", "ie dileu",
+})
+#: STOP words that are Welsh: the confirmation is in Welsh, whatever language was set.
+WELSH_STOP = frozenset({"stopio", "dad-danysgrifio"})
+
+
+def _promises(before: Mapping[str, Any], result: Step) -> None:
+    """LATER then a time: a reminder is owed at that time. START: nothing blocks us now."""
+    if (before.get("pending") == "time" and before.get("paused")
+            and any(isinstance(r, PreferredTime) for r in result.records)):
+        result.state["later"] = True
+    elif not result.state.get("paused"):
+        result.state["later"] = False
+    if any(isinstance(r, OptedIn) for r in result.records):
+        result.state["blocked"] = False
+
+
+def _later_reminder(catalog: Catalog, before: dict[str, Any], event: Event, now: datetime,
+                    context: Mapping[str, Any] | None) -> Step:
+    """The reminder promised after LATER: sent even though they are paused."""
+    awake = dict(before, paused=False, later=False)
+    result = engine.converse(catalog, awake, event, now, context)
+    result.state["later"] = False
+    if not result.replies:  # nothing to remind them of after all: stay as they were
+        result.state["paused"] = before["paused"]
+    return result
+
+
+def _delete_at_once(catalog: Catalog, before: dict[str, Any], now: datetime,
+                    context: Mapping[str, Any] | None) -> Step:
+    """DELETE YES in one message: the question and its answer together."""
+    asked = engine.converse(catalog, before, Event("text", text="DELETE"), now, context)
+    return engine.converse(catalog, asked.state, Event("text", text="YES"), now, context)
+
+
+def _stop(catalog: Catalog, before: dict[str, Any], event: Event, now: datetime,
+          context: Mapping[str, Any] | None) -> Step:
+    """STOP, confirmed in the language of the word they used (STOPIO: Welsh)."""
+    if normalise(event.text).lstrip("/") in WELSH_STOP and before.get("lang") != "cy":
+        result = engine.converse(catalog, dict(before, lang="cy"), event, now, context)
+        result.state["lang"] = before.get("lang")
+    else:
+        result = engine.converse(catalog, before, event, now, context)
+    result.state["later"] = False
     return result
 
 

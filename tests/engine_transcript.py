@@ -8,6 +8,7 @@ anyone in the coproduction group can read how the bot behaves.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -155,7 +156,9 @@ class StatementPool:
 
 
 def run(catalog: Catalog, events: list[Any],
-        statements: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        statements: list[dict[str, Any]] | None = None,
+        render: Callable[[Reply, Event, dict[str, Any]], list[str]] | None = None,
+        ) -> list[dict[str, Any]]:
     """Play `events`; return one entry per event with the replies and records.
 
     `statements` stands in for the database in a consultation (see StatementPool).
@@ -176,7 +179,9 @@ def run(catalog: Catalog, events: list[Any],
         result = converse(catalog, state, event, now, pool.context(catalog, state))
         pool.apply(result.records)
         state = result.state
-        entry: dict[str, Any] = {"in": raw, "out": [render_reply(r) for r in result.replies]}
+        out = ([part for r in result.replies for part in render(r, event, state)]
+               if render else [render_reply(r) for r in result.replies])
+        entry: dict[str, Any] = {"in": raw, "out": out}
         if result.records:
             entry["stored"] = [render_record(r) for r in result.records]
         transcript.append(entry)

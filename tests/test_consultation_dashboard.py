@@ -80,7 +80,7 @@ def test_a_reviewer_moderates_and_chooses_quotes(app: Flask, runtime: Runtime) -
         queue = ConsultationRepository(session).queue("fairpay")
     assert len(queue) >= 3
     page = client.get(PAGE).get_data(as_text=True)
-    assert f"Waiting for a reviewer ({len(queue)})" in page
+    assert f"Statements people wrote ({len(queue)} waiting for a reviewer)" in page
     assert "Download the vote matrix" not in page  # organisers only
     first, second, third = queue[:3]
     csrf = token(client)
@@ -145,3 +145,75 @@ def test_the_draft_downloads_and_only_organisers_export_votes(app: Flask,
     assert organiser.get("/dashboard/consultations/nope").status_code == 404
     listing = organiser.get("/dashboard/consultations/").get_data(as_text=True)
     assert "Fair pay for care workers" in listing
+
+
+def test_moderation_pages_filters_and_bulk_decisions(app: Flask, runtime: Runtime) -> None:
+    with runtime.sessions() as session:
+        now = runtime.clock()
+        for n in range(30):
+            session.add(Statement(consultation_id="fairpay", question_id="pay",
+                                  text=f"Extra statement number {n}", seed=False,
+                                  status="pending", created_at=now))
+        session.commit()
+        waiting = len(ConsultationRepository(session).queue("fairpay"))
+    assert waiting > 25
+    client = sign_in(app, REVIEWER)
+    first = client.get(PAGE).get_data(as_text=True)
+    assert first.count('name="ids"') == 25  # 25 a page
+    assert f"Waiting: {waiting} statements, page 1 of 2" in first
+    assert 'value="reject" class="danger">Reject</button>' in first
+    second = client.get(f"{PAGE}?show=waiting&page=2").get_data(as_text=True)
+    assert second.count('name="ids"') == waiting - 25
+    ids = re.findall(r'name="ids" value="(\d+)"', first)[:3]
+    csrf = token(client)
+    reply = client.post(f"{PAGE}/statements/bulk", data={
+        "decision": "reject", "ids": ids, "reason": "off topic", "csrf_token": csrf})
+    assert reply.status_code == 302
+    rejected = client.get(f"{PAGE}?show=rejected").get_data(as_text=True)
+    assert "Rejected: 3 statements." in rejected and 'name="ids"' not in rejected
+    approve = client.post(f"{PAGE}/statements/bulk", data={
+        "decision": "approve", "ids": re.findall(r'name="ids" value="(\d+)"', second),
+        "csrf_token": csrf})
+    assert approve.status_code == 302
+    with runtime.sessions() as session:
+        statuses = {s.id: s.status for s in session.scalars(select(Statement))}
+        events = session.scalars(select(AuditEvent.action).where(
+            AuditEvent.action == "statement.reject")).all()
+    assert all(statuses[int(i)] == "rejected" for i in ids) and len(events) == 3
+    bad = [client.post(f"{PAGE}/statements/bulk", data=data) for data in (
+        {"decision": "reject", "ids": ids},  # no CSRF token
+        {"decision": "delete", "ids": ids, "csrf_token": csrf},
+        {"decision": "approve", "ids": ["x"], "csrf_token": csrf},
+        {"decision": "approve", "ids": ["999999"], "csrf_token": csrf})]
+    assert [r.status_code for r in bad] == [400, 400, 400, 404]
+    repeats = client.get(f"{PAGE}?show=repeats").get_data(as_text=True)
+    assert "Possible repeats:" in repeats
+    assert client.get(f"{PAGE}?show=nonsense&page=x").status_code == 200
+
+
+def test_views_get_themes_and_the_draft_counts_them(app: Flask, runtime: Runtime) -> None:
+    client = sign_in(app, REVIEWER)
+    csrf = token(client)
+    assert client.post(f"{PAGE}/themes", data={"name": "Travel time",
+                                               "csrf_token": csrf}).status_code == 302
+    with runtime.sessions() as session:
+        views = ConsultationRepository(session).views("fairpay")
+        theme = next(t for t in DashboardRepository(session).themes("fairpay")
+                     if t.name == "Travel time")
+    tagged = views[:3]
+    for view in tagged:
+        reply = client.post(f"{PAGE}/views/{view.answer_id}/themes",
+                            data={"theme": theme.id, "csrf_token": csrf})
+        assert reply.status_code == 302
+    page = client.get(PAGE).get_data(as_text=True)
+    assert 'aria-label="Remove theme Travel time"' in page
+    markdown = client.get(f"{PAGE}/draft.md").get_data(as_text=True)
+    themes = markdown[markdown.index("Themes in what people said"):]
+    assert "Travel time" in themes.split("\n#")[0]
+    assert client.post(f"{PAGE}/views/999999/themes", data={
+        "theme": theme.id, "csrf_token": csrf}).status_code == 404
+    assert client.post(f"{PAGE}/views/{tagged[0].answer_id}/themes", data={
+        "theme": theme.id}).status_code == 400  # no CSRF token
+    removed = client.post(f"{PAGE}/views/{tagged[0].answer_id}/themes", data={
+        "theme": theme.id, "remove": "1", "csrf_token": csrf})
+    assert removed.status_code == 302

@@ -13,10 +13,12 @@ import pytest
 import yaml
 
 from surveys.consultation import Consultation
+from surveys.conversation import Event, Reply
 from surveys.engine import Catalog
 from surveys.loader import library_path, load_file
 from surveys.model import Survey
 from tests.engine_transcript import run
+from tests.personas import CHANNELS, TWILIO_STOP_WORDS
 
 GOLDEN = Path(__file__).with_name("golden")
 SURVEY_FOLDERS = (library_path(), Path(__file__).parent / "data" / "surveys")
@@ -49,10 +51,30 @@ def _catalog(spec: dict[str, Any]) -> Catalog:
                    {c.id: c for c in items if isinstance(c, Consultation)})
 
 
+def _channel_renderer(name: str | None) -> Any:
+    """With `channel: sms|whatsapp|telegram`, replies read as that channel shows them
+    (numbered choices where it has no buttons; on SMS, Twilio's own STOP confirmation)."""
+    if name is None:
+        return None
+    model = next(c for c in CHANNELS if c.name == name)
+
+    def render(reply: Reply, event: Event, state: dict[str, Any]) -> list[str]:
+        if model.provider_confirms_stop and event.kind == "text" and (
+                event.text.strip().upper() in TWILIO_STOP_WORDS):
+            return ["(Twilio confirms the opt-out itself; we send nothing)"]
+        parts = model.render(reply, str(state.get("lang") or "en"))
+        labels = " | ".join(c.label for c in reply.choices)
+        buttons = reply.choices and not reply.multiple and len(reply.choices) <= model.max_buttons
+        return [p + (f"\n  [{labels}]" if buttons else "") for p in parts]
+
+    return render
+
+
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.yaml")), ids=lambda p: p.stem)
 def test_transcript_matches_golden(path: Path, request: pytest.FixtureRequest) -> None:
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    transcript = run(_catalog(spec), spec["events"], spec.get("statements"))
+    transcript = run(_catalog(spec), spec["events"], spec.get("statements"),
+                     _channel_renderer(spec.get("channel")))
     if request.config.getoption("--update-golden"):
         spec["transcript"] = transcript
         path.write_text(yaml.dump(spec, Dumper=_Dumper, sort_keys=False, allow_unicode=True,

@@ -38,8 +38,9 @@ def test_import_reports_invalid_lines_and_a_summary_without_numbers(
     env: dict[str, str | None], tmp_path: Path
 ) -> None:
     csv = tmp_path / "carers.csv"
-    csv.write_text("Name,Mobile\nAnn,020 7946 0001\nBea,nope\nCal,020 7946 0002\n"
-                   "Dee,+44 20 7946 0001\nEve,020 7946\n")
+    # Ofcom's drama numbers: mobiles 07700 900xxx and a London landline, never anyone's.
+    csv.write_text("Name,Mobile\nAnn,07700 900001\nBea,nope\nCal,07700 900002\n"
+                   "Dee,+44 7700 900001\nEve,07700 9000\nFay,020 7946 0003\n")
     result = run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "leeds"], env)
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
@@ -47,13 +48,52 @@ def test_import_reports_invalid_lines_and_a_summary_without_numbers(
         "(a rehearsal) until one is set up.",
         "line 3: not a phone number, skipped",
         "line 6: not a valid GB number (for other countries start with +), skipped",
+        "line 7: a landline, which cannot receive text messages; imported, but check it",
     ]
-    assert result.stdout == "cohort leeds: imported 2, duplicates 1, invalid 2\n"
-    assert "7946" not in result.output
+    assert result.stdout == ("cohort leeds: imported 3, duplicates 1, invalid 2, "
+                             "landlines 1\n")
+    assert "7700" not in result.output and "7946" not in result.output
     again = run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "leeds"], env)
-    assert "imported 0, duplicates 1, invalid 2, already in the cohort 2" in again.stdout
+    assert "imported 0, duplicates 1, invalid 2, already in the cohort 3" in again.stdout
     listing = run(contacts, ["cohorts"], env)
-    assert listing.stdout == "leeds\t2 members\t0 opted out\n"
+    assert listing.stdout == "leeds\t3 members\t0 opted out\n"
+
+
+def test_an_import_with_nothing_usable_makes_no_cohort_and_exits_2(
+    env: dict[str, str | None], tmp_path: Path
+) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("phone\nnope\n07700 9000\n")
+    result = run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "empty"], env)
+    assert result.exit_code == 2
+    assert "line 2: not a phone number, skipped" in result.stderr
+    assert ("error: nothing imported: no line of the file holds a valid number, so cohort "
+            "empty was not created") in result.stderr
+    assert run(contacts, ["cohorts"], env).stdout.startswith("no cohorts yet")
+
+
+def test_remove_a_member_and_delete_a_cohort(env: dict[str, str | None],
+                                             tmp_path: Path) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text("07700 900001\n07700 900002\n")
+    run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "leeds"], env)
+    removed = run(contacts, ["remove", "leeds", "--stdin"], env, stdin="+44 7700 900002\n")
+    assert removed.exit_code == 0, removed.output
+    assert removed.stdout == "removed one person from cohort leeds\n"
+    again = run(contacts, ["remove", "leeds", "--stdin"], env, stdin="07700 900002\n")
+    assert again.exit_code == 2
+    assert "error: that number is not in cohort leeds" in again.stderr
+    assert "7700" not in again.output
+    unknown = run(contacts, ["remove", "york", "--stdin"], env, stdin="07700 900002\n")
+    assert unknown.exit_code == 2 and "there is no cohort called 'york'" in unknown.stderr
+    assert run(contacts, ["cohorts"], env).stdout == "leeds\t1 members\t0 opted out\n"
+    run(invite, ["fft", "--cohort", "leeds", "--at", "2031-01-06T09:30"], env)
+    deleted = run(contacts, ["delete-cohort", "leeds", "--yes"], env)
+    assert deleted.exit_code == 0, deleted.output
+    assert deleted.stdout == ("deleted cohort leeds (1 members); cancelled 1 invitations, "
+                              "stopped 0 waiting messages\n")
+    assert run(contacts, ["delete-cohort", "leeds", "--yes"], env).exit_code == 2
+    assert run(contacts, ["cohorts"], env).stdout.startswith("no cohorts yet")
 
 
 def test_invite_schedules_and_can_be_followed_and_cancelled(env: dict[str, str | None],

@@ -589,5 +589,6 @@ def test_withus_purge(runtime: Runtime, database_url: str, tmp_path: Path) -> No
     result = run_cli(["purge"], cli_env(runtime, database_url, tmp_path))
     assert result.exit_code == 0, result.output
     assert re.fullmatch(r"erasures: \d+, vault entries: \d+, conversations: \d+, "
-                        r"outbox messages: \d+, inbound messages: \d+, media files: \d+\n",
+                        r"outbox messages: \d+, inbound messages: \d+, media files: \d+, "
+                        r"other replies: \d+, erasure notices: \d+\n",
                         result.output)

@@ -30,6 +30,7 @@ from tests.webhook_harness import (
     LANGUAGE_SMS,
     OUR_SMS,
     OUR_WHATSAPP,
+    OVERALL,
     OVERALL_SMS,
     PERSON,
     PHOTO_IN_WORDS,
@@ -251,6 +252,31 @@ CASES = [
          before=AT_OVERALL),
     Case("telegram: /start fft starts fft", Telegram(tg_text(900005, "/start fft")), 200,
          FIRST, (LANGUAGE + "\n[English | Cymraeg]",)),
+    Case("telegram: a message without a chat is a quiet 200",
+         Telegram({"update_id": 900006, "message": {
+             k: v for k, v in tg_text(0, "hello")["message"].items() if k != "chat"}}), 200),
+    Case("telegram: a sender PTB refuses (no is_bot): the words are read from the raw JSON",
+         Telegram({"update_id": 900007, "message": {
+             **tg_text(0, "Good")["message"], "from": {"id": 4242, "first_name": "Sam"}}}),
+         200, Stored(inbound=1, answers=(("overall", "value", "good"),)), (WHY,),
+         before=AT_OVERALL),
+    Case("telegram: a photo's caption is the answer, the photo a marker beside it",
+         Telegram({"update_id": 900008, "message": {
+             **{k: v for k, v in tg_text(0, "")["message"].items() if k != "text"},
+             "caption": "2", "photo": [{"file_id": "AgACAgQ", "file_unique_id": "AQAD",
+                                        "width": 90, "height": 90}]}}),
+         200, Stored(inbound=1, answers=(("overall", "value", "good"),
+                                         ("overall", "media", {"media": "photo"}))), (WHY,),
+         before=AT_OVERALL),
+    Case("telegram: a location is named as what it is",
+         Telegram({"update_id": 900009, "message": {
+             **{k: v for k, v in tg_text(0, "")["message"].items() if k != "text"},
+             "location": {"latitude": 51.48, "longitude": -3.18}}}),
+         200, Stored(inbound=1, answers=(("overall", "media", {"media": "location"}),)),
+         ("We got a location, but we don't use locations. Please answer in words.",
+          OVERALL + "\n[Very good | Good | Neither good nor poor | Poor | Very poor | "
+          "Don't know]"),
+         before=AT_OVERALL),
 ]
 
 

@@ -84,14 +84,11 @@ def contacts_import(file: Path, channel: str, cohort: str, column: str | None) -
         return
     finally:
         runtime.close()
-    for line, reason in report.invalid:
-        click.echo(f"line {line}: {reason}, skipped", err=True)
-    click.echo(f"cohort {report.cohort}: imported {report.imported}, "
-               f"duplicates {report.duplicates}, invalid {len(report.invalid)}"
-               + (f", already in the cohort {report.already_in_cohort}"
-                  if report.already_in_cohort else "")
-               + (f", opted out (will not be invited) {report.opted_out}"
-                  if report.opted_out else ""))
+    for line in report.lines():
+        click.echo(line, err=True)
+    if not report.stored:
+        _fail(report.summary())
+    click.echo(report.summary())
 
 
 @contacts.command("cohorts")
@@ -110,6 +107,58 @@ def contacts_cohorts() -> None:
         click.echo("no cohorts yet (try: withus contacts import FILE --channel sms --cohort NAME)")
     for cohort in cohorts:
         click.echo(f"{cohort.name}\t{cohort.members} members\t{cohort.opted_out} opted out")
+
+
+@contacts.command("remove")
+@click.argument("cohort")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the number (or chat id) from standard input instead of asking.")
+def contacts_remove(cohort: str, from_stdin: bool) -> None:
+    """Take one person out of a cohort. Asks for their number, so it stays out of history.
+
+    They stay known: if they said STOP, a later import still never invites them.
+    """
+    from bot.services.outreach import OutreachError, find_member, remove_member
+
+    address = (sys.stdin.readline().strip() if from_stdin
+               else click.prompt("Their number or chat id", hide_input=True))
+    runtime = _runtime()
+    try:
+        pid = find_member(runtime, cohort, address)
+        if pid is None or not remove_member(runtime, cohort, pid):
+            _fail(f"that number is not in cohort {cohort.strip()}")
+    except OutreachError as exc:
+        _fail(str(exc))
+    finally:
+        runtime.close()
+    click.echo(f"removed one person from cohort {cohort.strip()}")
+
+
+@contacts.command("delete-cohort")
+@click.argument("cohort")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def contacts_delete_cohort(cohort: str, yes: bool) -> None:
+    """Delete a cohort and its invitations (the people and their answers stay).
+
+    Invitations not yet sent are cancelled and messages still waiting are stopped.
+    """
+    from bot.services.outreach import OutreachError, cohort_deletion_preview, delete_cohort
+
+    runtime = _runtime()
+    try:
+        preview = cohort_deletion_preview(runtime, cohort)
+        if not yes:
+            click.confirm(f"Delete cohort {preview.cohort} ({preview.members} members, "
+                          f"{preview.invitations} invitations not yet sent, "
+                          f"{preview.stopped} messages waiting)?", abort=True)
+        done = delete_cohort(runtime, cohort)
+    except OutreachError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        runtime.close()
+    click.echo(f"deleted cohort {done.cohort} ({done.members} members); cancelled "
+               f"{done.invitations} invitations, stopped {done.stopped} waiting messages")
 
 
 # --- invitations -------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
     from bot.dashboard import (  # noqa: F401
         auth,
         consultation,
+        contacts,
         media,
         outreach,
         publishing,

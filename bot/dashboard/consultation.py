@@ -18,6 +18,7 @@ from flask_login import current_user
 from bot.dashboard import bp as dashboard
 from bot.dashboard import current_runtime
 from bot.dashboard.auth import database, organiser_only, signed_in
+from bot.dashboard.results import parse_int
 from bot.services.consultation import (
     Included,
     Results,
@@ -33,7 +34,13 @@ from bot.services.consultation import (
     to_docx,
     to_markdown,
 )
-from storage.repositories.consultations import DECISIONS, ConsultationRepository
+from storage.repositories.consultations import (
+    DECISIONS,
+    MODERATION_FILTERS,
+    QUOTE_THEME,
+    ConsultationRepository,
+)
+from storage.repositories.dashboard import DashboardRepository
 from surveys.consultation import Consultation
 
 bp = Blueprint("consultations", __name__, url_prefix="/consultations")
@@ -44,6 +51,10 @@ dashboard.register_blueprint(bp)
 EXPORTS = {"statements.csv": export_statements, "votes.csv": export_votes,
            "participants-votes.csv": None}
 MAX_STATEMENT = 280
+#: Statements on one page of the moderation list.
+PAGE_SIZE = 25
+#: Most statements one bulk decision may cover (a page's worth, with room to spare).
+MAX_BULK = 100
 MAX_REASON = 500
 
 
@@ -82,8 +93,18 @@ def index() -> str:
 def page(consultation_id: str) -> str:
     consultation = _consultation(consultation_id)
     results = _results(consultation)
+    show = request.args.get("show", "waiting")
+    if show not in MODERATION_FILTERS:
+        show = "waiting"
+    page_number = parse_int(request.args.get("page"), 1)
     with current_runtime().sessions() as session:
-        queue = ConsultationRepository(session).queue(consultation.id)
+        repo = ConsultationRepository(session)
+        total, queue = repo.moderation(consultation.id, show, PAGE_SIZE,
+                                       (page_number - 1) * PAGE_SIZE)
+        waiting = repo.waiting_counts().get(consultation.id, 0)
+        dashboard_repo = DashboardRepository(session)
+        themes = [t for t in dashboard_repo.themes(consultation.id) if t.name != QUOTE_THEME]
+        tags = dashboard_repo.tags_of(v.answer_id for v in results.views)
     questions = [{
         "question": q,
         "statements": results.for_question(q.id),
@@ -93,9 +114,15 @@ def page(consultation_id: str) -> str:
         "quotable": [v for v in results.views if v.question_id == q.id and v.quote_ok]
         if results.suppressor.text_visible(results.answered(q.id)) else None,
         "themes": results.themes_for(q.id),
+        "views": [v for v in results.views if v.question_id == q.id]
+        if results.suppressor.text_visible(results.answered(q.id)) else None,
     } for q in consultation.questions]
     return render_template("consultation/page.html", consultation=consultation,
                            results=results, questions=questions, queue=queue,
+                           themes=themes, theme_names={t.id: t.name for t in themes},
+                           tags=tags, show=show, total=total, waiting=waiting,
+                           page_number=page_number,
+                           pages=max(1, -(-total // PAGE_SIZE)), filters=MODERATION_FILTERS,
                            share=lambda breakdown, vote: share_text(share_of(breakdown, vote)))
 
 
@@ -122,6 +149,82 @@ def moderate(consultation_id: str, statement_id: int) -> Any:
     done = {"approve": "approved", "edit": "edited and approved", "reject": "rejected"}
     flash(f"Statement {statement_id} {done[decision]}.", "info")
     return redirect(url("dashboard.consultations.page", consultation_id=consultation.id))
+
+
+@bp.post("/<consultation_id>/statements/bulk")
+@signed_in
+def moderate_many(consultation_id: str) -> Any:
+    """Approve or reject every ticked statement at once. CSRF-checked app-wide."""
+    consultation = _consultation(consultation_id)
+    decision = request.form.get("decision", "")
+    back = url("dashboard.consultations.page", consultation_id=consultation.id,
+               show=request.form.get("show") if request.form.get("show")
+               in MODERATION_FILTERS else None) + "#moderation"
+    raw = request.form.getlist("ids")
+    if decision not in ("approve", "reject") or len(raw) > MAX_BULK:
+        abort(400)
+    try:
+        ids = sorted({int(value) for value in raw})
+    except ValueError:
+        abort(400)
+    if not ids:
+        flash("Tick the statements to approve or reject first.", "error")
+        return redirect(back)
+    reason = request.form.get("reason", "").strip()[:MAX_REASON] or None
+    done = 0
+    with database() as (_repo, session):
+        repo = ConsultationRepository(session)
+        for statement_id in ids:
+            statement = repo.get(statement_id)
+            if statement is None or statement.consultation_id != consultation.id:
+                abort(404)
+            repo.moderate(statement_id, decision, _user_id(), current_runtime().clock(),
+                          None, reason)
+            done += 1
+        session.commit()
+    verb = "approved" if decision == "approve" else "rejected"
+    flash(f"{done} statement{'s' if done != 1 else ''} {verb}.", "info")
+    return redirect(back)
+
+
+@bp.post("/<consultation_id>/themes")
+@signed_in
+def create_theme(consultation_id: str) -> Any:
+    """A theme to tag this consultation's views with, as for a survey's answers."""
+    consultation = _consultation(consultation_id)
+    name = " ".join(request.form.get("name", "").split())
+    if not 0 < len(name) <= 80 or name == QUOTE_THEME:
+        flash("Give the theme a name of up to 80 characters.", "error")
+    else:
+        with database() as (repo, session):
+            repo.create_theme(consultation.id, name, _user_id(), current_runtime().clock())
+            session.commit()
+        flash(f"Theme \u201c{name}\u201d is ready to use.", "info")
+    return redirect(url("dashboard.consultations.page", consultation_id=consultation.id)
+                    + "#views")
+
+
+@bp.post("/<consultation_id>/views/<int:answer_id>/themes")
+@signed_in
+def tag_view(consultation_id: str, answer_id: int) -> Any:
+    """Tag one view with a theme (or, with remove=1, take the theme off)."""
+    consultation = _consultation(consultation_id)
+    theme_id = parse_int(request.form.get("theme"), 0)
+    with database() as (repo, session):
+        views = {v.answer_id for v in ConsultationRepository(session).views(consultation.id)}
+        theme = repo.theme(theme_id) if theme_id else None
+        if (answer_id not in views or theme is None or theme.survey_id != consultation.id
+                or theme.name == QUOTE_THEME):
+            abort(404)
+        if request.form.get("remove") == "1":
+            repo.untag(answer_id, theme.id)
+        else:
+            repo.tag(answer_id, theme.id, _user_id(), current_runtime().clock())
+        session.commit()
+    flash(f"Theme \u201c{theme.name}\u201d "
+          f"{'removed' if request.form.get('remove') == '1' else 'added'}.", "info")
+    return redirect(url("dashboard.consultations.page", consultation_id=consultation.id)
+                    + "#views")
 
 
 @bp.post("/<consultation_id>/quotes/<int:answer_id>")

@@ -32,6 +32,7 @@ from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
 from storage.vault import ContactVault
 from surveys import signposting
+from surveys.commands import Command, command
 from surveys.conversation import (
     AnswerAdded,
     AnswerGiven,
@@ -55,8 +56,10 @@ from surveys.conversation import (
     Step,
     SurveyClosed,
 )
-from surveys.engine import Catalog
+from surveys.engine import Catalog, long_date
+from surveys.i18n import gettext as _
 from surveys.keeping import FOLLOW_ON_SECONDS, JOIN_SECONDS, Windows, converse
+from surveys.keywords import Keyword, keyword
 from surveys.redaction import Redactor
 from surveys.safeguarding import Disclosure
 
@@ -206,8 +209,11 @@ class WithUsService:
             handled = Handled(pid)
             stopping = any(isinstance(r, OptedOut) for r in result.records)
             handled.opted_out = bool(result.state.get("stopped"))
-            provider_confirms = getattr(channel, "provider_confirms_opt_out", False)
+            provider_confirms = stopping and provider_confirmed(channel, message.text)
+            if provider_confirms:  # and blocks every message from us until START
+                result.state["blocked"] = True
             replies = self._privacy(uow, pid, result, response_id, now)
+            replies = self._promised(uow, pid, message, state, result, replies, now)
             if disclosure is not None:
                 signposting = safeguarding.record_disclosure(
                     uow, self.settings, self.redactor, pid=pid, channel=message.channel,
@@ -219,7 +225,7 @@ class WithUsService:
                 language = str(result.state.get("lang") or "en")
             payloads = []
             for reply, extra in replies:
-                if stopping and provider_confirms:
+                if provider_confirms:
                     continue  # Twilio already confirmed STOP by SMS: no second message
                 payload = reply_payload(reply, confirms_opt_out=stopping,
                                         carries_media=channel.carries_media) | extra
@@ -301,6 +307,37 @@ class WithUsService:
             record = OtherReply(record.survey_id, record.question_id, record.text)
         kept.add_other(pid, response_id, record.survey_id, record.question_id, text, now)
 
+    def _promised(self, uow: UnitOfWork, pid: str, message: InboundMessage,
+                  state: Mapping[str, Any] | None, result: Step,
+                  replies: list[tuple[Reply, dict[str, Any]]],
+                  now: datetime) -> list[tuple[Reply, dict[str, Any]]]:
+        """Promises about data rights after STOP.
+
+        - After STOP, DELETE's question and its answer go where the channel can still
+          reply (Telegram, WhatsApp, a Welsh STOPIO by SMS that Twilio does not act on).
+        - After an English STOP by SMS, Twilio delivers nothing until START: DELETE YES
+          in one message erases at once, and a note (the pseudonym only) lets the next
+          START say so (docs/privacy.md).
+        """
+        before = state or {}
+        erasing = any(isinstance(r, ErasureRequested) for r in result.records)
+        if before.get("stopped") and not before.get("blocked") and (
+                before.get("pending") == "delete" or erasing
+                or command(message.text) is Command.DELETE):
+            replies = [(reply, extra | {"allow_opted_out": True}) for reply, extra in replies]
+        if erasing and before.get("blocked"):
+            KeptRepository(uow.session).note_erasure(
+                pid, str(result.state.get("lang") or "en"), now)
+        starting = message.kind == "start" or keyword(message.text) is Keyword.START
+        if starting and state is None:  # someone new, or someone who was erased
+            notice = KeptRepository(uow.session).take_erasure_notice(pid)
+            if notice is not None:
+                told = _(notice.language, "As you asked, we deleted everything we held about "
+                                          "you on {date}.",
+                         date=long_date(notice.erased_at, notice.language))
+                replies.insert(0, (Reply(told), {}))
+        return replies
+
     @staticmethod
     def _pause(state: Mapping[str, Any] | None, result: Step,
                disclosure: Disclosure) -> tuple[Step, str]:
@@ -352,9 +389,16 @@ class WithUsService:
 
     @staticmethod
     def _next_reminder(catalog: Catalog, result: Step, now: datetime) -> datetime | None:
-        """When to nudge someone who has started but not finished, if at all."""
+        """When to nudge someone who has started but not finished, if at all.
+
+        After LATER and a time, the one reminder promised: due in an hour, which the
+        scheduler then moves into the window they chose (surveys.timing)."""
         state = result.state
         survey = catalog.item(state.get("survey"))
+        if (survey is not None and state.get("later") and state.get("paused")
+                and not state.get("stopped")
+                and state.get("stage") in ("consent", "asking", "quote", "shareback")):
+            return now + LATER_DELAY
         if (
             survey is None or state.get("stopped") or state.get("paused")
             or state.get("stage") not in ("consent", "asking")
@@ -427,6 +471,18 @@ class WithUsService:
             uow.commit()
         log.info("delivery status", extra={"status": mapped, "error_code": error_code})
 
+
+def provider_confirmed(channel: Channel, text: str) -> bool:
+    """Did the provider itself confirm this STOP (Twilio does on SMS, for its own English
+    words only), so that a second confirmation from us would be one too many?"""
+    if not getattr(channel, "provider_confirms_opt_out", False):
+        return False
+    acts_on = getattr(channel, "provider_opt_out_word", None)
+    return acts_on(text) if callable(acts_on) else True
+
+
+#: After LATER and a chosen time, the reminder is due no sooner than this.
+LATER_DELAY = timedelta(hours=1)
 
 #: Twilio's "outside the WhatsApp 24-hour window" error.
 WINDOW_CLOSED = 63016

@@ -62,10 +62,15 @@ MAX_CONTACTS_BYTES = 64 * 1024 * 1024
 MAX_CONTACT_LINES = 250_000
 MAX_LINE_CHARS = 4096
 _STOP_WORD = re.compile(r"\bSTOP\b")
+#: Ofcom's mobile numbers for drama, 07700 900000 to 900999: never anyone's, so the README
+#: and rehearsals use them. `phonenumbers` calls them invalid; the import takes them.
+DRAMA_MOBILES = re.compile(r"\+447700900\d{3}")
 
 __all__ = [
     "NOT_NEEDED", "ImportReport", "OutreachError", "Progress", "ReminderReport",
-    "SendingHours", "SharebackPreview", "cancel_invitation", "draft_shareback",
+    "CohortDeletion", "SendingHours", "SharebackPreview", "cancel_invitation",
+    "cohort_deletion_preview", "delete_cohort",
+    "draft_shareback", "find_member", "remove_member", "sms_problem",
     "figure_problems", "import_contacts", "invitation_payload", "invitation_progress",
     "queue_due_invitations", "schedule_invitation", "send_due_reminders", "send_shareback",
     "preview_shareback", "read_contacts", "sending_hours",
@@ -117,6 +122,35 @@ class ImportReport:
     duplicates: int = 0
     opted_out: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    #: (line number, what to check): imported, but perhaps unreachable (a landline for SMS).
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+    #: Numbers that cannot receive texts (landlines...), in an SMS cohort.
+    landlines: int = 0
+    #: False when nothing in the file could be used: nothing was stored, no cohort made.
+    stored: bool = True
+    #: Whether this import made the cohort (None when it was not looked at).
+    cohort_created: bool | None = None
+
+    def lines(self) -> list[str]:
+        """The line-by-line report, in file order: the CLI and the dashboard print these."""
+        found = [(line, f"line {line}: {reason}, skipped") for line, reason in self.invalid]
+        found += [(line, f"line {line}: {reason}") for line, reason in self.warnings]
+        return [text for _line, text in sorted(found, key=lambda item: item[0])]
+
+    def summary(self) -> str:
+        """One line of counts, e.g. `cohort carers: imported 3, duplicates 1, invalid 1`."""
+        if not self.stored:
+            what = "Telegram chat id" if self.channel == "telegram" else "valid number"
+            done = "created" if self.cohort_created is False else "changed"
+            return (f"nothing imported: no line of the file holds a {what}, so cohort "
+                    f"{self.cohort} was not {done}")
+        return (f"cohort {self.cohort}: imported {self.imported}, "
+                f"duplicates {self.duplicates}, invalid {len(self.invalid)}"
+                + (f", already in the cohort {self.already_in_cohort}"
+                   if self.already_in_cohort else "")
+                + (f", opted out (will not be invited) {self.opted_out}"
+                   if self.opted_out else "")
+                + (f", landlines {self.landlines}" if self.landlines else ""))
 
 
 def normalise_contact(value: str, channel: str, region: str) -> str:
@@ -144,11 +178,44 @@ def normalise_contact(value: str, channel: str, region: str) -> str:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         raise ValueError("not a phone number") from None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if DRAMA_MOBILES.fullmatch(e164):
+        return e164  # fictional, for examples and rehearsals: see DRAMA_MOBILES
     if not phonenumbers.is_valid_number(number):
         if value.startswith("+") or value.startswith("00"):
             raise ValueError("not a valid phone number")
         raise ValueError(f"not a valid {region} number (for other countries start with +)")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+#: Number types that cannot receive a text message (`phonenumbers.number_type`).
+_NO_SMS_TYPES = {
+    phonenumbers.PhoneNumberType.FIXED_LINE: "a landline",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "a freephone number",
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    phonenumbers.PhoneNumberType.SHARED_COST: "a shared-cost number",
+    phonenumbers.PhoneNumberType.PAGER: "a pager number",
+    phonenumbers.PhoneNumberType.UAN: "a company number",
+    phonenumbers.PhoneNumberType.VOICEMAIL: "a voicemail number",
+}
+
+
+def sms_problem(address: str) -> str | None:
+    """Why an E.164 number probably cannot receive a text (a landline...), or None.
+
+    Numbers that may be mobiles (FIXED_LINE_OR_MOBILE, as in the US) pass: only a number
+    whose type says it is not a mobile is reported.
+    """
+    if DRAMA_MOBILES.fullmatch(address):
+        return None
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(address, None))
+    except phonenumbers.NumberParseException:
+        return None
+    what = _NO_SMS_TYPES.get(kind)
+    if what is None:
+        return None
+    return f"{what}, which cannot receive text messages; imported, but check it"
 
 
 def read_contacts(
@@ -249,17 +316,32 @@ def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: 
     rows, invalid = read_contacts(text, channel, region, column)
     report = ImportReport(cohort, channel, invalid=invalid)
     addresses: dict[str, str] = {}  # pseudonym -> address, in file order
-    for _line, address in rows:
+    for line, address in rows:
         pid = runtime.pseudonymiser(channel, address)
         if pid in addresses:
             report.duplicates += 1
-        else:
-            addresses[pid] = address
+            continue
+        addresses[pid] = address
+        problem = sms_problem(address) if channel == "sms" else None
+        if problem:
+            report.warnings.append((line, problem))
+            report.landlines += 1
     pids = list(addresses)
     now = runtime.clock()
+    if not pids:
+        # Nothing usable: store nothing, and above all make no empty cohort.
+        with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+            report.cohort_created = (
+                False if OutreachRepository(uow.session).cohort(cohort) is None else None)
+        log.info("contacts import stored nothing", extra={
+            "channel": channel, "invalid": len(report.invalid)})
+        report.stored = False
+        return report
     with UnitOfWork(runtime.sessions, runtime.vault) as uow:
         repo = OutreachRepository(uow.session)
+        existed = repo.cohort(cohort) is not None
         cohort_id = repo.ensure_cohort(cohort, now)
+        report.cohort_created = not existed
         already = repo.members_among(cohort_id, pids)
         new = [pid for pid in pids if pid not in already]
         repo.add_people(
@@ -276,6 +358,91 @@ def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: 
         "opted_out": report.opted_out,
     })
     return report
+
+
+def _cohort_id(repo: OutreachRepository, cohort: str) -> int:
+    found = repo.cohort(cohort.strip())
+    if found is None:
+        raise OutreachError(f"there is no cohort called '{cohort}' "
+                            "(see `withus contacts cohorts`)")
+    return found.id
+
+
+def find_member(runtime: Runtime, cohort: str, address: str) -> str | None:
+    """The pseudonym of whoever `address` (a number or chat id) is in the cohort, or None.
+
+    The address is normalised and turned into a pseudonym for each channel, as an import
+    would; nothing is decrypted, and the address is neither stored nor logged.
+    """
+    region = runtime.settings.default_region
+    candidates = []
+    for channel in CHANNELS:
+        try:
+            candidates.append(runtime.pseudonymiser(
+                channel, normalise_contact(address, channel, region)))
+        except ValueError:
+            continue
+    if not candidates:
+        raise OutreachError("that is not a phone number or a Telegram chat id")
+    with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+        repo = OutreachRepository(uow.session)
+        found = repo.members_among(_cohort_id(repo, cohort), candidates)
+    return next((pid for pid in candidates if pid in found), None)
+
+
+def remove_member(runtime: Runtime, cohort: str, pid: str) -> bool:
+    """Take one person (by pseudonym) out of a cohort; False if they were not in it.
+
+    They stay known (an opt-out is kept, so a later import never invites them), and
+    invitation messages already waiting for them still go: cancel the invitation first
+    to stop those.
+    """
+    with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+        repo = OutreachRepository(uow.session)
+        removed = repo.remove_member(_cohort_id(repo, cohort), pid)
+        uow.commit()
+    if removed:
+        log.info("cohort member removed", extra={"participant": pid})
+    return removed
+
+
+@dataclass(frozen=True)
+class CohortDeletion:
+    """What deleting a cohort did (or would do)."""
+
+    cohort: str
+    members: int
+    invitations: int
+    stopped: int
+
+
+def cohort_deletion_preview(runtime: Runtime, cohort: str) -> CohortDeletion:
+    """What deleting the cohort would do: its members, scheduled invitations, waiting messages."""
+    with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+        repo = OutreachRepository(uow.session)
+        cohort_id = _cohort_id(repo, cohort)
+        return CohortDeletion(cohort.strip(), repo.member_count(cohort_id),
+                              len(repo.scheduled_invitations(cohort_id)),
+                              repo.waiting_messages(cohort_id))
+
+
+def delete_cohort(runtime: Runtime, cohort: str) -> CohortDeletion:
+    """Delete a cohort with its invitations; stop its invitation messages still waiting.
+
+    The people stay known (with any opt-out, so a later import never invites someone who
+    said STOP), and what they answered is untouched. `invitations` counts those that had
+    not gone out yet, and so are cancelled.
+    """
+    with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+        repo = OutreachRepository(uow.session)
+        cohort_id = _cohort_id(repo, cohort)
+        members = repo.member_count(cohort_id)
+        scheduled = len(repo.scheduled_invitations(cohort_id))
+        _all, stopped = repo.delete_cohort(cohort_id)
+        uow.commit()
+    log.info("cohort deleted", extra={"members": members, "cancelled": scheduled,
+                                      "stopped": stopped})
+    return CohortDeletion(cohort.strip(), members, scheduled, stopped)
 
 
 # --- Invitations ---------------------------------------------------------------------------

@@ -13,10 +13,15 @@ from bot.services import media
 from bot.services.media_jobs import MediaJob
 from bot.services.privacy import ERASE_GRACE, finish_erasure, privacy_settings
 from bot.services.runtime import Runtime
+from storage.repositories.kept import KeptRepository
 from storage.repositories.privacy import PrivacyRepository
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+#: How long the note that someone's DELETE YES was carried out (after an SMS STOP) waits
+#: for their next START, so that START can tell them.
+ERASURE_NOTICE_DAYS = 90
 
 
 def purge(runtime: Runtime, now: datetime) -> dict[str, int]:
@@ -29,6 +34,8 @@ def purge(runtime: Runtime, now: datetime) -> dict[str, int]:
       message history. Their pseudonymised responses and answers stay, for aggregates
       and exports;
     * provider message ids older than WITHUS_INBOUND_RETENTION_DAYS;
+    * other replies sent outside any survey (at the menu) older than
+      WITHUS_RETENTION_DAYS, and erasure notices older than ERASURE_NOTICE_DAYS;
     * voice notes and photos older than their survey's retention period (their
       transcripts stay, like the answers), then every file so queued, from the store.
     """
@@ -36,7 +43,8 @@ def purge(runtime: Runtime, now: datetime) -> dict[str, int]:
     retention = {sid: s.retention_days for sid, s in runtime.catalog.get().surveys.items()}
     default = settings.default_retention_days
     counts = {"erasures": 0, "vault_entries": 0, "conversations": 0, "outbox_messages": 0,
-              "inbound_messages": 0, "media_files": 0}
+              "inbound_messages": 0, "media_files": 0, "other_replies": 0,
+              "erasure_notices": 0}
     with UnitOfWork(runtime.sessions, runtime.vault) as uow:
         repo = PrivacyRepository(uow.session)
         for pid in repo.erasures_due(now - ERASE_GRACE):
@@ -57,6 +65,10 @@ def purge(runtime: Runtime, now: datetime) -> dict[str, int]:
             now - timedelta(days=settings.inbound_retention_days)
         )
         counts["media_files"] = media.expire(uow, retention, now)
+        kept = KeptRepository(uow.session)
+        counts["other_replies"] = kept.purge_others(now - timedelta(days=default))
+        counts["erasure_notices"] = kept.purge_erasure_notices(
+            now - timedelta(days=ERASURE_NOTICE_DAYS))
         uow.commit()
     MediaJob(runtime).delete_queued()  # erased and expired files leave the store now
     log.info("purge done", extra=counts)

@@ -60,6 +60,8 @@ BATCH = 2000
 NOT_NEEDED = "not needed: they wrote to us first"
 #: `last_error` of a message held because its channel has no provider (and no sandbox).
 NO_PROVIDER = "channel not configured"
+#: `last_error` of an invitation message stopped because its cohort was deleted.
+COHORT_DELETED = "cancelled: the cohort was deleted"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,16 @@ class DueReminder:
     next_reminder_at: datetime
     survey_id: str | None
     preferred_time: str | None
+    opted_out: bool
+
+
+@dataclass(frozen=True)
+class CohortMemberView:
+    """A member as the cohorts page shows them: a pseudonym, never an address."""
+
+    participant_id: str
+    channel: str
+    added_at: datetime
     opted_out: bool
 
 
@@ -174,6 +186,64 @@ class OutreachRepository:
             .where(CohortMember.cohort_id == cohort_id, Participant.opted_out_at.is_(None))
             .group_by(Participant.channel)
         )}
+
+    def members(self, cohort_id: int, offset: int = 0,
+                limit: int = 50) -> list[CohortMemberView]:
+        """One page of a cohort's members, oldest first: pseudonyms, never addresses."""
+        rows = self._session.execute(
+            select(CohortMember.participant_id, Participant.channel, CohortMember.added_at,
+                   Participant.opted_out_at)
+            .join(Participant, Participant.id == CohortMember.participant_id)
+            .where(CohortMember.cohort_id == cohort_id)
+            .order_by(CohortMember.added_at, CohortMember.participant_id)
+            .offset(offset).limit(limit)
+        )
+        return [CohortMemberView(pid, channel, added, out is not None)
+                for pid, channel, added, out in rows]
+
+    def remove_member(self, cohort_id: int, pid: str) -> bool:
+        """Take someone out of a cohort (they stay known, opted out or not); False if absent."""
+        result = self._session.execute(delete(CohortMember).where(
+            CohortMember.cohort_id == cohort_id, CohortMember.participant_id == pid))
+        return rowcount(result) > 0
+
+    def scheduled_invitations(self, cohort_id: int) -> list[int]:
+        """Ids of the cohort's invitations that have not gone out yet."""
+        return list(self._session.scalars(
+            select(Invitation.id).where(Invitation.cohort_id == cohort_id,
+                                        Invitation.status == "scheduled")
+            .order_by(Invitation.id)
+        ))
+
+    def _waiting(self, cohort_id: int) -> Any:
+        return (OutboxMessage.invitation_id.in_(
+                    select(Invitation.id).where(Invitation.cohort_id == cohort_id)),
+                OutboxMessage.status.in_(("pending", "held")))
+
+    def waiting_messages(self, cohort_id: int) -> int:
+        """Invitation messages to this cohort still in the outbox, not yet handed over."""
+        return int(self._session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(*self._waiting(cohort_id))
+        ) or 0)
+
+    def delete_cohort(self, cohort_id: int) -> tuple[int, int]:
+        """Delete a cohort, its memberships and its invitations; (invitations, stopped).
+
+        Invitation messages still waiting to go are stopped (dead, "cancelled: cohort
+        deleted"); those already sent keep their history, their link to the invitation
+        set to NULL by the foreign key. The people themselves stay.
+        """
+        stopped = rowcount(self._session.execute(
+            update(OutboxMessage).where(*self._waiting(cohort_id))
+            .values(status="dead", last_error=COHORT_DELETED)
+            .execution_options(synchronize_session=False)))
+        invitations = rowcount(self._session.execute(
+            delete(Invitation).where(Invitation.cohort_id == cohort_id)
+            .execution_options(synchronize_session=False)))
+        self._session.execute(delete(CohortMember).where(CohortMember.cohort_id == cohort_id))
+        self._session.execute(delete(Cohort).where(Cohort.id == cohort_id)
+                              .execution_options(synchronize_session=False))
+        return invitations, stopped
 
     def member_count(self, cohort_id: int) -> int:
         return int(self._session.scalar(
