@@ -167,3 +167,28 @@ def test_other_replies_are_in_every_export(runtime: Runtime, person: Person,
     sheet = load_workbook(path)["Responses"]
     headers = [c.value for c in sheet[1]]
     assert sheet.cell(row=2, column=headers.index("Other replies") + 1).value == cell
+
+
+def test_reviewers_read_other_replies_on_the_survey_page_once_enough_people_sent_one(
+        runtime: Runtime, clock: FakeClock) -> None:
+    from bot.web.app import create_app
+    from tests.browser.seed import add_user
+    from tests.test_dashboard import sign_in
+
+    add_user(runtime, "reviewer@example.org", "reviewer")
+    client = create_app(runtime=runtime).test_client()
+    sign_in(client, "reviewer@example.org")
+    k = runtime.settings.min_cell
+    for n in range(k):
+        address = f"07700 900{n:03d}"
+        for text in ("FFT", "English", "yes", f"it depends on the day, number {n}"):
+            clock.advance(seconds=30)
+            runtime.service.handle(InboundMessage("fake", address, f"o{n}-{text}", "text",
+                                                  text=text))
+        if n == k - 2:
+            shown = client.get("/dashboard/surveys/fft").get_data(as_text=True)
+            assert "Hidden, because fewer than" in shown and "it depends" not in shown
+    shown = client.get("/dashboard/surveys/fft").get_data(as_text=True)
+    assert "Other replies" in shown
+    assert "it depends on the day, number 0" in shown
+    assert "At: Overall, how was your experience of our service?" in shown

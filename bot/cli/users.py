@@ -1,4 +1,5 @@
-"""`withus users add` and `withus export`: dashboard accounts and exports from the terminal.
+"""`withus users add | list | disable | enable | set-role | reset-password` and
+`withus export`: dashboard accounts and exports from the terminal.
 
 Passwords are never taken as an
 argument, where they would land in shell history and `ps`: they are prompted for, or read
@@ -81,6 +82,89 @@ def users_list() -> None:
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
         state = " (disabled)" if user.disabled_at else ""
         click.echo(f"{user.email}\t{user.role}\tlast signed in {last}{state}")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _change(email: str, what: str, *, role: str | None = None, disable: bool | None = None,
+            password_hash: str | None = None) -> None:
+    """Apply one change to an account, never leaving no organiser who can sign in."""
+    from storage.repositories.dashboard import DashboardRepository
+
+    runtime = _runtime()
+    try:
+        with runtime.sessions() as session:
+            repo = DashboardRepository(session)
+            user = repo.user_by_email(email)
+            if user is None:
+                _fail(f"there is no account for {email.strip().lower()} "
+                      "(see `withus users list`)")
+                return
+            loses_organiser = user.role == "organiser" and user.disabled_at is None and (
+                disable is True or (role is not None and role != "organiser"))
+            if loses_organiser and repo.active_organisers() <= 1:
+                _fail(f"{user.email} is the last organiser who can sign in; add or enable "
+                      "another organiser first")
+            values: dict[str, object] = {}
+            if role is not None:
+                values["role"] = role
+            if disable is not None:
+                values["disabled_at"] = runtime.clock() if disable else None
+            if password_hash is not None:
+                values["password_hash"] = password_hash
+            repo.update_user(user.id, **values)
+            repo.audit(None, what, user.email, runtime.clock(),
+                       detail={"via": "command line", **({"role": role} if role else {})})
+            session.commit()
+            email = user.email
+    finally:
+        runtime.close()
+    click.echo(f"{what} {email}" + (f" (now {role})" if role else ""))
+
+
+@users.command("disable")
+@click.argument("email")
+def users_disable(email: str) -> None:
+    """Stop an account signing in; its open dashboard sessions end at their next click."""
+    _change(email, "disabled", disable=True)
+
+
+@users.command("enable")
+@click.argument("email")
+def users_enable(email: str) -> None:
+    """Let a disabled account sign in again."""
+    _change(email, "enabled", disable=False)
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["organiser", "reviewer", "lead"]))
+def users_set_role(email: str, role: str) -> None:
+    """Change an account's role: organiser, reviewer or lead (safeguarding)."""
+    _change(email, "changed role of", role=role)
+
+
+@users.command("reset-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the new password from the first line of standard input.")
+def users_reset_password(email: str, password_stdin: bool) -> None:
+    """Set a new password for an account. Prompts for it unless --password-stdin."""
+    from bot.dashboard.auth import PasswordTooShort, hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        password_hash = hash_password(password)
+    except PasswordTooShort as exc:
+        _fail(f"that password is too short: {exc}")
+        return
+    _change(email, "reset the password of", password_hash=password_hash)
 
 
 @click.command()

@@ -47,6 +47,7 @@ from storage.exports import (
 )
 from storage.repositories.consultations import ConsultationRepository
 from storage.repositories.dashboard import ResponseFilter
+from storage.repositories.kept import KeptRepository
 from surveys.model import Survey
 from surveys.suppression import Suppressor
 
@@ -137,13 +138,27 @@ def survey(survey_id: str) -> str:
         results, answered_raw = question_results(repo, the_survey, suppress, where)
         answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
                                request.args)
+        kept = KeptRepository(_s)
+        others_people = kept.people_with_others(survey_id)
+        others = kept.others_in_survey(survey_id, limit=50) if others_people >= suppress.k else []
     return render_template(
         "dashboard/survey.html", survey=the_survey, funnel=the_funnel, results=results,
         where=where, problems=problems, channels=channels, languages=languages,
         k=suppress.k, theme_form=ThemeForm(), tag_form=TagForm(), note_form=NoteForm(),
-        export_form=ExportForm(), back=request.full_path.rstrip("?"), **answers,
+        export_form=ExportForm(), back=request.full_path.rstrip("?"), others=others,
+        others_people=others_people, question_text=_question_text(the_survey), **answers,
         tests=tests, include_test=include_test,
     )
+
+
+def _question_text(survey: Survey) -> dict[str, str]:
+    """What an other reply's "question" names: a question's words, or the stage."""
+    names = {q.id: q.text.get() for q in survey.questions}
+    names.update({"consent": "the consent question", "quote": "may we quote you",
+                  "shareback": "would you like to hear back", "done": "after finishing",
+                  "stopped": "after STOP", "menu": "the survey menu", "idle": "a first message",
+                  "declined": "after saying no", "language": "the language question"})
+    return names
 
 
 @bp.get("/surveys/<survey_id>/prompts")

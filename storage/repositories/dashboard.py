@@ -161,6 +161,18 @@ class DashboardRepository:
     def users(self) -> list[User]:
         return list(self._session.scalars(select(User).order_by(User.email)))
 
+    def active_organisers(self) -> int:
+        """Organisers who can sign in (not disabled)."""
+        return int(self._session.scalar(
+            select(func.count()).select_from(User)
+            .where(User.role == "organiser", User.disabled_at.is_(None))) or 0)
+
+    def update_user(self, user_id: int, **values: Any) -> None:
+        """Change an account's role, password hash or disabled_at."""
+        if "role" in values:
+            check_one_of(values["role"], ROLES, "role")
+        self._session.execute(update(User).where(User.id == user_id).values(values))
+
     def signed_in(self, user_id: int, now: datetime, new_hash: str | None = None) -> None:
         """Record a sign-in, replacing the password hash when its parameters were upgraded."""
         values: dict[str, Any] = {"last_login_at": now}
