@@ -278,31 +278,39 @@ def test_the_surveys_list_shows_status_responses_completion_and_channels(
     row = html[html.index("Your experience of care"):html.index("</tr>", html.index(
         "Your experience of care"))]
     assert "Open" in row
-    # 15 started: 12 consented, 3 declined. "Declined" is small, so "completed" hides
-    # with it, and with it the completion rate.
-    assert ">15<" in row and "hidden" in row and "not shown" in row
-    # By channel: SMS 13 (10 + 3 declined), WhatsApp 2. With 15 shown, hiding SMS alone
-    # would leave WhatsApp between 1 and 5, so both read the same word.
-    assert "SMS: hidden" in row and "WhatsApp: hidden" in row
+    # 15 started, 12 agreed and completed, 3 declined: 15 is k or more, so every figure is
+    # shown, small ones included (docs/privacy.md: a group of k, not a cell of k).
+    assert ">15<" in row and ">12<" in row and "80%" in row
+    # By channel, those who agreed: how many started per channel would, beside the
+    # WhatsApp view, tell which channel the people who said no used.
+    assert "SMS: 10 (83%)" in row and "WhatsApp: 2 (17%)" in row
 
 
-def test_the_survey_page_suppresses_small_counts(client: FlaskClient,
-                                                 addresses: list[str]) -> None:
+def test_a_question_answered_by_k_is_shown_in_full(client: FlaskClient,
+                                                   addresses: list[str]) -> None:
     sign_in(client, REVIEWER)
     html = page(client, "/dashboard/surveys/fft")
     overall = html[html.index('id="q-overall"'):html.index('id="q-why"')]
-    # Very good 10, poor 2, answered by 12 (which the funnel gives away in any case):
-    # showing 10 would give away 12 - 10, and hiding it alone would leave poor at
-    # 12 - (at least 10), so every option reads "hidden".
+    # Very good 10, poor 2, answered by 12: a group of 12 is k or more, so 2 is shown.
     assert "Answered by 12" in overall
-    assert re.search(r"Very good</th>\s*<td class=\"num suppressed\">hidden<", overall)
-    assert re.search(r"Poor</th>\s*<td class=\"num suppressed\">hidden<", overall)
-    assert ">10<" not in overall and ">2<" not in overall
-    assert "<svg" not in overall  # a bar would give the hidden share away
+    assert re.search(r"Very good</th>\s*<td class=\"num\">10</td>\s*<td class=\"num\">83%<",
+                     overall)
+    assert re.search(r"Poor</th>\s*<td class=\"num\">2</td>\s*<td class=\"num\">17%<", overall)
     # Nothing from elsewhere: the one script is this server's own, and there is no inline one.
     assert re.findall(r"<script[^>]*>", html) == [
         '<script src="/static/answers.js" defer>']
     assert "https://" not in html
+
+
+def test_a_question_answered_by_fewer_than_k_shows_nothing_else(
+        client: FlaskClient, runtime: Runtime) -> None:
+    seed(runtime, "fft", [Person({"overall": "very_good"})] * 7 + [Person({"overall": "poor"})] * 2)
+    sign_in(client, REVIEWER)
+    html = page(client, "/dashboard/surveys/fft")
+    overall = html[html.index('id="q-overall"'):html.index('id="q-why"')]
+    assert "Fewer than 10 answered, so nothing more is shown." in overall
+    assert "Very good" not in overall and "<svg" not in overall and "%" not in overall
+    assert "<dt>Started</dt><dd>fewer than 10</dd>" in html
 
 
 def test_bars_are_drawn_by_the_server_with_their_numbers(client: FlaskClient,
@@ -334,13 +342,17 @@ def test_free_text_is_shown_from_k_respondents_and_hidden_below(
     day = clock.now.date().isoformat()
     later = page(client, f"/dashboard/surveys/fft?from={day}")
     assert "Later words." not in later and "fewer than 10 people in it wrote" in later
-    assert "Written answers from fewer than 10" in later
+    # The 3 and the 14 before them add up to the whole survey's 17: both stay hidden.
+    assert "Written answers: hidden in this view" in later
     assert "Later words." in page(client, "/dashboard/surveys/fft")
 
 
 def test_filters_by_channel_and_language(client: FlaskClient, runtime: Runtime,
                                          addresses: list[str]) -> None:
     seed(runtime, "fft", [Person({"overall": "good", "why": "Da iawn."}, language="cy")] * 10)
+    # Ten more English speakers skip "why": with one lone skipper, the Welsh view would
+    # tell that person's language, so the words would stay hidden (tests below).
+    seed(runtime, "fft", [Person({"overall": "good", "why": SKIP})] * 10)
     sign_in(client, REVIEWER)
     welsh = page(client, "/dashboard/surveys/fft?language=cy")
     assert "Da iawn." in welsh and "Staff listened" not in welsh

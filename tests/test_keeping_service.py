@@ -191,4 +191,4 @@ def test_reviewers_read_other_replies_on_the_survey_page_once_enough_people_sent
     shown = client.get("/dashboard/surveys/fft").get_data(as_text=True)
     assert "Other replies" in shown
     assert "it depends on the day, number 0" in shown
-    assert "At: Overall, how was your experience of our service?" in shown
+    assert "At: Overall, how was your experience of our service?" in shown  # where it arrived

@@ -227,3 +227,95 @@ def test_no_small_cell_can_be_worked_out(k: int, values: list[int], hide_zeros: 
     if 0 < sum(values) < k or (hide_zeros and sum(values) < k):
         assert all(cell.hidden for cell in result.cells.values())
     _assert_protected(suppress, counts, result)
+
+
+# --- the whole-survey rule and narrowed views -----------------------------------------------
+
+
+@pytest.mark.parametrize("total", [K - 1, K, K + 1])
+def test_a_question_is_shown_in_full_from_k_answers(suppress: Suppressor, total: int) -> None:
+    result = suppress.group({"good": total - 1, "poor": 1})
+    if total < K:
+        assert result.total.text == "fewer than 10"
+        assert all(cell.text == "fewer than 10" for cell in result.cells.values())
+    else:
+        assert result.total.count == total
+        assert result["poor"].text == "1"  # one among k or more: not a group of one
+        assert result.percent("poor") == f"{round(100 / total)}%"
+
+
+def test_nobody_answered_reads_like_a_few(suppress: Suppressor) -> None:
+    # "0" beside "fewer than 10" elsewhere would tell 0 from 1..9.
+    assert suppress.group({"yes": 0, "no": 0}).total.text == "fewer than 10"
+
+
+def test_a_small_row_of_a_table_hides_with_another(suppress: Suppressor) -> None:
+    table = suppress.table({"sms": {"good": 30, "poor": 12}, "whatsapp": {"good": 3, "poor": 2},
+                            "telegram": {"good": 15, "poor": 10}})
+    assert table["whatsapp"].total.text == "fewer than 10"
+    assert table["telegram"].total.text == "hidden"  # else 72 - 42 - 25 = 5
+    assert table["sms"]["poor"].count == 12
+
+
+def test_a_small_cell_takes_cells_in_its_row_and_column(suppress: Suppressor) -> None:
+    table = suppress.table({"sms": {"good": 30, "poor": 3, "fair": 20},
+                            "whatsapp": {"good": 12, "poor": 15, "fair": 11}})
+    hidden = {(r, c) for r, row in table.items() for c, cell in row.cells.items() if cell.hidden}
+    assert ("sms", "poor") in hidden
+    for row in ("sms", "whatsapp"):
+        assert sum(1 for r, _c in hidden if r == row) != 1
+    for column in ("good", "poor", "fair"):
+        assert sum(1 for _r, c in hidden if c == column) != 1
+
+
+def test_rows_nobody_can_ask_for_are_always_hidden(suppress: Suppressor) -> None:
+    table = suppress.table({"in": {"a": 20, "b": 15}, "before": {"a": 30, "b": 12}},
+                           undisplayed=["before"])
+    assert set(table) == {"in"} and table["in"]["a"].count == 20
+
+
+def _table_reader(k: int, counts: dict[str, dict[str, int]], table: dict, undisplayed: set):
+    from tests.differencing import Figure, Reader
+
+    reader = Reader(k)
+    columns = sorted({c for row in counts.values() for c in row})
+    whole = sum(sum(row.values()) for row in counts.values())
+    if whole >= k:  # the whole survey's figures are public once k answered
+        for c in columns:
+            reader.equal({f"{r}:{c}": 1 for r in counts},
+                         sum(row.get(c, 0) for row in counts.values()))
+    else:
+        reader.fact({f"{r}:{c}": 1 for r in counts for c in columns}, 0, k - 1)
+    for r in counts:
+        reader.fact({**{f"{r}:{c}": 1 for c in columns}, f"{r}:total": -1}, 0, 0)
+        if r in undisplayed:
+            continue
+        shown = table[r]
+        total = shown.total
+        reader.read(f"{r} total", {f"{r}:total": 1},
+                    Figure(total.text, total.count, total.reason == "small"), floor=0)
+        for c in columns:  # in a table, "fewer than k" may be a hidden zero
+            cell = shown[c]
+            reader.read(f"{r}:{c}", {f"{r}:{c}": 1},
+                        Figure(cell.text, cell.count, cell.reason == "small"), floor=0)
+    return reader
+
+
+@settings(max_examples=150, deadline=None)
+@given(k=st.integers(3, 5), rows=st.integers(2, 3), cols=st.integers(2, 3),
+       values=st.lists(st.integers(0, 14), min_size=9, max_size=9),
+       hide_last=st.booleans())
+def test_no_cell_of_a_table_can_be_worked_out(k: int, rows: int, cols: int,
+                                              values: list[int], hide_last: bool) -> None:
+    counts = {f"r{i}": {f"c{j}": values[i * 3 + j] for j in range(cols)} for i in range(rows)}
+    undisplayed = {f"r{rows - 1}"} if hide_last else set()
+    table = Suppressor(k).table(counts, undisplayed=undisplayed)
+    everyone_in_one = sum(1 for row in counts.values() if sum(row.values())) == 1
+    for r, row in table.items():
+        for c, cell in row.cells.items():
+            assert cell.count is None or cell.count == counts[r][c]
+            # A small cell is shown only where its row is the whole survey (public).
+            assert (cell.count is None or cell.count == 0 or cell.count >= k
+                    or everyone_in_one)
+    reader = _table_reader(k, counts, table, undisplayed)
+    assert not reader.leaks(), (counts, reader.leaks())

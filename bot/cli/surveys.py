@@ -66,15 +66,27 @@ def surveys_load(path: Path) -> None:
 
 @surveys.command("list")
 def surveys_list() -> None:
-    """One line per survey: id, title, version, completed responses and status (open,
-    scheduled, closed or archived)."""
+    """One line per survey: id, title, version, responses started and completed, and
+    status (open, scheduled, closed or archived).
+
+    The figures follow the dashboard's small-number rule (WITHUS_MIN_CELL), computed by
+    the same code, so the two never disagree: below that many, "fewer than N".
+    """
+    from bot.dashboard.results import survey_rows
     from bot.services.surveys import listing
+    from storage.repositories.dashboard import DashboardRepository
     from storage.uow import UnitOfWork
+    from surveys.model import Survey
+    from surveys.suppression import Suppressor
 
     runtime = build_runtime()
+    suppress = Suppressor(runtime.settings.min_cell)
     try:
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
             rows = listing(uow.session, runtime.clock())
+            surveys = [row.item for row in rows if isinstance(row.item, Survey)]
+            figures = {found.survey.id: found.funnel for found in survey_rows(
+                DashboardRepository(uow.session), surveys, suppress, runtime.clock())}
             completed = uow.responses.counts_by_survey()
     finally:
         runtime.close()
@@ -83,8 +95,13 @@ def surveys_list() -> None:
         return
     for row in rows:
         item = row.item
-        click.echo(f"{item.id}\t{item.title.get()}\tv{item.version}\t"
-                   f"{completed.get(item.id, 0)} completed\t{_status_text(row)}")
+        found = figures.get(item.id)
+        if found is not None:
+            counts = f"{found.started} started, {found.completed} completed"
+        else:  # a consultation: the same rule for its one figure
+            counts = f"{suppress.group({'n': completed.get(item.id, 0)}).total} completed"
+        click.echo(f"{item.id}\t{item.title.get()}\tv{item.version}\t{counts}\t"
+                   f"{_status_text(row)}")
 
 
 def _status_text(row: Any) -> str:

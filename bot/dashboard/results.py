@@ -9,10 +9,11 @@ pages can never show different halves of the same secret.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from flask import abort
@@ -22,6 +23,7 @@ from channels.smstext import encoding, segments
 from storage.repositories.dashboard import (
     EVERYONE,
     STOPPED_BEFORE_ANY,
+    AnswerSummary,
     DashboardRepository,
     ResponseFilter,
 )
@@ -29,13 +31,15 @@ from storage.types import MAX_ID
 from surveys.engine import prompt
 from surveys.i18n import gettext
 from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
-from surveys.suppression import Breakdown, Cell, Suppressor
+from surveys.suppression import Breakdown, Cell, Suppressor, share
 
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram",
                  "web": "Web simulator", "console": "Terminal"}
 TELEGRAM_MAX_BUTTONS = 8
 #: The cell for skips beside a question's answers (option codes never contain spaces).
 SKIPPED = "skipped it"
+#: The cell for voice notes or photos sent instead of words.
+MEDIA = "sent media"
 
 
 def channel_name(channel: str) -> str:
@@ -66,7 +70,8 @@ def bars(breakdown: Breakdown[str], labels: Sequence[tuple[str, str]]) -> list[B
 
 @dataclass(frozen=True)
 class Funnel:
-    started: Cell
+    #: None in a narrowed view, which covers only those who agreed.
+    started: Cell | None
     consented: Cell
     completed: Cell
     invited: Cell | None
@@ -74,27 +79,131 @@ class Funnel:
 
     @property
     def completion(self) -> str:
-        if self.completed.count is None or not self.started.count:
+        if self.completed.count is None or self.started is None or not self.started.count:
             return ""
         return f"{round(100 * self.completed.count / self.started.count)}%"
 
 
+# --- which groups a view is made of -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class View:
+    """The group a page shows, and the partition of the whole survey it belongs to.
+
+    Suppression in a narrowed view is worked out over every row of the partition at
+    once (each channel, say, with the whole survey's figures as the column totals), so
+    the WhatsApp view and the SMS view hide the same cells and cannot be subtracted from
+    each other or from the whole. Rows a reader cannot ask for directly (the days
+    outside a date range) are `undisplayed`: always hidden. With more than one kind of
+    narrowing at once, every row must hold k or more, or nothing is shown.
+    """
+
+    where: ResponseFilter
+    rows: dict[Hashable, ResponseFilter]
+    me: Hashable
+    undisplayed: frozenset[Hashable] = frozenset()
+    strict: bool = False
+
+    @property
+    def narrowed(self) -> bool:
+        return len(self.rows) > 1
+
+
+def whole_survey(where: ResponseFilter = EVERYONE) -> View:
+    """The whole survey (without test responses when `where` leaves them out)."""
+    return View(where, {"all": where}, "all")
+
+
+def view_for(where: ResponseFilter, channels: Sequence[str], languages: Sequence[str]) -> View:
+    """The partition a filter's view sits in: every combination of the same kinds of
+    narrowing (channel, language, and before / inside / after the date range)."""
+    if not (where.date_from or where.date_to or where.channel or where.language):
+        return whole_survey(where)
+    axes: list[list[tuple[str, dict[str, Any]]]] = []
+    undisplayed_parts: set[str] = set()
+    if where.date_from or where.date_to:
+        dates = [("in", {"date_from": where.date_from, "date_to": where.date_to})]
+        if where.date_from:
+            dates.append(("before", {"date_to": where.date_from - timedelta(days=1)}))
+            undisplayed_parts.add("before")
+        if where.date_to:
+            dates.append(("after", {"date_from": where.date_to + timedelta(days=1)}))
+            undisplayed_parts.add("after")
+        axes.append(dates)
+    if where.channel:
+        axes.append([(c, {"channel": c}) for c in channels])
+    if where.language:
+        axes.append([(lang, {"language": lang}) for lang in languages])
+    rows: dict[Hashable, ResponseFilter] = {}
+    undisplayed = set()
+    me: Hashable = None
+    for combo in itertools.product(*axes):
+        key = tuple(name for name, _f in combo)
+        fields: dict[str, Any] = {}
+        for _name, values in combo:
+            fields.update(values)
+        # Every row leaves out test responses when the view does (sandbox rehearsals).
+        rows[key] = ResponseFilter(**fields, without_test=where.without_test)
+        if undisplayed_parts & set(key):
+            undisplayed.add(key)
+        if rows[key] == where:
+            me = key
+    assert me is not None, "the view is one of its own partition's rows"
+    return View(where, rows, me, frozenset(undisplayed), strict=len(axes) > 1)
+
+
+def _rows(suppress: Suppressor, view: View, counts: Mapping[Hashable, Mapping[str, int]],
+          *, multiple: bool = False, totals: Mapping[Hashable, int] | None = None,
+          ) -> Breakdown[str]:
+    """The view's own row of a suppressed table (or the whole survey's group)."""
+    if not view.narrowed:
+        row = counts[view.me]
+        total = totals[view.me] if totals is not None else None
+        return suppress.group(row, total, partition=not multiple)
+    if view.strict:
+        sizes = (totals if totals is not None
+                 else {r: sum(c.values()) for r, c in counts.items()})
+        if any(0 < n < suppress.k for n in sizes.values()):
+            mine = counts[view.me]
+            hidden = Cell(None, "secondary", suppress.k)
+            if 0 < sizes[view.me] < suppress.k:
+                hidden = Cell(None, "small", suppress.k)
+            return Breakdown(dict.fromkeys(mine, hidden), hidden, not multiple)
+    table = suppress.table(counts, undisplayed=view.undisplayed, multiple=multiple,
+                           totals=totals)
+    return table[view.me]
+
+
 def funnel(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
-           where: ResponseFilter = EVERYONE, *, with_invited: bool = True) -> Funnel:
-    """Invited, started, consented, completed, and where the others stopped."""
+           where: ResponseFilter = EVERYONE, *, with_invited: bool = True,
+           view: View | None = None) -> Funnel:
+    """Invited, started, consented, completed, and where the others stopped.
+
+    The funnel is one breakdown of everyone who started, treated like a question that
+    all of them answered: in full from k people, "fewer than k" below.
+    """
+    view = view or (whole_survey() if not where.active else View(where, {"me": where}, "me"))
     answerable = [q for q in survey.questions if q.is_answerable]
-    raw = repo.funnel(survey.id, [q.id for q in answerable], where)
-    breakdown = suppress.partition(raw)
+    raw = {key: repo.funnel(survey.id, [q.id for q in answerable], rows)
+           for key, rows in view.rows.items()}
     labels = [("not_consented", "Did not agree to take part"),
               (STOPPED_BEFORE_ANY, "Agreed, then stopped before the first answer")]
     labels += [(q.id, f"Stopped after: {q.text.get()}") for q in answerable]
     labels.append(("completed", "Completed"))
-    consented_keys = [key for key in raw if key != "not_consented"]
+    if view.narrowed:
+        # Only those who agreed: a group's "started" less its answers would tell which
+        # group the few who said no are in (the whole survey shows how many said no).
+        for counts in raw.values():
+            counts.pop("not_consented")
+        labels = labels[1:]
+    breakdown = _rows(suppress, view, raw)
+    consented_keys = [key for key in raw[view.me] if key != "not_consented"]
     invited = None
-    if with_invited and not where.language:  # invitations have no language
-        invited = suppress.count(repo.invited(survey.id, where))
+    if with_invited and not view.narrowed:
+        invited = suppress.group({"invited": repo.invited(survey.id, where)}).total
     return Funnel(
-        started=breakdown.total,
+        started=None if view.narrowed else breakdown.total,
         consented=breakdown.sum(consented_keys),
         completed=breakdown["completed"],
         invited=invited,
@@ -120,11 +229,13 @@ def survey_status(survey: Survey, now: datetime) -> str:
 
 def survey_rows(repo: DashboardRepository, surveys: Sequence[Survey], suppress: Suppressor,
                 now: datetime) -> list[SurveyRow]:
+    """The surveys list (and `withus surveys list`): the same figures as each survey's
+    page, by the same rule, so no page can tell what another hides."""
     counts = repo.survey_counts()
     rows = []
     for survey in surveys:
-        by_channel = counts[survey.id].by_channel if survey.id in counts else {}
-        channel_split = suppress.partition(by_channel)
+        by_channel = counts[survey.id].consented_by_channel if survey.id in counts else {}
+        channel_split = suppress.group(by_channel)
         labels = [(c, channel_name(c)) for c in sorted(by_channel)]
         # Rehearsals in the sandbox are not evidence: left out (the join only if any).
         where = ResponseFilter(without_test=repo.test_responses(survey.id) > 0)
@@ -138,16 +249,27 @@ def survey_rows(repo: DashboardRepository, surveys: Sequence[Survey], suppress: 
 class QuestionResult:
     question: Question
     kind: Literal["choice", "multiple", "number", "text"]
+    #: How many answered (or, where skips cannot be shown apart, answered or skipped).
     answered: Cell
-    #: Shown only where it is protected with the answers (in the same partition).
+    #: Shown beside the answers when it can be.
     skipped: Cell | None
     bars: list[Bar] = field(default_factory=list)
     summary: list[tuple[str, str]] = field(default_factory=list)
     text_visible: bool = False
+    #: True when `answered` counts the skips too (a narrowed view that hides them).
+    with_skips: bool = False
 
     @property
     def title(self) -> str:
         return self.question.text.get()
+
+    @property
+    def caption(self) -> str:
+        words = "Answered or skipped by" if self.with_skips else "Answered by"
+        caption = f"{words} {self.answered}"
+        if self.kind == "multiple":
+            caption += " (people could choose more than one)"
+        return caption
 
 
 def option_labels(question: Question) -> list[tuple[str, str]]:
@@ -161,65 +283,111 @@ def option_labels(question: Question) -> list[tuple[str, str]]:
             elif option is question.options[-1]:
                 label += f" ({question.high_label.get()})"
         labels.append((option.code, label))
+    if question.type is QuestionType.YES_NO and not labels:
+        labels = [("yes", "Yes"), ("no", "No")]
     return labels
 
 
 def question_results(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
-                     where: ResponseFilter = EVERYONE
+                     where: ResponseFilter = EVERYONE, *, view: View | None = None
                      ) -> tuple[list[QuestionResult], dict[str, int]]:
-    """Per-question counts (one GROUP BY for all questions), suppressed.
+    """Per-question counts (one GROUP BY per row of the view's partition), suppressed.
 
-    Skips are shown only where they sit in one partition with the answers (choice and
-    number questions): "answered or skipped" is about how many got that far, which the
-    funnel gives away, so a lone small skip count could be subtracted out. Free-text
-    questions list their answers, so their count is public and their skips are not shown.
-    Also returns the raw number who answered each question, for the caller's own use
-    (never for a template).
+    Over the whole survey a question is shown in full once k people answered it, skips
+    included; below k it reads "fewer than k answered" and nothing else. In a narrowed
+    view the answers, skips and media of every row are suppressed together (`_rows`).
+    Also returns the raw number who answered each question in the view, for the
+    caller's own use (never for a template).
     """
+    view = view or (whole_survey() if not where.active else View(where, {"me": where}, "me"))
     answerable = [q for q in survey.questions if q.is_answerable]
     coded = [q.id for q in answerable if q.type in CHOICE_TYPES or q.type is QuestionType.NUMBER]
     free = [q.id for q in answerable if q.type is QuestionType.FREE_TEXT]
-    summary = repo.answer_summary(survey.id, coded, free, where)
-    values, skipped, free_counts = summary.values, summary.skipped, summary.answered
+    summaries = {key: repo.answer_summary(survey.id, coded, free, rows)
+                 for key, rows in view.rows.items()}
     results = []
     for q in answerable:
-        skips = skipped.get(q.id, 0)
-        if q.type is QuestionType.FREE_TEXT:
-            n = free_counts.get(q.id, 0)
-            results.append(QuestionResult(q, "text", suppress.count(n), None,
-                                          text_visible=suppress.text_visible(n)))
-        elif q.type is QuestionType.NUMBER:
-            histogram = {float(v): c for v, c in values.get(q.id, {}).items()
-                         if isinstance(v, int | float)}
-            n = sum(histogram.values())
-            pair = suppress.partition({"answered": n, SKIPPED: skips})
-            stats = number_summary(histogram) if not pair["answered"].hidden else []
-            results.append(QuestionResult(q, "number", pair["answered"], pair[SKIPPED],
-                                          summary=stats))
-        elif q.type is QuestionType.MULTIPLE_CHOICE:
-            combos = values.get(q.id, {})
-            per_option: dict[str, int] = {code: 0 for code, _label in option_labels(q)}
-            for combo, count in combos.items():
+        results.append(_question(q, summaries, view, suppress))
+    return results, summaries[view.me].answered
+
+
+def _question(q: Question, summaries: Mapping[Hashable, AnswerSummary], view: View,
+              suppress: Suppressor) -> QuestionResult:
+    narrowed = view.narrowed
+    if q.type is QuestionType.FREE_TEXT:
+        counts = {key: {"written": s.answered.get(q.id, 0), SKIPPED: s.skipped.get(q.id, 0),
+                        MEDIA: s.media.get(q.id, 0)} for key, s in summaries.items()}
+        if not narrowed:
+            n = counts[view.me]["written"]
+            written = suppress.group({"written": n})["written"]
+            return QuestionResult(q, "text", written, None,
+                                  text_visible=suppress.text_visible(n) and not written.hidden)
+        mine = _rows(suppress, view, counts)
+        written = mine["written"]
+        n = written.count or 0
+        return QuestionResult(q, "text", written, None,
+                              text_visible=not written.hidden and suppress.text_visible(n))
+    if q.type is QuestionType.NUMBER:
+        histograms = {key: {float(v): c for v, c in s.values.get(q.id, {}).items()
+                            if isinstance(v, int | float)} for key, s in summaries.items()}
+        counts = {key: {"answered": sum(h.values()), SKIPPED: summaries[key].skipped.get(q.id, 0)}
+                  for key, h in histograms.items()}
+        if narrowed:
+            mine = _rows(suppress, view, counts)
+        else:
+            row = counts[view.me]
+            mine = suppress.group(row, row["answered"])
+        stats = number_summary(histograms[view.me]) if not mine["answered"].hidden else []
+        return QuestionResult(q, "number", mine["answered"], mine[SKIPPED], summary=stats)
+    labels = option_labels(q)
+    if q.type is QuestionType.MULTIPLE_CHOICE:
+        per_row: dict[Hashable, dict[str, int]] = {}
+        answered: dict[Hashable, int] = {}
+        for key, s in summaries.items():
+            per_option: dict[str, int] = {code: 0 for code, _label in labels}
+            for combo, count in s.values.get(q.id, {}).items():
                 for code in combo if isinstance(combo, tuple) else (combo,):
                     per_option[str(code)] = per_option.get(str(code), 0) + count
-            answered = sum(combos.values())
-            breakdown = suppress.multiple(per_option, answered)
-            labels = option_labels(q) + [(c, c) for c in per_option
-                                         if c not in dict(option_labels(q))]
-            results.append(QuestionResult(q, "multiple", breakdown.total, None,
-                                          bars=bars(breakdown, labels)))
-        else:
-            counts: dict[str, int] = {code: 0 for code, _label in option_labels(q)}
-            for value, count in values.get(q.id, {}).items():
-                counts[str(value)] = counts.get(str(value), 0) + count
-            labels = option_labels(q) + [(c, c) for c in counts if c not in dict(option_labels(q))]
-            if skips or q.optional:
-                counts[SKIPPED] = skips
-                labels.append((SKIPPED, "Skipped"))
-            breakdown = suppress.partition(counts)
-            results.append(QuestionResult(q, "choice", breakdown.total, None,
-                                          bars=bars(breakdown, labels)))
-    return results, summary.answered
+            per_row[key] = per_option
+            answered[key] = sum(s.values.get(q.id, {}).values())
+        codes = {c for row in per_row.values() for c in row}
+        labels += [(c, c) for c in sorted(codes) if c not in dict(labels)]
+        for row in per_row.values():
+            for code, _label in labels:
+                row.setdefault(code, 0)
+        breakdown = _rows(suppress, view, per_row, multiple=True, totals=answered)
+        return QuestionResult(q, "multiple", breakdown.total, None, bars=bars(breakdown, labels))
+    per_row = {}
+    for key, s in summaries.items():
+        tally = {code: 0 for code, _label in labels}
+        for value, count in s.values.get(q.id, {}).items():
+            tally[str(value)] = tally.get(str(value), 0) + count
+        per_row[key] = tally
+    codes = {c for row in per_row.values() for c in row}
+    labels += [(c, c) for c in sorted(codes) if c not in dict(labels)]
+    for key, row in per_row.items():
+        for code, _label in labels:
+            row.setdefault(code, 0)
+        row[SKIPPED] = summaries[key].skipped.get(q.id, 0)
+    if narrowed:
+        breakdown = _rows(suppress, view, per_row)
+        skipped = breakdown[SKIPPED]
+        if skipped.count is not None and breakdown.total.count is not None:
+            answered_cell = Cell(breakdown.total.count - skipped.count, "shown", suppress.k)
+            return _choice(q, answered_cell, skipped, breakdown, labels, with_skips=False)
+        return _choice(q, breakdown.total, None, breakdown, labels, with_skips=True)
+    row = per_row[view.me]
+    n = sum(v for code, v in row.items() if code != SKIPPED)
+    breakdown = suppress.group(row, n)
+    return _choice(q, breakdown.total, breakdown[SKIPPED], breakdown, labels, with_skips=False)
+
+
+def _choice(q: Question, answered: Cell, skipped: Cell | None, breakdown: Breakdown[str],
+            labels: list[tuple[str, str]], *, with_skips: bool) -> QuestionResult:
+    """Bars over the people who answered (skips apart), as NHS England reports FFT."""
+    shown = [Bar(label, breakdown[code], share(breakdown[code], answered))
+             for code, label in labels]
+    return QuestionResult(q, "choice", answered, skipped, bars=shown, with_skips=with_skips)
 
 
 def number_summary(histogram: Mapping[float, int]) -> list[tuple[str, str]]:

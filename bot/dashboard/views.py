@@ -31,6 +31,7 @@ from bot.dashboard.results import (
     prompt_previews,
     question_results,
     survey_rows,
+    view_for,
 )
 from bot.dashboard.themes import answers_view
 from bot.services.surveys import listing
@@ -134,8 +135,9 @@ def survey(survey_id: str) -> str:
         tests = repo.test_responses(survey_id)
         include_test = request.args.get("test") == "include"
         where = replace(where, without_test=bool(tests) and not include_test)
-        the_funnel = funnel(repo, the_survey, suppress, where)
-        results, answered_raw = question_results(repo, the_survey, suppress, where)
+        view = view_for(where, channels, languages)
+        the_funnel = funnel(repo, the_survey, suppress, where, view=view)
+        results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
         answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
                                request.args)
         kept = KeptRepository(_s)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -110,6 +110,8 @@ class AnswerSummary:
     skipped: dict[str, int]
     #: {question id: {answer: count}} for the coded questions asked about.
     values: dict[str, dict[Any, int]]
+    #: Voice notes or photos sent instead of an answer, per question.
+    media: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ class SurveyCounts:
     """Raw counts for the surveys list, straight from one GROUP BY."""
 
     by_channel: dict[str, int]
+    #: Those who agreed to take part, by channel.
+    consented_by_channel: dict[str, int]
     not_consented: int
     consented: int
     completed: int
@@ -353,10 +357,13 @@ class DashboardRepository:
         )
         raw: dict[str, dict[str, Any]] = {}
         for survey_id, channel, has_consented, is_completed, count in rows:
-            entry = raw.setdefault(survey_id, {"by_channel": {}, "not_consented": 0,
-                                               "consented": 0, "completed": 0})
+            entry = raw.setdefault(survey_id, {"by_channel": {}, "consented_by_channel": {},
+                                               "not_consented": 0, "consented": 0,
+                                               "completed": 0})
             entry["by_channel"][channel] = entry["by_channel"].get(channel, 0) + count
             if has_consented or is_completed:
+                agreed = entry["consented_by_channel"]
+                agreed[channel] = agreed.get(channel, 0) + count
                 entry["consented"] += count
                 entry["completed"] += count if is_completed else 0
             else:
@@ -475,7 +482,7 @@ class DashboardRepository:
             .group_by(Answer.question_id, Answer.kind, literal_column("v"))
         )
         summary = AnswerSummary({}, {}, {qid: {} for qid in coded})
-        media: dict[str, int] = {}
+        media = summary.media
         for qid, kind, raw, count in self._session.execute(self._filtered(stmt, where)):
             if kind == "skipped":
                 summary.skipped[qid] = summary.skipped.get(qid, 0) + count

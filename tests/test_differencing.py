@@ -1,0 +1,158 @@
+"""The differencing test: put together every figure a reader can see, and check that
+nothing about fewer than k people can be worked out (docs/privacy.md, *Small numbers*).
+
+The reader (tests/differencing.py) reads the rendered pages and the CLI's output, not the
+code behind them, and uses an integer programme to find what each hidden count must be.
+The first case is the one from issue 16: 45 carers started, one did not agree, 44
+completed. Before suppression was reworked, "Started 45", the "Stopped after" rows at 0
+and "Answered by 44" gave away the hidden "Completed" (44) and the one person who said no.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bot.services.runtime import Runtime
+from bot.web.app import create_app
+from tests.browser.seed import SKIP, Person, add_user, seed
+from tests.conftest_db import TEST_VAULT_KEY
+from tests.differencing import (
+    Reader,
+    complement_leaks,
+    know_the_survey,
+    nested,
+    read_cli_list,
+    read_survey_page,
+    read_surveys_list,
+    scrape,
+)
+from tests.helpers import FakeClock, make_runtime
+from tests.test_cli import withus
+from tests.test_dashboard import REVIEWER, page, sign_in
+
+K = 10
+
+
+@pytest.fixture
+def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    rt = make_runtime(database_url, tmp_path, clock=FakeClock())
+    add_user(rt, REVIEWER, "reviewer")
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    return create_app(runtime=runtime)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def carers_45() -> list[Person]:
+    """Issue 16's carers page: 45 started, 1 did not agree, 44 completed every question."""
+    hours = ["under_20"] * 12 + ["h20_49"] * 20 + ["h50_plus"] * 9 + ["not_sure"] * 3
+    time_for_me = [1] * 3 + [2] * 4 + [3] * 15 + [4] * 14 + [5] * 8
+    helps = [["family", "gp"]] * 14 + [["family"]] * 10 + [["breaks", "groups"]] * 6 \
+        + [["groups", "gp"]] * 6 + [["money"]] * 5 + [["family", "breaks"]] * 2 + [["none"]]
+    assert len(hours) == len(time_for_me) == 44 and len(helps) == 44
+    people = []
+    for i in range(44):
+        answers: dict[str, object] = {
+            "hours": hours[i], "helps": helps[i],
+            "missing": f"More respite, carer {i}." if i % 5 else SKIP,
+            "time_for_me": time_for_me[i],
+        }
+        if time_for_me[i] in (1, 2):
+            answers["time_wish"] = f"A sitter on Tuesdays, {i}." if i else SKIP
+        answers["assessment"] = "yes" if i % 3 else "no"
+        people.append(Person(answers, channel="whatsapp" if i < 14 else "sms"))
+    people.append(Person(status="declined"))
+    return people
+
+
+def the_reader(runtime: Runtime, survey_id: str) -> Reader:
+    reader = Reader(K)
+    know_the_survey(reader, runtime.catalog.get().surveys[survey_id])
+    return reader
+
+
+def test_the_carers_page_gives_nothing_away(client: FlaskClient, runtime: Runtime,
+                                            env: dict[str, str]) -> None:
+    seed(runtime, "carers", carers_45())
+    survey = runtime.catalog.get().surveys["carers"]
+    sign_in(client, REVIEWER)
+    reader = the_reader(runtime, "carers")
+    read_survey_page(reader, survey, scrape(page(client, "/dashboard/surveys/carers")))
+    read_surveys_list(reader, survey, scrape(page(client, "/dashboard/")))
+    listing = withus(["surveys", "list"], env)
+    assert listing.returncode == 0, listing.stderr
+    read_cli_list(reader, survey, listing.stdout)
+    leaks = reader.leaks()
+    assert not leaks, "\n".join(leaks)
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The command line's settings, on the test's database."""
+    values = {k: v for k, v in os.environ.items() if not k.startswith("WITHUS_")}
+    values.update(WITHUS_DATABASE_URL=database_url, WITHUS_INSTANCE_PATH=str(tmp_path / "cli"),
+                  WITHUS_VAULT_KEYS=TEST_VAULT_KEY,
+                  WITHUS_PSEUDONYM_KEY="a-test-pseudonym-key-that-is-long-enough",
+                  WITHUS_SECRET_KEY="test")
+    return values
+
+
+def test_a_narrowed_view_and_the_whole_give_nothing_away(client: FlaskClient,
+                                                         runtime: Runtime) -> None:
+    """WhatsApp (14 people) against everyone (45): the 31 others are a group too, and
+    every WhatsApp figure must leave them, and itself, at k or more or out of sight."""
+    seed(runtime, "carers", carers_45())
+    survey = runtime.catalog.get().surveys["carers"]
+    sign_in(client, REVIEWER)
+    reader = the_reader(runtime, "carers")
+    know_the_survey(reader, survey, "wa.")
+    read_survey_page(reader, survey, scrape(page(client, "/dashboard/surveys/carers")))
+    read_survey_page(reader, survey,
+                     scrape(page(client, "/dashboard/surveys/carers?channel=whatsapp")),
+                     "wa.", "the WhatsApp view")
+    nested(reader, "", "wa.", list(reader.names))
+    leaks = reader.leaks() + complement_leaks(reader, survey, "", "wa.", "WhatsApp view")
+    assert not leaks, "\n".join(leaks)
+
+
+def test_the_reader_finds_what_a_careless_page_would_give_away() -> None:
+    """The reader itself: shown "Started 45", "Answered by 44" and "Completed hidden",
+    it works out 44 and the 1, as the old carers page let anyone do."""
+    from surveys.loader import library_path, load_file
+
+    survey = load_file(library_path() / "carers.yaml")
+    reader = Reader(K)
+    know_the_survey(reader, survey)
+    html = """
+      <dl class="figures"><div><dt>Started</dt><dd>45</dd></div>
+        <div><dt>Completed</dt><dd>hidden</dd></div></dl>
+      <table><caption>Where each person who started got to</caption>
+        <tr><th>Did not agree to take part</th><td>fewer than 10</td><td></td></tr>
+        <tr><th>Agreed, then stopped before the first answer</th><td>0</td><td></td></tr>
+        {}
+        <tr><th>Completed</th><td>hidden</td><td></td></tr></table>
+      <article aria-labelledby="q-hours"><table><caption>Answered by 44</caption>
+        <tr><th>Under 20 hours</th><td>12</td><td>27%</td></tr></table></article>
+    """.format("".join(f"<tr><th>Stopped after: {q.text.get()}</th><td>0</td><td></td></tr>"
+                  for q in survey.questions if q.is_answerable))
+    read_survey_page(reader, survey, scrape(html))
+    leaks = reader.leaks()
+    assert any(re.search(r"Completed' reads 'hidden'.*exactly 44", leak) for leak in leaks)
+    assert any("'Did not agree to take part' reads 'fewer than 10'" in leak
+               and "exactly 1" in leak for leak in leaks)
+
