@@ -1,12 +1,14 @@
-"""Channels for trying WithUs without a provider: the terminal and the web simulator.
+"""Channels for trying WithUs without a provider: the terminal, the web simulator, and
+the sandbox that stands in for SMS, WhatsApp or Telegram until a provider is set up.
 
 They go through exactly the same service path as Telegram or SMS (pseudonym, vault,
-engine, outbox, sender); only delivery differs. Neither takes webhooks.
+engine, outbox, sender); only delivery differs. None takes webhooks.
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 from collections import defaultdict
 from typing import TextIO
@@ -82,3 +84,34 @@ class WebChannel(_NoWebhook):
     def collect(self, address: str) -> list[OutboundMessage]:
         with self._lock:
             return self._waiting.pop(address, [])
+
+
+#: What a sandbox copies from the provider it stands in for: buttons, message length.
+_SANDBOX_SHAPES = {"sms": (0, 1600), "whatsapp": (3, 1600), "telegram": (8, 4096)}
+
+
+class SandboxChannel(_NoWebhook):
+    """SMS, WhatsApp or Telegram with no provider configured: nothing leaves the machine.
+
+    The sender keeps each message for the sandbox inbox instead (`sandbox = True` tells
+    it to), where an organiser reads it as the person would and can reply as them. The
+    channel has the provider's name, so the people, pseudonyms and conversations are
+    exactly those a real provider would have, and its button and length limits.
+    """
+
+    sandbox = True
+
+    def __init__(self, name: str, region: str = "GB") -> None:
+        if name not in _SANDBOX_SHAPES:
+            raise ValueError(f"no sandbox for a channel called {name!r}")
+        self.name = name
+        self.max_buttons, self.max_length = _SANDBOX_SHAPES[name]
+        self.region = region
+
+    def normalise_address(self, address: str) -> str:
+        if self.name == "telegram":
+            return address.strip()
+        return normalise_phone_like(address.removeprefix("whatsapp:"), self.region)
+
+    def send(self, address: str, message: OutboundMessage) -> list[SendResult]:
+        return [SendResult(f"sandbox-{secrets.token_hex(8)}")]

@@ -88,12 +88,15 @@ _META: tuple[tuple[str, str, str], ...] = (
 class ExportPlan:
     """The columns of one survey's export, from every version of it that was published."""
 
-    def __init__(self, versions: Sequence[Survey], *, random_ids: bool = False) -> None:
+    def __init__(self, versions: Sequence[Survey], *, random_ids: bool = False,
+                 include_test: bool = False) -> None:
         if not versions:
             raise ValueError("no survey versions to export")
         self.versions = sorted(versions, key=lambda s: s.version)
         self.survey = self.versions[-1]
         self.random_ids = random_ids
+        #: Test responses (sandbox rehearsals) too, marked in a "test" column.
+        self.include_test = include_test
         respondent = (
             Column("respondent", "Respondent (random id for this export)",
                    "A random id made for this export only; it links to nothing else.")
@@ -104,6 +107,11 @@ class ExportPlan:
         )
         self.columns: list[Column] = [respondent]
         self.columns += [Column(key, header, text) for key, header, text in _META]
+        if include_test:
+            self.columns.append(Column(
+                "test", "Test response",
+                "yes for a rehearsal in the sandbox (an organiser answering as a cohort "
+                "member, nothing sent to a real phone): not evidence; no for a real one."))
         for question in self._questions():
             self.columns += _question_columns(question)
             self.columns += _review_columns(question)
@@ -161,6 +169,8 @@ class ExportPlan:
         values: list[Any] = [respondent, response.survey_version, response.channel,
                              response.language, response.status, response.started_at,
                              response.completed_at, quote]
+        if self.include_test:
+            values.append("yes" if response.is_test else "no")
         kinds: dict[str, tuple[Any, str | None]] = {}
         current = ""
         for column in self.columns[len(values):-1]:
@@ -299,7 +309,7 @@ def load_versions(session: Session, survey_id: str) -> list[Survey]:
     return [survey for survey in compiled if isinstance(survey, Survey)]
 
 
-def _exported(survey_id: str, dialect: str = "") -> list[Any]:
+def _exported(survey_id: str, dialect: str = "", include_test: bool = False) -> list[Any]:
     survey: Any = Response.survey_id
     if dialect == "sqlite":
         # Unary plus is SQLite's documented way to keep a column's index out of the
@@ -307,13 +317,17 @@ def _exported(survey_id: str, dialect: str = "") -> list[Any]:
         # of the survey for each chunk; walking the primary key from the last id read
         # instead makes each chunk cost only its own rows.
         survey = literal_column("+responses.survey_id", String)
-    return [survey == survey_id, Response.consented_at.is_not(None)]
+    found = [survey == survey_id, Response.consented_at.is_not(None)]
+    if not include_test:  # rehearsals in the sandbox are not evidence
+        found.append(Response.is_test.is_(False))
+    return found
 
 
-def count_rows(session: Session, survey_id: str) -> int:
+def count_rows(session: Session, survey_id: str, *, include_test: bool = False) -> int:
     """How many rows an export of this survey will have (for progress bars)."""
     return int(session.scalar(
-        select(func.count()).select_from(Response).where(*_exported(survey_id))
+        select(func.count()).select_from(Response)
+        .where(*_exported(survey_id, include_test=include_test))
     ) or 0)
 
 
@@ -333,8 +347,9 @@ def iter_rows(sessions: sessionmaker[Session], plan: ExportPlan,
             responses = session.execute(
                 select(Response.id, Response.participant_id, Response.survey_version,
                        Response.channel, Response.language, Response.status,
-                       Response.started_at, Response.completed_at, Response.quote_ok)
-                .where(*_exported(survey_id, dialect), Response.id > after)
+                       Response.started_at, Response.completed_at, Response.quote_ok,
+                       Response.is_test)
+                .where(*_exported(survey_id, dialect, plan.include_test), Response.id > after)
                 .order_by(Response.id).limit(chunk)
             ).all()
             if not responses:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -48,6 +49,7 @@ ANSWER_KINDS = ("value", "skipped", "media")
 CONSENT_DECISIONS = ("given", "declined")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "dead", "held")
 OUTBOX_KINDS = ("reply", "invitation", "reminder", "shareback", "alert")
+SANDBOX_DIRECTIONS = ("out", "in")
 ROLES = ("organiser", "reviewer", "lead")
 ERASURE_SOURCES = ("participant", "organiser", "retention")
 INVITATION_STATUSES = ("scheduled", "queued", "cancelled")
@@ -184,6 +186,9 @@ class Response(Base):
     quote_ok: Mapped[bool | None] = mapped_column(Boolean)
     #: Do they want to hear what was learned? None until asked.
     share_back: Mapped[bool | None] = mapped_column(Boolean)
+    #: A rehearsal in the sandbox (an organiser answering as a cohort member): test data,
+    #: left out of figures and exports unless asked for.
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     _repr_fields = ("survey_id", "survey_version", "status")
 
@@ -662,6 +667,34 @@ class MediaDeletion(Base):
 
     storage_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SandboxMessage(Base):
+    """A message on a channel with no provider, kept for an organiser to read instead of
+    sent: the sandbox inbox (`bot/services/sandbox.py`). "out" is what WithUs sent a
+    person; "in" is what an organiser replied as them. Erasing the person deletes them.
+    """
+
+    __tablename__ = "sandbox_messages"
+    __table_args__ = (_one_of("direction", SANDBOX_DIRECTIONS),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(32), _participant_fk(), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(3))
+    #: The outbox kind of an "out" message: reply, invitation, reminder, shareback, alert.
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    #: [[payload, label], ...], as in the outbox.
+    choices: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    #: The outbox row it came from, so an invitation's progress can say "sandbox".
+    outbox_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When a real phone would have got it (after quiet hours or the person's chosen
+    #: time), if later than it arrived here.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    _repr_fields = ("channel", "direction", "kind")
 
 
 # --- Words kept, and promises kept ------------------------------------------------------------

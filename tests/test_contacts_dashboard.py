@@ -43,7 +43,8 @@ PIDS_SHOWN = re.compile(r"\bp[a-z2-7]{24}\b")
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     rt = make_runtime(database_url, tmp_path,
-                      clock=FakeClock(datetime(2026, 11, 23, 14, 0, tzinfo=UTC)), channels={})
+                      clock=FakeClock(datetime(2026, 11, 23, 14, 0, tzinfo=UTC)), channels={},
+                      sandbox=True)
     add_user(rt, ORGANISER, "organiser")
     add_user(rt, REVIEWER, "reviewer")
     yield rt

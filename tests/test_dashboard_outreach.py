@@ -38,7 +38,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=clock, channels={})
+    rt = make_runtime(database_url, tmp_path, clock=clock, channels={}, sandbox=True)
     add_user(rt, ORGANISER, "organiser")
     add_user(rt, REVIEWER, "reviewer")
     yield rt

@@ -375,7 +375,8 @@ def test_progress_counts_queued_sent_delivered_failed_and_opted_out(runtime: Run
     say(runtime, "STOP", NUMBERS[4])  # opted out after it arrived
     progress = outreach.invitation_progress(runtime, invitation)
     assert dict(progress.counts) == {"queued": 0, "sent": 1, "delivered": 1, "failed": 1,
-                                     "opted_out": 2, "not_needed": 0}
+                                     "opted_out": 2, "not_needed": 0, "sandbox": 0,
+                                     "no_provider": 0}
     assert progress.done == progress.total == 5
 
 

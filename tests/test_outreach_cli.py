@@ -21,7 +21,8 @@ def env(database_url: str, tmp_path: Path) -> Iterator[dict[str, str | None]]:
         "WITHUS_VAULT_KEYS": TEST_VAULT_KEY, "WITHUS_SECRET_KEY": "test",
         "WITHUS_PSEUDONYM_KEY": "a-test-pseudonym-key-that-is-long-enough",
         "WITHUS_ENV": None, "WITHUS_QUIET_HOURS": None, "WITHUS_TIMEZONE": None,
-        "TWILIO_ACCOUNT_SID": None, "TELEGRAM_BOT_TOKEN": None,
+        "TWILIO_ACCOUNT_SID": None, "TELEGRAM_BOT_TOKEN": None, "WITHUS_SANDBOX": None,
+        "WITHUS_LOG_LEVEL": None,
     }
 
 
@@ -43,8 +44,8 @@ def test_import_reports_invalid_lines_and_a_summary_without_numbers(
     result = run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "leeds"], env)
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
-        "warning: sms is not set up here (see the README's configuration); invitations "
-        "will wait until it is.",
+        "note: sms has no provider here, so messages to this cohort go to the sandbox inbox "
+        "(a rehearsal) until one is set up.",
         "line 3: not a phone number, skipped",
         "line 6: not a valid GB number (for other countries start with +), skipped",
         "line 7: a landline, which cannot receive text messages; imported, but check it",
@@ -108,6 +109,11 @@ def test_invite_schedules_and_can_be_followed_and_cancelled(env: dict[str, str |
     invitation_id = later.stdout.split()[1].rstrip(":")  # ids count on across tests on PG
     assert later.stdout.splitlines() == [
         f"invitation {invitation_id}: fft to leeds (2 people), at 6 Jan 2031 09:30 GMT",
+        "sms: 2 people; there is no provider for sms here, so their messages go to the "
+        "sandbox inbox (the simulator page, /simulator/sandbox), not to anyone's phone: a "
+        "rehearsal",
+        "note: no scheduler is running, so nothing goes until `withus serve` or "
+        "`withus scheduler` is started",
         f"follow it with: withus invitations show {invitation_id}",
     ]
     shown = run(invitations, ["show", invitation_id], env)
@@ -134,3 +140,37 @@ def test_a_share_back_with_a_small_count_is_shown_with_the_problem_and_not_sent(
     sent = run(sharebacks, ["send", shareback_id, "--yes"], env)
     assert sent.exit_code == 2
     assert "could identify people" in sent.stderr
+
+
+def test_without_a_provider_or_the_sandbox_an_invitation_is_refused_with_the_reason(
+    env: dict[str, str | None], tmp_path: Path
+) -> None:
+    """As in production: real contacts are never quietly sent to a sandbox."""
+    off = {**env, "WITHUS_SANDBOX": "off"}
+    csv = tmp_path / "c.csv"
+    csv.write_text("020 7946 0001\n020 7946 0002\n")
+    imported = run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "leeds"], off)
+    assert imported.exit_code == 0, imported.output
+    assert imported.stderr.splitlines()[0] == (
+        "warning: sms is not set up here (see the README's configuration); invitations to "
+        "this cohort are refused until it is, or until WITHUS_SANDBOX=on lets you rehearse.")
+    refused = run(invite, ["fft", "--cohort", "leeds"], off)
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        "error: sms has no provider configured here, so the invitation could not reach 2 "
+        "people in 'leeds'. Set up the provider (see the README's configuration), or set "
+        "WITHUS_SANDBOX=on to rehearse in the sandbox, where nothing reaches a real phone\n")
+    assert "no invitations yet" in run(invitations, ["list"], off).stdout
+
+
+def test_an_invitation_returns_at_once_saying_when_and_where_it_goes(
+    env: dict[str, str | None], tmp_path: Path
+) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text("020 7946 0001\n")
+    run(contacts, ["import", str(csv), "--channel", "sms", "--cohort", "leeds"], env)
+    now = run(invite, ["fft", "--cohort", "leeds"], env)  # no scheduler: must not wait
+    assert now.exit_code == 0, now.output
+    assert "sms: 1 person; there is no provider for sms here" in now.stdout
+    assert "nothing has moved" not in now.output
+    assert now.stdout.splitlines()[-1].startswith("follow it with: withus invitations show")

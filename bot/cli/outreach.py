@@ -6,6 +6,7 @@ and counts, never a phone number or chat id.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from bot.cli.common import EXIT_BAD_INPUT
 from bot.cli.common import runtime as _runtime
 
 if TYPE_CHECKING:
-    from bot.services.outreach import Progress
+    from bot.services.outreach import Progress, Scheduled
     from bot.services.runtime import Runtime
 
 #: Seconds between progress polls, and without progress before suggesting a cause.
@@ -72,7 +73,11 @@ def contacts_import(file: Path, channel: str, cohort: str, column: str | None) -
     try:
         if channel not in runtime.channels:
             click.echo(f"warning: {channel} is not set up here (see the README's "
-                       "configuration); invitations will wait until it is.", err=True)
+                       "configuration); invitations to this cohort are refused until it "
+                       "is, or until WITHUS_SANDBOX=on lets you rehearse.", err=True)
+        elif getattr(runtime.channels[channel], "sandbox", False):
+            click.echo(f"note: {channel} has no provider here, so messages to this cohort "
+                       "go to the sandbox inbox (a rehearsal) until one is set up.", err=True)
         report = import_contacts(runtime, file, channel, cohort, column)
     except OutreachError as exc:
         _fail(str(exc))
@@ -173,7 +178,9 @@ def _counts(progress: Progress) -> str:
     c = progress.counts
     text = (f"queued {c['queued']}, sent {c['sent']}, delivered {c['delivered']}, "
             f"failed {c['failed']}, opted out {c['opted_out']}")
-    return text + (f", not needed {c['not_needed']}" if c["not_needed"] else "")
+    text += f", not needed {c['not_needed']}" if c["not_needed"] else ""
+    text += f", in the sandbox {c['sandbox']}" if c["sandbox"] else ""
+    return text + (f", held (no provider) {c['no_provider']}" if c["no_provider"] else "")
 
 
 @click.command()
@@ -182,15 +189,18 @@ def _counts(progress: Progress) -> str:
 @click.option("--at", "at", default=None,
               help="When, in ISO 8601 (e.g. 2026-12-01T09:30); default now. Without an "
                    "offset it is read in WITHUS_TIMEZONE.")
-@click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Show a progress bar until every message has gone or is waiting "
-                   "for a later time.")
+@click.option("--wait/--no-wait", default=False, show_default=True,
+              help="Stay and show a progress bar until every message due now has gone "
+                   "(Ctrl-C stops watching, not sending).")
 def invite(survey_id: str, cohort: str, at: str | None, wait: bool) -> None:
     """Invite a cohort to a survey or a consultation, now or at a given time.
 
-    The running `withus scheduler` sends the invitations through the outbox, paced per
-    provider. Each person's waits for the end of quiet hours, or for the time they chose.
-    WhatsApp invitations use the approved template (TWILIO_WHATSAPP_TEMPLATE_SID).
+    Returns at once, saying what will happen and when: the running scheduler (`withus
+    serve` or `withus scheduler`) sends the invitations through the outbox, paced per
+    provider, each person's after quiet hours or at the time they chose. A channel with
+    no provider delivers to the sandbox inbox instead when the sandbox is on (a
+    rehearsal), and is refused otherwise. WhatsApp invitations use the approved
+    template (TWILIO_WHATSAPP_TEMPLATE_SID).
     """
     from bot.services.outreach import OutreachError, schedule_invitation
 
@@ -202,14 +212,49 @@ def invite(survey_id: str, cohort: str, at: str | None, wait: bool) -> None:
                    f"{scheduled.cohort} ({scheduled.members} people), "
                    f"at {_when(scheduled.scheduled_at, runtime)}"
                    + (" (when the survey opens)" if scheduled.waits_for_opening else ""))
+        for line in _plan(runtime, scheduled):
+            click.echo(line)
         if wait and (scheduled.scheduled_at - runtime.clock()).total_seconds() <= 60:
             _follow(runtime, scheduled.invitation_id)
-        else:
-            click.echo(f"follow it with: withus invitations show {scheduled.invitation_id}")
+        click.echo(f"follow it with: withus invitations show {scheduled.invitation_id}")
     except OutreachError as exc:
         _fail(str(exc))
     finally:
         runtime.close()
+
+
+def _plan(runtime: Runtime, scheduled: Scheduled) -> list[str]:
+    """What will happen to an invitation, in plain words: where each channel's messages
+    go, when quiet hours let them, how long sending takes, and who sends them."""
+    from bot.services.scheduler import leadership_for
+
+    lines = []
+    settings = runtime.settings
+    for channel, count in sorted(scheduled.by_channel.items()):
+        people = f"{count} {'person' if count == 1 else 'people'}"
+        if channel in scheduled.sandboxed:
+            lines.append(f"{channel}: {people}; there is no provider for {channel} here, so "
+                         "their messages go to the sandbox inbox (the simulator page, "
+                         "/simulator/sandbox), not to anyone's phone: a rehearsal")
+            continue
+        rate = settings.rate_telegram if channel == "telegram" else settings.rate_twilio
+        seconds = count / rate if rate else 0
+        pace = (f", about {math.ceil(seconds / 60)} minutes to send them all"
+                if seconds > 60 else "")
+        lines.append(f"{channel}: {people}, through the provider at up to {rate:g} "
+                     f"messages a second{pace}")
+    real = set(scheduled.by_channel) - set(scheduled.sandboxed)
+    if real and scheduled.first_send and scheduled.first_send > scheduled.scheduled_at:
+        lines.append(f"that is in quiet hours ({settings.quiet_hours}), so phones get it "
+                     f"from {_when(scheduled.first_send, runtime)}")
+    if real:
+        lines.append("anyone who chose a time with TIME or LATER gets theirs then")
+    if leadership_for(runtime).held_elsewhere():
+        lines.append("the running scheduler sends them from then on")
+    else:
+        lines.append("note: no scheduler is running, so nothing goes until `withus serve` "
+                     "or `withus scheduler` is started")
+    return lines
 
 
 def _follow(runtime: Runtime, invitation_id: int) -> None:
@@ -217,11 +262,9 @@ def _follow(runtime: Runtime, invitation_id: int) -> None:
     from bot.services.outreach import invitation_progress
     from bot.services.scheduler import leadership_for
 
-    if not leadership_for(runtime).held_elsewhere():
-        click.echo("note: no `withus scheduler` seems to be running; the invitations will "
-                   "go when one starts.", err=True)
     progress = invitation_progress(runtime, invitation_id)
     last_change, last_done, hinted = time.monotonic(), -1, False
+    running = leadership_for(runtime).held_elsewhere()
     try:
         with click.progressbar(length=max(progress.total, 1), label="sending",
                                show_pos=True, file=sys.stderr) as bar:
@@ -240,8 +283,10 @@ def _follow(runtime: Runtime, invitation_id: int) -> None:
                 if progress.done != last_done:
                     last_change, last_done = time.monotonic(), progress.done
                 elif not hinted and time.monotonic() - last_change > STALL_HINT_AFTER:
-                    click.echo("\nnothing has moved for 30 seconds: is `withus scheduler` "
-                               "running?", err=True)
+                    click.echo("\nnothing has moved for 30 seconds: "
+                               + ("the provider may be slow or refusing; see "
+                                  "`withus invitations show`" if running else
+                                  "start `withus serve` or `withus scheduler`"), err=True)
                     hinted = True
                 time.sleep(POLL)
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ import click
 
 from bot.cli.common import runtime as build_runtime
 from bot.cli.common import settings
+from bot.services import logs
 from bot.services.config import Settings
 
 
@@ -31,6 +32,7 @@ def serve(host: str, port: int) -> None:
     from bot.services.scheduler import Scheduler
     from bot.web.app import create_app
 
+    logs.server_defaults()
     runtime = build_runtime()
     _warn(runtime.settings, list(runtime.catalog.get().surveys.values()))
     app = create_app(runtime=runtime)
@@ -53,6 +55,7 @@ def web(workers: int, bind: str, timeout: int) -> None:
     """Run production web workers under gunicorn (no scheduler, no sender)."""
     from bot.web.gunicorn import run
 
+    logs.server_defaults()
     config = settings()
     _warn(config)
     run(workers=workers, bind=bind, timeout=timeout, trusted_proxies=config.trusted_proxies)
@@ -63,6 +66,7 @@ def scheduler() -> None:
     """Run the one scheduler: the outbox sender and periodic jobs."""
     from bot.services.scheduler import Scheduler
 
+    logs.server_defaults()
     runtime = build_runtime()
     _warn(runtime.settings, list(runtime.catalog.get().surveys.values()))
     worker = Scheduler(runtime)

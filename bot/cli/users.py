@@ -177,16 +177,30 @@ def users_reset_password(email: str, password_stdin: bool) -> None:
               help="Identify each response by a random id made for this export only, "
                    "instead of the participant's pseudonym.")
 @click.option("--reason", default="", help="Why the export is needed (kept in the audit log).")
-def export(survey_id: str, fmt: str, output: Path, random_ids: bool, reason: str) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace the file (and its data dictionary) if it already exists.")
+@click.option("--include-test", is_flag=True,
+              help="Include test responses (rehearsals in the sandbox), marked in a "
+                   "column of their own. Left out by default.")
+def export(survey_id: str, fmt: str, output: Path, random_ids: bool, reason: str,
+           force: bool, include_test: bool) -> None:
     """Export a survey's responses: one row per response, a data dictionary beside it.
 
     CSV is UTF-8 with a byte-order mark, so Excel opens it right. Each export is
-    recorded in the audit log. Exports never contain phone numbers or chat ids.
+    recorded in the audit log. Exports never contain phone numbers or chat ids. An
+    existing file is never replaced without --force (exit 2). Test responses from
+    the sandbox are left out unless --include-test.
     """
     from storage.exports import ExportPlan, count_rows, dictionary_csv, load_versions
     from storage.exports import export as run_export
     from storage.repositories.dashboard import DashboardRepository
 
+    dictionary = output.with_name(f"{output.stem}.dictionary.csv")
+    existing = [path for path in (output, dictionary) if path.exists()]
+    if existing and not force:
+        click.echo(f"error: {existing[0]} already exists; choose another --output, or add "
+                   "--force to replace it", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     runtime = _runtime()
     try:
         with runtime.sessions() as session:
@@ -195,15 +209,16 @@ def export(survey_id: str, fmt: str, output: Path, random_ids: bool, reason: str
                 click.echo(f"error: survey '{survey_id}' is not loaded "
                            "(see `withus surveys list`)", err=True)
                 sys.exit(EXIT_BAD_INPUT)
-            total = count_rows(session, survey_id)
+            total = count_rows(session, survey_id, include_test=include_test)
+            left_out = 0 if include_test else count_rows(
+                session, survey_id, include_test=True) - total
             DashboardRepository(session).audit(
                 None, "export", survey_id, runtime.clock(), reason=reason or None,
                 detail={"format": fmt, "ids": "random" if random_ids else "pseudonym",
-                        "via": "command line"})
+                        "via": "command line", **({"test": True} if include_test else {})})
             session.commit()
-        plan = ExportPlan(versions, random_ids=random_ids)
+        plan = ExportPlan(versions, random_ids=random_ids, include_test=include_test)
         output.parent.mkdir(parents=True, exist_ok=True)
-        dictionary = output.with_name(f"{output.stem}.dictionary.csv")
         dictionary.write_bytes(dictionary_csv(plan))
         with click.progressbar(length=total, label=f"exporting {survey_id}",
                                file=sys.stderr) as bar:
@@ -217,6 +232,9 @@ def export(survey_id: str, fmt: str, output: Path, random_ids: bool, reason: str
     finally:
         runtime.close()
     click.echo(f"wrote {written} responses to {output} and the data dictionary to {dictionary}")
+    if left_out:
+        click.echo(f"left out {left_out} test responses from the sandbox "
+                   "(add --include-test to include them)")
 
 
 COMMANDS: list[click.Command] = [users, export]

@@ -66,6 +66,7 @@ class ExportForm(FlaskForm):
     ], default="pseudonym", validators=[DataRequired()])
     reason = StringField("Why is this export needed? (kept in the audit log)",
                          validators=[Length(max=500)])
+    include_test = BooleanField("Include test responses from the sandbox")
     responses = SubmitField("Download responses")
     dictionary = SubmitField("Download the data dictionary")
 

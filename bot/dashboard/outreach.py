@@ -30,6 +30,10 @@ from surveys.suppression import Suppressor
 #: The buckets of an invitation's progress, in order, with what they mean in plain words.
 BUCKETS = (
     ("queued", "Waiting to go", "in the outbox, some perhaps until quiet hours end"),
+    ("sandbox", "In the sandbox", "a rehearsal: kept in the sandbox inbox on the simulator "
+     "page, not sent to anyone's phone"),
+    ("no_provider", "Held: no provider", "their channel has no provider set up here; they "
+     "go once one is"),
     ("sent", "Sent", "handed to the provider, no delivery report yet"),
     ("delivered", "Delivered", "the provider says it reached the phone or app"),
     ("failed", "Failed", "could not be sent, even after retrying"),
@@ -150,6 +154,11 @@ def schedule_invitation() -> Any:
     message = f"Invitation scheduled for {_local(scheduled.scheduled_at)}."
     if scheduled.waits_for_opening:
         message += " The survey opens then, so it waits until then."
+    if scheduled.sandboxed:
+        message += (f" {' and '.join(scheduled.sandboxed)} "
+                    f"{'has' if len(scheduled.sandboxed) == 1 else 'have'} no provider here, "
+                    "so those messages go to the sandbox inbox on the simulator page: a "
+                    "rehearsal, sent to nobody's phone.")
     flash(message, "info")
     return redirect(url_for("dashboard.invitation", invitation_id=scheduled.invitation_id))
 

@@ -110,15 +110,16 @@ class View:
         return len(self.rows) > 1
 
 
-def whole_survey() -> View:
-    return View(EVERYONE, {"all": EVERYONE}, "all")
+def whole_survey(where: ResponseFilter = EVERYONE) -> View:
+    """The whole survey (without test responses when `where` leaves them out)."""
+    return View(where, {"all": where}, "all")
 
 
 def view_for(where: ResponseFilter, channels: Sequence[str], languages: Sequence[str]) -> View:
     """The partition a filter's view sits in: every combination of the same kinds of
     narrowing (channel, language, and before / inside / after the date range)."""
-    if not where.active:
-        return whole_survey()
+    if not (where.date_from or where.date_to or where.channel or where.language):
+        return whole_survey(where)
     axes: list[list[tuple[str, dict[str, Any]]]] = []
     undisplayed_parts: set[str] = set()
     if where.date_from or where.date_to:
@@ -142,7 +143,8 @@ def view_for(where: ResponseFilter, channels: Sequence[str], languages: Sequence
         fields: dict[str, Any] = {}
         for _name, values in combo:
             fields.update(values)
-        rows[key] = ResponseFilter(**fields)
+        # Every row leaves out test responses when the view does (sandbox rehearsals).
+        rows[key] = ResponseFilter(**fields, without_test=where.without_test)
         if undisplayed_parts & set(key):
             undisplayed.add(key)
         if rows[key] == where:
@@ -235,8 +237,10 @@ def survey_rows(repo: DashboardRepository, surveys: Sequence[Survey], suppress: 
         by_channel = counts[survey.id].consented_by_channel if survey.id in counts else {}
         channel_split = suppress.group(by_channel)
         labels = [(c, channel_name(c)) for c in sorted(by_channel)]
+        # Rehearsals in the sandbox are not evidence: left out (the join only if any).
+        where = ResponseFilter(without_test=repo.test_responses(survey.id) > 0)
         rows.append(SurveyRow(survey, survey_status(survey, now),
-                              funnel(repo, survey, suppress, with_invited=False),
+                              funnel(repo, survey, suppress, where, with_invited=False),
                               bars(channel_split, labels)))
     return rows
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,10 @@ def survey(survey_id: str) -> str:
     with database() as (repo, _s):
         channels, languages = repo.choices_in_use(survey_id)
         where, problems = _filters(channels, languages)
+        # Rehearsals in the sandbox are left out of every figure unless asked for.
+        tests = repo.test_responses(survey_id)
+        include_test = request.args.get("test") == "include"
+        where = replace(where, without_test=bool(tests) and not include_test)
         view = view_for(where, channels, languages)
         the_funnel = funnel(repo, the_survey, suppress, where, view=view)
         results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
@@ -144,6 +149,7 @@ def survey(survey_id: str) -> str:
         k=suppress.k, theme_form=ThemeForm(), tag_form=TagForm(), note_form=NoteForm(),
         export_form=ExportForm(), back=request.full_path.rstrip("?"), others=others,
         others_people=others_people, question_text=_question_text(the_survey), **answers,
+        tests=tests, include_test=include_test,
     )
 
 
@@ -192,7 +198,8 @@ def export(survey_id: str) -> Any:
     fmt: Format = form.format.data
     with database() as (repo, db_session):
         plan = ExportPlan(load_versions(db_session, survey_id),
-                          random_ids=form.ids.data == "random")
+                          random_ids=form.ids.data == "random",
+                          include_test=bool(form.include_test.data))
         if form.dictionary.data:
             body = dictionary_csv(plan)
             return Response(body, content_type=MEDIA_TYPES["csv"], headers={
@@ -200,7 +207,8 @@ def export(survey_id: str) -> Any:
                     f'attachment; filename="{_filename(survey_id, "dictionary", now.date())}.csv"'
             })
         repo.audit(_user_id(), "export", survey_id, now, reason=form.reason.data or None,
-                   detail={"format": fmt, "ids": form.ids.data, "via": "dashboard"})
+                   detail={"format": fmt, "ids": form.ids.data, "via": "dashboard",
+                           **({"test": True} if form.include_test.data else {})})
         db_session.commit()
     name = f"{_filename(survey_id, 'responses', now.date())}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -64,6 +64,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     log_format: str = "json"
     places_file: str = ""
+    #: SMS, WhatsApp and Telegram without a provider deliver to the sandbox inbox instead
+    #: of waiting. On by default in development, off in production (WITHUS_SANDBOX).
+    sandbox: bool = False
     #: Messages this close together at a free-text question are one answer (seconds;
     #: 0 turns joining off).
     join_seconds: float = 8.0
@@ -153,6 +156,7 @@ class Settings:
             send_concurrency=_int(env, "WITHUS_SEND_CONCURRENCY", 4),
             log_format=env.get("WITHUS_LOG_FORMAT", "json"),
             places_file=env.get("WITHUS_PLACES_FILE", ""),
+            sandbox=_switch(env, "WITHUS_SANDBOX", mode != "production"),
             join_seconds=_seconds(env, "WITHUS_JOIN_SECONDS", 8.0),
             follow_on_seconds=_seconds(env, "WITHUS_FOLLOW_ON_SECONDS", 120.0),
             org_name=env.get("WITHUS_ORG_NAME", "").strip() or "WithUs",
@@ -209,6 +213,17 @@ def _local_secrets(instance: Path, production: bool, env: Mapping[str, str]) -> 
         log.warning("generated local secrets for development",
                     extra={"path": str(path), "names": sorted(missing)})
     return found
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("on", "yes", "true", "1"):
+        return True
+    if value in ("off", "no", "false", "0"):
+        return False
+    raise ConfigError(f"{name} must be on or off, not {value!r}.")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

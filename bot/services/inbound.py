@@ -251,7 +251,9 @@ class WithUsService:
         for record in records:
             if isinstance(record, Started):
                 response_id = uow.responses.start(
-                    pid, record.survey_id, record.version, channel, record.language, now
+                    pid, record.survey_id, record.version, channel, record.language, now,
+                    # A rehearsal in the sandbox is test data (bot/services/sandbox.py).
+                    is_test=bool(getattr(self.channels.get(channel), "sandbox", False)),
                 )
                 may_have_skips = False  # a new response holds no answers at all
             elif isinstance(record, ConsentDecision):

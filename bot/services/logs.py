@@ -13,6 +13,12 @@ and ten hex characters of a keyed hash of the pseudonym and the UTC date. The sa
 has the same tag all day, in every process (the key comes from WITHUS_SECRET_KEY, via
 `use_key`), so one conversation can still be traced, and a different tag the next day.
 Debug logs, for a developer's own machine, keep the pseudonym.
+
+Who reads them decides their shape: on a terminal, one readable line each; otherwise
+(a service manager, a container, a file) JSON, one object a line. A command prints its
+own results as plain text on stdout; its logs reach stderr only at warning and above,
+unless asked for (`withus --verbose`, `WITHUS_LOG_LEVEL`). The servers (`withus serve`,
+`scheduler`, `web`) log at info by default: their logs are what an operator watches.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import secrets
 import sys
@@ -30,6 +37,12 @@ from typing import Any
 # +44 7700 900123, 07700900123, whatsapp:+4477..., 447700900123, chat ids of 6+ digits.
 _PHONE_LIKE = re.compile(r"(?:whatsapp:)?\+?\d[\d\s().-]{5,}\d")
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+#: Terminal colour codes (werkzeug colours its request lines): never inside a log line.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}
 
 
 _DATE_LIKE = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d)?")
@@ -126,7 +139,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "event": scrub(record.getMessage()),
+            "event": scrub(_ANSI.sub("", record.getMessage())),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
@@ -146,7 +159,8 @@ class TextFormatter(logging.Formatter):
             f"{k}={v}" for k, v in vars(record).items()
             if k not in _STANDARD and not k.startswith("_")
         )
-        line = f"{record.levelname.lower():7} {record.name}: {record.getMessage()} {extras}"
+        message = _ANSI.sub("", record.getMessage())
+        line = f"{record.levelname.lower():7} {record.name}: {message} {extras}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         if record.stack_info:
@@ -156,12 +170,51 @@ class TextFormatter(logging.Formatter):
         return scrub(line.rstrip())
 
 
-def configure(fmt: str = "json", level: int = logging.INFO) -> None:
+#: Whether the level was chosen (--verbose, WITHUS_LOG_LEVEL): then servers keep it.
+_level_chosen = False
+
+
+def choose_format(option: str | None, environ: dict[str, str] | None = None) -> str:
+    """json or text: the option, else WITHUS_LOG_FORMAT, else text on a terminal."""
+    env = os.environ if environ is None else environ
+    chosen = (option or env.get("WITHUS_LOG_FORMAT", "")).strip().lower()
+    if chosen in ("json", "text"):
+        return chosen
+    return "text" if sys.stderr.isatty() else "json"
+
+
+def choose_level(verbose: bool, environ: dict[str, str] | None = None) -> tuple[int, bool]:
+    """(level, whether it was chosen): info with --verbose, else WITHUS_LOG_LEVEL, else
+    warning. An unknown WITHUS_LOG_LEVEL is a ValueError naming the choices."""
+    env = os.environ if environ is None else environ
+    if verbose:
+        return logging.INFO, True
+    named = env.get("WITHUS_LOG_LEVEL", "").strip().lower()
+    if not named:
+        return logging.WARNING, False
+    if named not in LEVELS:
+        raise ValueError(f"WITHUS_LOG_LEVEL must be one of {', '.join(LEVELS)}, "
+                         f"not {named!r}")
+    return LEVELS[named], True
+
+
+def configure(fmt: str = "json", level: int = logging.INFO, *, chosen: bool = True) -> None:
+    global _level_chosen
+    _level_chosen = chosen
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Library loggers print request URLs, which for Telegram contain the bot token.
+    # Library loggers print request URLs, which for Telegram contain the bot token;
+    # Alembic announces every migration step, which is nothing a person needs to read.
     for noisy in ("httpx", "httpcore", "telegram", "twilio", "apscheduler.executors"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level <= logging.DEBUG
+                                          else logging.WARNING)
+
+
+def server_defaults() -> None:
+    """A server logs at info unless a level was chosen: its logs are what is watched."""
+    if not _level_chosen:
+        logging.getLogger().setLevel(logging.INFO)

@@ -457,6 +457,13 @@ class Scheduled:
     members: int
     #: The survey opens later than asked: the invitation goes when it opens.
     waits_for_opening: bool = False
+    #: People who may be invited (not opted out), per channel.
+    by_channel: Mapping[str, int] = field(default_factory=dict)
+    #: Of those channels, the ones with no provider that deliver to the sandbox inbox.
+    sandboxed: tuple[str, ...] = ()
+    #: When quiet hours let the first messages go on a real phone (people who chose a
+    #: time with TIME or LATER may get theirs later still).
+    first_send: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -523,7 +530,8 @@ def schedule_invitation(runtime: Runtime, survey_id: str, cohort: str,
 
     A naive `at` is read in WITHUS_TIMEZONE, as an organiser means it. An invitation for
     a survey that has not opened yet waits for the opening; one that would go after the
-    survey closes is refused.
+    survey closes is refused. So is one to people whose channel has neither a provider
+    nor the sandbox (`bot.services.sandbox`): it could never go.
     """
     hours = sending_hours(runtime.settings)
     now = runtime.clock()
@@ -545,12 +553,24 @@ def schedule_invitation(runtime: Runtime, survey_id: str, cohort: str,
             raise OutreachError(f"there is no cohort called '{cohort}' (cohorts: {names}); "
                                 "add people with `withus contacts import FILE --cohort NAME`")
         cohort_id, cohort_name = found.id, found.name
+        by_channel = repo.members_by_channel(cohort_id)
+        unreachable = sorted(set(by_channel) - set(runtime.channels))
+        if unreachable:
+            raise OutreachError(
+                f"{' and '.join(unreachable)} {'has' if len(unreachable) == 1 else 'have'} "
+                f"no provider configured here, so the invitation could not reach "
+                f"{sum(by_channel[c] for c in unreachable)} people in '{cohort_name}'. Set "
+                "up the provider (see the README's configuration), or set WITHUS_SANDBOX=on "
+                "to rehearse in the sandbox, where nothing reaches a real phone")
         invitation_id = repo.add_invitation(survey.id, cohort_id, when, now, created_by)
         members = repo.member_count(cohort_id)
         uow.commit()
     log.info("invitation scheduled", extra={"invitation": invitation_id, "survey": survey.id,
                                             "members": members})
-    return Scheduled(invitation_id, survey.id, cohort_name, when, members, waits)
+    sandboxed = tuple(sorted(c for c in by_channel
+                             if getattr(runtime.channels[c], "sandbox", False)))
+    return Scheduled(invitation_id, survey.id, cohort_name, when, members, waits,
+                     by_channel, sandboxed, hours.next_send_time(when))
 
 
 @dataclass(frozen=True)

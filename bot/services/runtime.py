@@ -24,7 +24,7 @@ from bot.services.inbound import WithUsService
 from bot.services.media import MediaSettings, build_store
 from bot.services.sender import Pacer, Sender
 from channels.base import Channel
-from channels.local import WebChannel
+from channels.local import SandboxChannel, WebChannel
 from storage.db import make_engine, session_factory
 from storage.media import MediaStore
 from storage.pseudonyms import Pseudonymiser
@@ -96,6 +96,15 @@ def provider_channels(settings: Settings) -> dict[str, Channel]:
     return channels
 
 
+SANDBOXABLE = ("sms", "whatsapp", "telegram")
+
+
+def sandboxed(channels: dict[str, Channel]) -> list[str]:
+    """The channels that deliver to the sandbox inbox, not to a provider."""
+    return sorted(name for name, channel in channels.items()
+                  if getattr(channel, "sandbox", False))
+
+
 def build(
     settings: Settings,
     *,
@@ -114,6 +123,9 @@ def build(
                            Organisation(settings.org_name, settings.contact))
     all_channels: dict[str, Channel] = {"web": WebChannel()}
     all_channels.update(provider_channels(settings) if channels is None else channels)
+    if settings.sandbox:  # rehearse without a provider: see bot/services/sandbox.py
+        for name in SANDBOXABLE:
+            all_channels.setdefault(name, SandboxChannel(name, settings.default_region))
     service = WithUsService(sessions, vault, pseudonymiser, catalog, all_channels, clock,
                             Redactor(settings.places() if places is None else places),
                             settings)

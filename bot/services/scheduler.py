@@ -50,6 +50,7 @@ from bot.services.clock import utcnow
 from bot.services.outreach import queue_due_invitations, send_due_reminders
 from bot.services.runtime import Runtime
 from bot.services.safeguarding import SafeguardingSettings, email_alerts
+from bot.services.sandbox import release_due
 from bot.services.sender import SendReport
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
@@ -391,6 +392,8 @@ class Scheduler:
         jobs: dict[str, tuple[float, Callable[[datetime], Any]]] = {
             "invitations": (every.invitations,
                             lambda now: queue_due_invitations(self.runtime, now)),
+            # Rehearsals go at once, not after quiet hours (bot/services/sandbox.py).
+            "sandbox": (every.invitations, lambda _now: release_due(self.runtime)),
             "reminders": (every.reminders,
                           lambda now: send_due_reminders(self.runtime, now, self.remind)),
             "requeue": (every.requeue,

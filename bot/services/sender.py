@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.privacy import erase_after, finish_erasure
 from channels.base import Channel, Choice, OutboundMessage, SendError
+from storage.repositories.outreach import NO_PROVIDER
+from storage.repositories.sandbox import SandboxRepository
 from storage.uow import UnitOfWork
 from storage.vault import ContactVault
 
@@ -337,7 +339,7 @@ class Sender:
             address = uow.vault.address(pid)
             participant = uow.participants.get(pid)
             if channel is None:
-                uow.outbox.mark_held(outbox_id, "channel not configured")
+                uow.outbox.mark_held(outbox_id, NO_PROVIDER)
                 report.held += 1
             elif address is None:
                 uow.outbox.mark_dead(outbox_id, "no contact address (erased or expired)")
@@ -385,6 +387,8 @@ class Sender:
             if outbox_id in self._inflight:
                 self._inflight[outbox_id] = provider_ids
         uow.outbox.mark_sent(outbox_id, provider_ids, now)
+        if getattr(channel, "sandbox", False):  # kept for the sandbox inbox, not sent
+            SandboxRepository(uow.session).delivered(outbox_id, pid, channel.name, payload, now)
         report.sent += 1
         log.info("outbound sent", extra={"outbox_id": outbox_id, "channel": channel.name,
                                          "participant": pid, "parts": len(results)})

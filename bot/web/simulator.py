@@ -2,6 +2,10 @@
 
 Replies go through the outbox and the sender like any channel's; the web channel simply
 holds them until the page collects them. Each browser gets its own random participant.
+
+The sandbox inbox (/simulator/sandbox, organisers only) shows what cohort members on a
+channel with no provider would have got, and lets an organiser reply as them
+(`bot.services.sandbox`).
 """
 
 from __future__ import annotations
@@ -10,8 +14,22 @@ import secrets
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf import FlaskForm
 
+from bot.dashboard.auth import organiser_only
+from bot.services import sandbox as sandboxes
 from bot.web.context import current_runtime
 from channels.base import EventKind, InboundMessage, numbered
 from channels.local import WebChannel
@@ -75,3 +93,43 @@ def message() -> tuple[Response, int]:
             "sms": numbered(out),
         })
     return jsonify(replies=replies, participant=handled.participant), 200
+
+
+# --- the sandbox inbox ------------------------------------------------------------------------
+
+
+@bp.get("/simulator/sandbox")
+@organiser_only
+def sandbox() -> str:
+    runtime = current_runtime()
+    people = sandboxes.people(runtime)
+    chosen = request.args.get("person", "")
+    number = int(chosen) if chosen.isdigit() else (people[0].number if people else 0)
+    view = None
+    if number:
+        try:
+            view = sandboxes.conversation(runtime, number)
+        except sandboxes.SandboxError:
+            abort(404)
+    return render_template(
+        "sandbox.html", people=people, view=view,
+        sandboxed=sandboxes.sandboxed(runtime.channels), form=FlaskForm(),
+        max_reply=sandboxes.MAX_REPLY,
+        can_reply=view is not None and view.person.channel in sandboxes.sandboxed(
+            runtime.channels),
+    )
+
+
+@bp.post("/simulator/sandbox/<int:number>/reply")
+@organiser_only
+def sandbox_reply(number: int) -> Response:
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    text = request.form.get("text", "")
+    payload = request.form.get("payload", "")
+    try:
+        sandboxes.reply_as(current_runtime(), number, text, payload)
+    except sandboxes.SandboxError as exc:
+        flash(f"Not sent: {exc}.", "error")
+        return redirect(url_for("simulator.sandbox"))  # type: ignore[return-value]
+    return redirect(url_for("simulator.sandbox", person=number) + "#latest")  # type: ignore[return-value]

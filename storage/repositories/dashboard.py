@@ -44,6 +44,7 @@ from storage.models import (
     Note,
     OutboxMessage,
     Response,
+    SandboxMessage,
     Theme,
     User,
 )
@@ -63,13 +64,19 @@ class ResponseFilter:
     date_to: date | None = None
     channel: str | None = None
     language: str | None = None
+    #: Leave out test responses (sandbox rehearsals). Set it only when a survey has
+    #: some (`DashboardRepository.test_responses`): the join it needs costs time.
+    without_test: bool = False
 
     @property
     def active(self) -> bool:
-        return any((self.date_from, self.date_to, self.channel, self.language))
+        return any((self.date_from, self.date_to, self.channel, self.language,
+                    self.without_test))
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
+        if self.without_test:
+            found.append(Response.is_test.is_(False))
         if self.date_from:
             found.append(Response.started_at >= datetime.combine(self.date_from, time(), UTC))
         if self.date_to:
@@ -93,6 +100,8 @@ class FreeTextAnswer:
     text: str
     answered_at: datetime
     quote_ok: bool
+    #: From a rehearsal in the sandbox.
+    is_test: bool = False
 
 
 @dataclass(frozen=True)
@@ -343,6 +352,7 @@ class DashboardRepository:
         completed = Response.status == "completed"
         rows = self._session.execute(
             select(Response.survey_id, Response.channel, consented, completed, func.count())
+            .where(Response.is_test.is_(False))  # rehearsals are not evidence
             .group_by(Response.survey_id, Response.channel, consented, completed)
         )
         raw: dict[str, dict[str, Any]] = {}
@@ -428,7 +438,17 @@ class DashboardRepository:
         if where.date_to:
             end = datetime.combine(where.date_to + timedelta(days=1), time(), UTC)
             stmt = stmt.where(OutboxMessage.created_at < end)
+        if where.without_test:  # invitations that went to the sandbox, not a phone
+            stmt = stmt.where(OutboxMessage.id.not_in(
+                select(SandboxMessage.outbox_id).where(SandboxMessage.outbox_id.is_not(None))))
         return int(self._session.scalar(stmt) or 0)
+
+    def test_responses(self, survey_id: str) -> int:
+        """How many of a survey's responses are rehearsals in the sandbox."""
+        return int(self._session.scalar(
+            select(func.count()).select_from(Response)
+            .where(Response.survey_id == survey_id, Response.is_test.is_(True))
+        ) or 0)
 
     def answer_summary(self, survey_id: str, coded_ids: Sequence[str],
                        free_ids: Sequence[str] = (),
@@ -500,7 +520,7 @@ class DashboardRepository:
         text = self._json_text(Answer.value)
         base = (
             select(Answer.id, Answer.question_id, text.label("text"), Answer.answered_at,
-                   Response.quote_ok)
+                   Response.quote_ok, Response.is_test)
             .join(Response, Response.id == Answer.response_id)
             .where(Answer.survey_id == survey_id, Answer.question_id == question_id,
                    Answer.kind == "value", *where.conditions())
@@ -519,8 +539,9 @@ class DashboardRepository:
                 select(func.count()).select_from(base.subquery())
             ) or 0)
         rows = self._session.execute(base.order_by(Answer.id.desc()).limit(limit).offset(offset))
-        answers = [FreeTextAnswer(answer_id, qid, str(value or ""), at, bool(quote_ok))
-                   for answer_id, qid, value, at, quote_ok in rows]
+        answers = [FreeTextAnswer(answer_id, qid, str(value or ""), at, bool(quote_ok),
+                                  bool(is_test))
+                   for answer_id, qid, value, at, quote_ok, is_test in rows]
         return total, answers
 
     def theme_counts(self, survey_id: str, question_ids: Sequence[str],

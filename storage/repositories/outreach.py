@@ -44,6 +44,7 @@ from storage.models import (
     OutboxMessage,
     Participant,
     Response,
+    SandboxMessage,
     ShareBack,
     VaultEntry,
 )
@@ -57,6 +58,8 @@ BATCH = 2000
 #: `last_error` of an invitation or reminder that was not sent because the person wrote
 #: to us first (see `cancel_waiting`).
 NOT_NEEDED = "not needed: they wrote to us first"
+#: `last_error` of a message held because its channel has no provider (and no sandbox).
+NO_PROVIDER = "channel not configured"
 #: `last_error` of an invitation message stopped because its cohort was deleted.
 COHORT_DELETED = "cancelled: the cohort was deleted"
 
@@ -174,6 +177,15 @@ class OutreachRepository:
                 {"cohort_id": cohort_id, "participant_id": pid, "added_at": now}
                 for pid in batch
             ])
+
+    def members_by_channel(self, cohort_id: int) -> dict[str, int]:
+        """Members who may be invited (not opted out), per channel."""
+        return {channel: int(count) for channel, count in self._session.execute(
+            select(Participant.channel, func.count())
+            .join(CohortMember, CohortMember.participant_id == Participant.id)
+            .where(CohortMember.cohort_id == cohort_id, Participant.opted_out_at.is_(None))
+            .group_by(Participant.channel)
+        )}
 
     def members(self, cohort_id: int, offset: int = 0,
                 limit: int = 50) -> list[CohortMemberView]:
@@ -434,22 +446,29 @@ class OutreachRepository:
         it went. Buckets add up to the number of people invited.
         """
         counts = dict.fromkeys(
-            ("queued", "sent", "delivered", "failed", "opted_out", "not_needed"), 0
+            ("queued", "sandbox", "no_provider", "sent", "delivered", "failed", "opted_out",
+             "not_needed"), 0
         )
         if invitation.queued_at is None:
             return counts
+        in_sandbox = SandboxMessage.id.is_not(None)
         rows = self._session.execute(
             select(OutboxMessage.status, OutboxMessage.last_error,
-                   Participant.opted_out_at.is_not(None), func.count())
+                   Participant.opted_out_at.is_not(None), in_sandbox, func.count())
             .join(Participant, Participant.id == OutboxMessage.participant_id)
+            .outerjoin(SandboxMessage, SandboxMessage.outbox_id == OutboxMessage.id)
             .where(OutboxMessage.invitation_id == invitation.id,
                    OutboxMessage.kind == "invitation")
             .group_by(OutboxMessage.status, OutboxMessage.last_error,
-                      Participant.opted_out_at.is_not(None))
+                      Participant.opted_out_at.is_not(None), in_sandbox)
         )
-        for status, error, opted_out, count in rows:
+        for status, error, opted_out, sandboxed, count in rows:
             if opted_out:
                 bucket = "opted_out"
+            elif sandboxed:
+                bucket = "sandbox"
+            elif status == "held" and error == NO_PROVIDER:
+                bucket = "no_provider"
             elif status in ("pending", "sending", "held"):
                 bucket = "queued"
             elif status in ("sent", "delivered"):

@@ -146,6 +146,7 @@ class ResponseRepository:
         channel: str,
         language: str,
         now: datetime,
+        is_test: bool = False,
     ) -> int:
         table = table_of(Response)
         statement = prepared(
@@ -161,6 +162,7 @@ class ResponseRepository:
             "status": "started",
             "started_at": now,
             "updated_at": now,
+            "is_test": is_test,
         }
         response_id: int = execute(self._session, statement, values).scalar_one()
         return response_id
