@@ -656,6 +656,8 @@ def _greet(catalog: Catalog, result: Step) -> None:
     hello = " / ".join(dict.fromkeys(
         _(lang, "Hello from {name}.", name=catalog.organisation.name) for lang in languages))
     first = result.replies[0]
+    if first.text.casefold().startswith(hello.casefold()):
+        return  # an intro that already says who is writing is not said twice
     result.replies[0] = replace(first, text=f"{hello}\n{first.text}")
 
 

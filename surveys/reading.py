@@ -67,6 +67,8 @@ def read_yaml(source: str, name: str) -> Any:
             raise SurveyError(name, f"lists and mappings are nested more than {MAX_DEPTH} "
                                     f"levels deep{where}") from None
         raise SurveyError(name, f"not valid YAML{where}") from None
+    except (ValueError, OverflowError) as exc:  # e.g. a date that does not exist: 2026-02-31
+        raise SurveyError(name, f"not valid YAML ({exc})") from None
 
 
 class Reader:

@@ -679,9 +679,9 @@ def _survey(state: _Import, form: Mapping[str, Any], definition: Any,
         data["languages"] = languages
     data.update({
         "title": title,
-        "intro": each(lambda lang: _(lang, "Hello from WithUs. This is \"{title}\": {n} short "
-                                           "questions. Reply PAUSE to stop for now, or HELP for "
-                                           "help.", title=title, n=asked)),
+        "intro": each(lambda lang: _(lang, "This is \"{title}\": {n} short questions. "
+                                           "Reply PAUSE to stop for now, or HELP for help.",
+                                           title=title, n=asked)),
         "consent": each(lambda lang: _(lang, "Your answers are kept private. We store them "
                                              "without your name or number. Do you agree to "
                                              "take part?")),

@@ -110,6 +110,12 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
         load_file(bad)
 
 
+def test_a_date_that_does_not_exist_is_a_survey_error_not_a_crash() -> None:
+    """YAML reads 2026-02-31 as a date and Python refuses it: the publish page answered 500."""
+    with pytest.raises(SurveyError, match="x.yaml: not valid YAML .*day is out of range"):
+        load_text("id: x\ntitle: 2026-02-31\n", "x.yaml")
+
+
 def test_non_utf8_and_missing_files(tmp_path: Path) -> None:
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("title: caf\xe9".encode("latin-1"))

@@ -209,7 +209,8 @@ def test_media_a_question_does_not_take_gets_the_kind_words(harness: Harness) ->
     with harness.runtime.sessions() as session:
         assert session.scalars(select(MediaItem)).all() == []
     assert harness.twilio.media_requests == []
-    assert harness.twilio.messages[0]["Body"].startswith("Thank you. We can't use")
+    assert harness.twilio.messages[0]["Body"].startswith(
+        "Thank you for the file. We can't use files here")
 
 
 def test_a_media_reference_that_cannot_be_stored_is_refused_at_the_webhook(

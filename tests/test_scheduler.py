@@ -119,7 +119,7 @@ def test_a_second_scheduler_skips_an_invitation_the_first_is_queuing(
 ) -> None:
     """Without leadership, the row lock alone keeps an invitation from being queued twice."""
     clock = FakeClock(datetime(2026, 11, 23, 14, 0, tzinfo=UTC))
-    rt = make_runtime(database_url, tmp_path, clock=clock, channels={})
+    rt = make_runtime(database_url, tmp_path, clock=clock, channels={"sms": Recorder()})
     try:
         outreach.import_contacts(rt, "phone\n020 7946 0001\n", "sms", "leeds")
         outreach.schedule_invitation(rt, "fft", "leeds")
@@ -371,10 +371,12 @@ def test_two_scheduler_processes_send_each_invitation_exactly_once_and_fail_over
                   30, "one active scheduler and one standby")
             leader = active()[0]
 
-            # An invitation in the past: due at once. The CLI shows a progress bar.
+            # An invitation in the past: due at once. The CLI returns at once; the
+            # running scheduler sends.
             invited = _run(["invite", "fft", "--cohort", "carers",
                             "--at", "2020-01-01T09:00:00+00:00"], env)
-            assert "queued 0, sent 20, delivered 0, failed 0, opted out 0" in invited.stdout
+            assert "fft to carers (20 people)" in invited.stdout
+            assert "the running scheduler sends them" in invited.stdout
             _poll(lambda: len(twilio.messages) >= 20, 30, "20 invitations")
 
             # The leader dies without warning; the standby must take over within seconds.
@@ -382,7 +384,7 @@ def test_two_scheduler_processes_send_each_invitation_exactly_once_and_fail_over
             processes[leader].wait(timeout=10)
             took = _poll(lambda: ACTIVE in logs[1 - leader].read_text(), 15, "takeover")
             assert took < 10
-            _run(["invite", "carers", "--cohort", "carers", "--no-wait",
+            _run(["invite", "carers", "--cohort", "carers",
                   "--at", "2020-01-01T09:00:00+00:00"], env)
             _poll(lambda: len(twilio.messages) >= 40, 30, "20 more invitations")
             # Give a double send the chance to show itself before counting.

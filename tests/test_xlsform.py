@@ -130,7 +130,7 @@ def test_the_imported_file_loads_and_lints_clean(bilingual: Path, tmp_path: Path
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# Imported from carers_checkin.xlsx")
     assert "#   choices row 7: choice names in list 'rating'" in text
-    assert yaml.safe_load(text)["intro"]["cy"].startswith("Helo gan WithUs.")
+    assert yaml.safe_load(text)["intro"]["cy"].startswith("Dyma \"Carers check-in\"")
     assert not has_errors(lint_file(path))
 
 

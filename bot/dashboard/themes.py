@@ -41,11 +41,16 @@ class ThemeRow:
 
 
 def _parse_int(raw: str | None, default: int) -> int:
+    """A page number or id from a query or form; the default if it is not a positive
+    number, and a 400 if it is too big to name anything (the database driver would
+    overflow on it)."""
     try:
         value = int(raw or "")
     except ValueError:
         return default
-    return value if 1 <= value <= MAX_ID else default
+    if value > MAX_ID:
+        abort(400)
+    return value if value >= 1 else default
 
 
 def free_questions(survey: Survey) -> list[Question]:

@@ -500,7 +500,9 @@ def invitation_payload(survey: Survey | Consultation, language: str | None,
     by saying who is writing (WITHUS_ORG_NAME).
     """
     lang = language if language in survey.languages else survey.default_language
-    intro = _(lang, "Hello from {name}.", name=organisation) + " " + survey.intro.get(lang)
+    hello, intro = _(lang, "Hello from {name}.", name=organisation), survey.intro.get(lang)
+    if not intro.casefold().startswith(hello.casefold()):  # said once, not twice
+        intro = f"{hello} {intro}"
     parts = [intro, _(lang, "To start, reply {keyword}.", keyword=survey.id.upper())]
     if not _STOP_WORD.search(intro):
         parts.append(_(lang, "If you'd rather not hear from us, reply STOP."))

@@ -66,7 +66,7 @@ def test_an_organiser_tags_filters_and_downloads(browser: Any, server: tuple[str
     check_accessibility(page, "surveys list")
     shot(page, "02-surveys")
 
-    page.get_by_role("link", name="Your experience of care").click()
+    page.get_by_role("link", name="Your experience of care", exact=True).click()
     page.wait_for_url(f"{base}/dashboard/surveys/fft")
     check_accessibility(page, "survey page")
     shot(page, "03-survey")
