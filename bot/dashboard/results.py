@@ -185,8 +185,7 @@ def funnel(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
     """
     view = view or (whole_survey() if not where.active else View(where, {"me": where}, "me"))
     answerable = [q for q in survey.questions if q.is_answerable]
-    raw = {key: repo.funnel(survey.id, [q.id for q in answerable], rows)
-           for key, rows in view.rows.items()}
+    raw = repo.funnels(survey.id, [q.id for q in answerable], view.rows)
     labels = [("not_consented", "Did not agree to take part"),
               (STOPPED_BEFORE_ANY, "Agreed, then stopped before the first answer")]
     labels += [(q.id, f"Stopped after: {q.text.get()}") for q in answerable]
@@ -291,7 +290,8 @@ def option_labels(question: Question) -> list[tuple[str, str]]:
 def question_results(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
                      where: ResponseFilter = EVERYONE, *, view: View | None = None
                      ) -> tuple[list[QuestionResult], dict[str, int]]:
-    """Per-question counts (one GROUP BY per row of the view's partition), suppressed.
+    """Per-question counts (the same GROUP BYs for every row of the view's partition at
+    once), suppressed.
 
     Over the whole survey a question is shown in full once k people answered it, skips
     included; below k it reads "fewer than k answered" and nothing else. In a narrowed
@@ -303,8 +303,7 @@ def question_results(repo: DashboardRepository, survey: Survey, suppress: Suppre
     answerable = [q for q in survey.questions if q.is_answerable]
     coded = [q.id for q in answerable if q.type in CHOICE_TYPES or q.type is QuestionType.NUMBER]
     free = [q.id for q in answerable if q.type is QuestionType.FREE_TEXT]
-    summaries = {key: repo.answer_summary(survey.id, coded, free, rows)
-                 for key, rows in view.rows.items()}
+    summaries = repo.answer_summaries(survey.id, coded, free, view.rows)
     results = []
     for q in answerable:
         results.append(_question(q, summaries, view, suppress))
