@@ -4,26 +4,28 @@ its own filter gives.
 Why: suppression in a narrowed view works over every row of the view's partition (each
 channel, each language, the days before, in and after a date range). Counting each row
 with its own queries made a filtered survey page at a million answers take 13 s, so
-`DashboardRepository.funnels` and `answer_summaries` count them all in one GROUP BY,
-grouped by what the rows differ in. A mistake there would silently move people between
-groups, so each is checked here against the one-filter queries it replaces, on data with
-every channel, two languages, four months of start dates, unfinished and test responses.
+`DashboardRepository.funnels`, `answer_summaries` and `timeline.responses_by_day_for`
+count them all in one GROUP BY, grouped by what the rows differ in. A mistake there
+would silently move people between groups, so each is checked here against the
+one-filter queries it replaces, on data with every channel, two languages, four months
+of start dates, unfinished and test responses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from benchmarks.export_benchmark import SURVEY, build
 from bot.dashboard.results import view_for
 from bot.services.runtime import Runtime
 from storage.models import Response
 from storage.repositories.dashboard import DashboardRepository, ResponseFilter
+from storage.repositories.timeline import responses_by_day, responses_by_day_for
 from surveys.model import CHOICE_TYPES, QuestionType
 from tests.helpers import FakeClock, make_runtime
 
@@ -32,8 +34,13 @@ from tests.helpers import FakeClock, make_runtime
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     build(database_url, tmp_path, answers=2500, seed=16)
     rt = make_runtime(database_url, tmp_path, clock=FakeClock())
-    with rt.sessions() as session:  # a few rehearsals in the sandbox
+    with rt.sessions() as session:
+        # A few rehearsals in the sandbox, and starts spread over four months.
         session.execute(update(Response).where(Response.id % 7 == 0).values(is_test=True))
+        ids = session.scalars(select(Response.id)).all()
+        start = datetime(2026, 9, 1, 7, tzinfo=UTC)
+        session.execute(update(Response), [
+            {"id": rid, "started_at": start + timedelta(hours=6 * rid)} for rid in ids])
         session.commit()
     yield rt
     rt.close()
@@ -92,3 +99,13 @@ def test_answer_summaries_match_one_query_per_group(runtime: Runtime) -> None:
             got = repo.answer_summaries(SURVEY, coded, free, rows)
             assert got == expected, rows
             assert any(s.values[coded[0]] for s in got.values())
+
+
+def test_responses_by_day_match_one_query_per_group(runtime: Runtime) -> None:
+    with runtime.sessions() as session:
+        for rows in partitions():
+            expected = {key: responses_by_day(session, SURVEY, where)
+                        for key, where in rows.items()}
+            got = responses_by_day_for(session, SURVEY, rows)
+            assert got == expected, rows
+            assert sum(len(days) for days in got.values()) > 30

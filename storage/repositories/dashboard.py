@@ -431,7 +431,7 @@ class DashboardRepository:
         if len(rows) == 1:
             return {key: self.funnel(survey_id, question_ids, where)
                     for key, where in rows.items()}
-        groups = _Groups(rows)
+        groups = Groups(rows)
         consented = Response.consented_at.is_not(None).label("consented")
         completed = (Response.status == "completed").label("completed")
         found: dict[_K, dict[str, int]] = {}
@@ -567,7 +567,7 @@ class DashboardRepository:
             return {key: self.answer_summary(survey_id, coded_ids, free_ids, where)
                     for key, where in rows.items()}
         coded, free = list(coded_ids), list(free_ids)
-        groups = _Groups(rows)
+        groups = Groups(rows)
         names: list[ColumnElement[Any]] = [literal_column(n) for n in groups.names]
         key = case((Answer.kind == "value", cast(Answer.value, Text)), else_=None).label("v")
         wanted: ColumnElement[bool] = Answer.kind.in_(("skipped", "media"))
@@ -705,7 +705,7 @@ def _add_to_summary(summary: AnswerSummary, qid: str, kind: str, value: Any,
         found[value] = found.get(value, 0) + count
 
 
-class _Groups(Generic[_K]):
+class Groups(Generic[_K]):
     """Several groups of responses counted in one query: the query groups by what the
     groups differ in (channel, language, which side of each date boundary a response
     started, test or not), and `match` says which groups a result row belongs to.

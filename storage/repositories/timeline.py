@@ -7,14 +7,17 @@ The numbers are raw; the dashboard suppresses them (bot/dashboard/figures.py).
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Date, String, cast, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Answer, Response
-from storage.repositories.dashboard import EVERYONE, FreeTextAnswer, ResponseFilter
+from storage.repositories.dashboard import EVERYONE, FreeTextAnswer, Groups, ResponseFilter
+
+_K = TypeVar("_K", bound=Hashable)
 
 
 def responses_by_day(session: Session, survey_id: str,
@@ -24,22 +27,41 @@ def responses_by_day(session: Session, survey_id: str,
     Only those who agreed, as in a narrowed view: with "did not agree" beside it, a day's
     count of everyone who started would tell who said no on which day.
     """
+    return responses_by_day_for(session, survey_id, {"view": where})["view"]
+
+
+def responses_by_day_for(session: Session, survey_id: str,
+                         rows: Mapping[_K, ResponseFilter]) -> dict[_K, dict[date, int]]:
+    """`responses_by_day` for each of several groups (a narrowed view's partition) in one
+    GROUP BY, grouped also by what the groups differ in (`Groups`)."""
     day: ColumnElement[Any]
     if session.get_bind().dialect.name == "postgresql":
         day = cast(func.timezone("UTC", Response.started_at), Date)
     else:  # SQLite keeps UTC wall-clock text, "YYYY-MM-DD HH:MM:SS…"
         day = func.substr(cast(Response.started_at, String), 1, 10)
     agreed = or_(Response.consented_at.is_not(None), Response.status == "completed")
-    rows = session.execute(
-        select(day.label("day"), func.count())
-        .where(Response.survey_id == survey_id, agreed, *where.conditions())
-        .group_by(literal_column("day"))
-    )
-    found: dict[date, int] = {}
-    for value, count in rows:
-        when = value if isinstance(value, date) else date.fromisoformat(str(value))
-        found[when] = found.get(when, 0) + int(count)
+    found: dict[_K, dict[date, int]] = {key: {} for key in rows}
+    if len(rows) == 1:
+        [(only, where)] = rows.items()
+        stmt = (select(day.label("day"), func.count())
+                .where(Response.survey_id == survey_id, agreed, *where.conditions())
+                .group_by(literal_column("day")))
+        for value, count in session.execute(stmt):
+            _add_day(found[only], value, count)
+        return found
+    groups = Groups(rows)
+    stmt = (select(*groups.columns, day.label("day"), func.count())
+            .where(Response.survey_id == survey_id, agreed, *groups.common)
+            .group_by(*[literal_column(n) for n in [*groups.names, "day"]]))
+    for *dims, value, count in session.execute(stmt):
+        for key in groups.match(dims):
+            _add_day(found[key], value, count)
     return found
+
+
+def _add_day(found: dict[date, int], value: Any, count: int) -> None:
+    when = value if isinstance(value, date) else date.fromisoformat(str(value))
+    found[when] = found.get(when, 0) + int(count)
 
 
 def quotable(session: Session, survey_id: str, question_id: str,
