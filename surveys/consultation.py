@@ -944,11 +944,11 @@ def _help(turn: _Turn, question: ConsultationQuestion | None) -> str:
         now = turn.t("Write one short sentence others can agree or disagree with. A reviewer "
                      "checks it first, and we never show your name. Reply NO to move on.")
     else:
-        now = turn.t("Tell us what you think, in your own words.")
+        now = turn.t("Reply in your own words.")
     parts = [now]
-    if question is not None and question.why and phase not in ("vote", "more"):
+    if question is not None and question.why and phase not in ("vote", "more", "propose"):
         parts.append(turn.t("Why we ask: {why}", why=question.why.get(turn.lang)))
-    parts.append(turn.t("About this consultation: {url}", url=c.source_url))
+    parts.append(turn.t("Read more: {url}", url=c.source_url))
     parts.append(turn.t("Words you can send: {words}.", words=", ".join(
         turn.t(word) for word in _help_words(turn))))
     return "\n".join(parts)

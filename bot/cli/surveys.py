@@ -197,7 +197,9 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: st
     table): the first "Hello from ...", the menu of all the FILEs together, HELP at each
     stage with the contact, re-asks for each reason, "Got it: ...", reminders, LATER and
     TIME, STOP and STOPIO, DELETE, the media reply, the notice when a long answer is cut,
-    and the safeguarding signposting and pause, in every language the survey offers.
+    and the safeguarding signposting and pause, in every language the survey offers; for
+    a consultation, also each question with its heading, the point to vote on and HELP
+    at each phase.
 
     Reports characters, SMS encoding (GSM-7 or UCS-2) and segments, the characters that
     force UCS-2 with a replacement, channel limits (Telegram button data, WhatsApp
