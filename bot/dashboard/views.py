@@ -33,6 +33,7 @@ from bot.dashboard.results import (
     survey_rows,
     view_for,
 )
+from bot.dashboard.suggestions import suggestions_view
 from bot.dashboard.themes import answers_view
 from bot.services.surveys import listing
 from storage.exports import (
@@ -140,6 +141,8 @@ def survey(survey_id: str) -> str:
         results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
         answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
                                request.args)
+        answers.update(suggestions_view(repo, the_survey, where, answers, request.args,
+                                        answered_raw))
         kept = KeptRepository(_s)
         others_people = kept.people_with_others(survey_id)
         others = kept.others_in_survey(survey_id, limit=50) if others_people >= suppress.k else []
