@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
         publishing,
         safeguarding,
         suggestions,
+        summary,
         themes,
         views,
     )
