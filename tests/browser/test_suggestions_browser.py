@@ -120,7 +120,8 @@ def test_accept_and_reject_a_suggestion_without_a_reload(
     ids = [int(v) for v in new.get_by_role("checkbox").evaluate_all(
         "boxes => boxes.map(b => b.value)")]
     before = panel.locator("article").count()
-    y = click_in_place(page, new.get_by_role("button", name=f"Reject the suggestion \u201c{name}\u201d"))
+    reject = new.get_by_role("button", name=f"Reject the suggestion \u201c{name}\u201d")
+    y = click_in_place(page, reject)
     status_says(page, f"Suggestion \u201c{name}\u201d rejected")
     page.wait_for_function(f"document.querySelectorAll('#suggestions-panel article').length"
                            f" === {before - 1}")
