@@ -166,7 +166,7 @@ def prompts(survey: Survey, organisation: Organisation = EXAMPLE,
         if message.question is not None:
             beside.setdefault((message.question, message.language), []).append(message)
     general = [m for m in system if m.question is None]
-    first = ("hello", "hello:menu")
+    first = ("hello", "hello:menu", "hello:keyword")
     found: list[Prompt] = [_system(m) for m in general if m.id in first]
     if len(survey.languages) > 1:
         offer = begin(survey, None, _RENDER_TIME).replies

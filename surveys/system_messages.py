@@ -217,6 +217,9 @@ class _Driver:
         starting = replace(self.catalog, default_survey=self.survey.id)
         self.add("hello", hello_lang, self.say(new_state(), "Hi", catalog=starting).replies)
         self.add("hello:menu", "en", self.say(new_state(), "Hi").replies)
+        for lang, words in getattr(self.survey, "keywords", {}).items():
+            if words:  # a newcomer who texts the survey's keyword starts in that language
+                self.add("hello:keyword", lang, self.say(new_state(), words[0]).replies)
 
     def consent(self, lang: str) -> None:
         s = self.state(lang, stage="consent")
@@ -417,7 +420,8 @@ def _typos(label: str) -> list[str]:
 
 #: For tests: every id `system_messages` can produce that does not belong to a question.
 GENERAL_IDS = (
-    "hello", "hello:menu", "consent:reask", "consent:help", "declined", "quote", "quote:reask",
+    "hello", "hello:menu", "hello:keyword", "consent:reask", "consent:help", "declined",
+    "quote", "quote:reask",
     "quote:help", "shareback", "shareback:reask", "shareback:help", "finished", "menu",
     "menu:help", "reminder", "pause", "welcome_back", "closed", "later", "later:set", "time",
     "time:set", "language:set", "stop", "stopio", "start", "delete", "deleted", "delete:no",

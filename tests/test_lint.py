@@ -317,6 +317,8 @@ def test_every_system_message_of_every_example_fits_two_segments(name: str) -> N
         for question in survey.questions:
             assert {f"{question.id}:reask", f"{question.id}:help"} <= ids
     assert {"hello", "hello:menu", "stopio"} <= {c.id for c in system}
+    for lang in survey.keywords:  # a newcomer who texts CARERS or GOFALWYR
+        assert ("hello:keyword", lang) in {(c.id, c.language) for c in system}
     assert set(c.id for c in system) - {f"{q.id}:{kind}" for q in survey.questions
                                         for kind in ("reask", "help", "got_it", "cut")
                                         } <= set(GENERAL_IDS)

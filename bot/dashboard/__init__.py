@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
         outreach,
         publishing,
         safeguarding,
+        suggestions,
         summary,
         themes,
         views,
