@@ -150,10 +150,9 @@ def test_the_split_is_one_grouped_query_whatever_the_number_of_groups(
     event.listen(runtime.engine, "before_cursor_execute", count)
     try:
         used = {}
-        for by in ("hours", "assessment"):
+        for by, code in (("hours", "h20_49"), ("assessment", "yes")):
             for path in (f"/dashboard/surveys/carers/crosstab?rows={by}&columns=time_for_me",
-                         f"/dashboard/surveys/carers?answer={by}:yes"
-                         if by == "assessment" else f"/dashboard/surveys/carers?answer={by}:h20_49"):
+                         f"/dashboard/surveys/carers?answer={by}:{code}"):
                 statements.clear()
                 page(client, path)
                 used[(by, path.split("?")[0])] = [s for s in statements if "answers" in s]

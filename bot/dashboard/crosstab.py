@@ -142,7 +142,7 @@ def crosstab(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
     first = codes[rows_question.id][0]
     view = view_for(replace(where, answer=(rows_question.id, first)), [], [],
                     codes[rows_question.id])
-    summaries = summaries_for(repo, survey.id, [columns_question.id], [], view.rows, codes)
+    summaries = summaries_for(repo, survey.id, [columns_question.id], [], view.rows)
     rows = []
     for code, label in option_labels(rows_question):
         result = _question(columns_question, summaries, replace(view, me=(f"answer:{code}",)),

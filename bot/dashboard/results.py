@@ -196,8 +196,7 @@ def funnel(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
     """
     view = view or (whole_survey() if not where.active else View(where, {"me": where}, "me"))
     answerable = [q for q in survey.questions if q.is_answerable]
-    raw = funnels_for(repo, survey.id, [q.id for q in answerable], view.rows,
-                      answer_codes(survey))
+    raw = funnels_for(repo, survey.id, [q.id for q in answerable], view.rows)
     labels = [("not_consented", "Did not agree to take part"),
               (STOPPED_BEFORE_ANY, "Agreed, then stopped before the first answer")]
     labels += [(q.id, f"Stopped after: {q.text.get()}") for q in answerable]
@@ -322,7 +321,7 @@ def question_results(repo: DashboardRepository, survey: Survey, suppress: Suppre
     answerable = [q for q in survey.questions if q.is_answerable]
     coded = [q.id for q in answerable if q.type in CHOICE_TYPES or q.type is QuestionType.NUMBER]
     free = [q.id for q in answerable if q.type is QuestionType.FREE_TEXT]
-    summaries = summaries_for(repo, survey.id, coded, free, view.rows, answer_codes(survey))
+    summaries = summaries_for(repo, survey.id, coded, free, view.rows)
     results = []
     for q in answerable:
         results.append(_question(q, summaries, view, suppress))

@@ -17,11 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import replace
-from typing import TypeVar
+from datetime import date
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Select,
+    String,
     Text,
     and_,
     case,
@@ -31,7 +34,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from storage.models import Answer, Response
 from storage.repositories.dashboard import (
@@ -40,6 +43,7 @@ from storage.repositories.dashboard import (
     DashboardRepository,
     ResponseFilter,
 )
+from storage.repositories.timeline import responses_by_day
 
 K = TypeVar("K", bound=Hashable)
 _S = TypeVar("_S", bound=Select)
@@ -179,10 +183,40 @@ def funnels_by(repo: DashboardRepository, survey_id: str, question_ids: Sequence
     return found
 
 
-def _split(rows: Mapping[K, ResponseFilter]
-           ) -> tuple[list[K], dict[tuple[ResponseFilter, str], list[tuple[K, str]]]]:
+def days_by(session: Session, survey_id: str, by: str, codes: Sequence[str],
+            where: ResponseFilter) -> dict[str, dict[date, int]]:
+    """`storage.repositories.timeline.responses_by_day` for each group of `by`'s answers,
+    in one grouped query."""
+    assert where.answer is None
+    grouping = aliased(Answer)
+    group = cast(grouping.value, Text).label("g")
+    day: ColumnElement[Any]
+    if session.get_bind().dialect.name == "postgresql":
+        day = cast(func.timezone("UTC", Response.started_at), Date)
+    else:  # SQLite keeps UTC wall-clock text, "YYYY-MM-DD HH:MM:SS…"
+        day = func.substr(cast(Response.started_at, String), 1, 10)
+    agreed = or_(Response.consented_at.is_not(None), Response.status == "completed")
+    rows = session.execute(
+        select(group, day.label("day"), func.count())
+        .select_from(Response)
+        .outerjoin(grouping, and_(grouping.response_id == Response.id,
+                                  grouping.question_id == by, grouping.kind == "value"))
+        .where(Response.survey_id == survey_id, agreed, *where.conditions())
+        .group_by(literal_column("g"), literal_column("day"))
+    )
+    found: dict[str, dict[date, int]] = {code: {} for code in [*codes, NO_ANSWER]}
+    for raw_group, value, count in rows:
+        when = value if isinstance(value, date) else date.fromisoformat(str(value))
+        days = found[group_code(raw_group, codes)]
+        days[when] = days.get(when, 0) + int(count)
+    return found
+
+
+def _split(rows: Mapping[K, ResponseFilter]) -> tuple[
+        list[K], dict[tuple[ResponseFilter, str], list[tuple[K, str]]]]:
     """The rows that narrow by no answer, and the others by (filter without the answer,
-    question): those each take one grouped query."""
+    question): those each take one grouped query. The rows of a partition name every
+    code of the question (and "" for no answer), so the codes come from them."""
     plain: list[K] = []
     grouped: dict[tuple[ResponseFilter, str], list[tuple[K, str]]] = {}
     for key, where in rows.items():
@@ -194,29 +228,43 @@ def _split(rows: Mapping[K, ResponseFilter]
     return plain, grouped
 
 
+def _codes(members: list[tuple[K, str]]) -> list[str]:
+    return list(dict.fromkeys(code for _key, code in members if code))
+
+
 def summaries_for(repo: DashboardRepository, survey_id: str, coded: Sequence[str],
-                  free: Sequence[str], rows: Mapping[K, ResponseFilter],
-                  codes: Mapping[str, Sequence[str]]) -> dict[K, AnswerSummary]:
+                  free: Sequence[str], rows: Mapping[K, ResponseFilter]
+                  ) -> dict[K, AnswerSummary]:
     """`answer_summary` for every row of a view's partition; rows that differ only by
-    the answer to one question (`codes` gives each question's option codes) share one
-    grouped query."""
+    the answer to one question share one grouped query."""
     plain, grouped = _split(rows)
     found = {key: repo.answer_summary(survey_id, coded, free, rows[key]) for key in plain}
     for (base, qid), members in grouped.items():
-        groups = summaries_by(repo, survey_id, coded, free, qid, codes[qid], base)
+        groups = summaries_by(repo, survey_id, coded, free, qid, _codes(members), base)
         for key, code in members:
             found[key] = groups[code]
     return found
 
 
 def funnels_for(repo: DashboardRepository, survey_id: str, question_ids: Sequence[str],
-                rows: Mapping[K, ResponseFilter],
-                codes: Mapping[str, Sequence[str]]) -> dict[K, dict[str, int]]:
+                rows: Mapping[K, ResponseFilter]) -> dict[K, dict[str, int]]:
     """`funnel` for every row of a view's partition, as `summaries_for`."""
     plain, grouped = _split(rows)
     found = {key: repo.funnel(survey_id, question_ids, rows[key]) for key in plain}
     for (base, qid), members in grouped.items():
-        groups = funnels_by(repo, survey_id, question_ids, qid, codes[qid], base)
+        groups = funnels_by(repo, survey_id, question_ids, qid, _codes(members), base)
+        for key, code in members:
+            found[key] = groups[code]
+    return found
+
+
+def days_for(session: Session, survey_id: str, rows: Mapping[K, ResponseFilter]
+             ) -> dict[K, dict[date, int]]:
+    """`responses_by_day` for every row of a view's partition, as `summaries_for`."""
+    plain, grouped = _split(rows)
+    found = {key: responses_by_day(session, survey_id, rows[key]) for key in plain}
+    for (base, qid), members in grouped.items():
+        groups = days_by(session, survey_id, qid, _codes(members), base)
         for key, code in members:
             found[key] = groups[code]
     return found
