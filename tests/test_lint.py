@@ -317,6 +317,8 @@ def test_every_system_message_of_every_example_fits_two_segments(name: str) -> N
         for question in survey.questions:
             assert {f"{question.id}:reask", f"{question.id}:help"} <= ids
     assert {"hello", "hello:menu", "stopio"} <= {c.id for c in system}
+    for lang in survey.keywords:  # a newcomer who texts CARERS or GOFALWYR
+        assert ("hello:keyword", lang) in {(c.id, c.language) for c in system}
     assert set(c.id for c in system) - {f"{q.id}:{kind}" for q in survey.questions
                                         for kind in ("reask", "help", "got_it", "cut")
                                         } <= set(GENERAL_IDS)
@@ -324,6 +326,25 @@ def test_every_system_message_of_every_example_fits_two_segments(name: str) -> N
             if c.segments is None or c.segments > 2]
     assert over == []
     assert not has_errors(checks), [(c.id, c.errors) for c in checks if c.errors]
+
+
+def test_the_consultations_own_messages_fit_two_segments() -> None:
+    # Its engine builds its own: a question with its heading, a point to vote on, HELP at
+    # each phase (with the consultation's web address), a point of one's own...
+    consultation = load_file(library_path() / "fair_pay.yaml")
+    checks = lint_file(library_path() / "fair_pay.yaml", organisation=EXAMPLE,
+                       others=_library())
+    system = {c.id: c for c in checks if c.system and c.channel == "sms"}
+    for question in consultation.questions:
+        for kind in ("ask", "help", "reask", "vote", "vote:help", "vote:reask"):
+            assert f"{question.id}:{kind}" in system, (question.id, kind)
+    assert ALWAYS - {"later:set"} <= set(system) | {"later:set"}
+    assert {"propose", "propose:help", "propose:long", "proposed"} <= set(system)
+    assert system["coverage:vote"].text.startswith("Now some points from others")
+    assert "Read more: https://www.gov.uk/" in system["coverage:help"].text
+    over = [(c.id, c.segments) for c in system.values() if (c.segments or 0) > 2]
+    assert over == []
+    assert not has_errors(checks)
 
 
 def _fft_system(organisation: Organisation = EXAMPLE) -> dict[tuple[str, str], Check]:

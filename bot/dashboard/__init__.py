@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
         outreach,
         publishing,
         safeguarding,
+        suggestions,
         summary,
         themes,
         views,

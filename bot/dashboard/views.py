@@ -36,6 +36,7 @@ from bot.dashboard.results import (
     survey_rows,
     view_for,
 )
+from bot.dashboard.suggestions import suggestions_view
 from bot.dashboard.themes import answers_view
 from bot.services.surveys import listing
 from storage.exports import (
@@ -148,6 +149,8 @@ def survey(survey_id: str) -> str:
         the_timeline = timeline(_s, survey_id, suppress, view)
         answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
                                request.args)
+        answers.update(suggestions_view(repo, the_survey, where, answers, request.args,
+                                        answered_raw))
         kept = KeptRepository(_s)
         others_people = kept.people_with_others(survey_id)
         others = kept.others_in_survey(survey_id, limit=50) if others_people >= suppress.k else []
