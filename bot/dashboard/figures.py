@@ -137,15 +137,16 @@ class Timeline:
             found.append((i * step + gap / 2, height - h, step - gap, column))
         return found
 
-    def ticks(self) -> list[tuple[float, str]]:
-        """A few labels along the bottom: first, last and some between (x as % of width)."""
+    def ticks(self) -> list[tuple[float, str, bool]]:
+        """Up to about six labels along the bottom (x as % of the width), every other one
+        "minor" (left out at phone width, where six would overlap)."""
         n = len(self.columns)
         if not n:
             return []
         every = max(1, round(n / 6))
-        found = [(100 * (i + 0.5) / n, c.bucket.label) for i, c in enumerate(self.columns)
-                 if i % every == 0]
-        return found
+        picked = [i for i in range(n) if i % every == 0]
+        return [(100 * (i + 0.5) / n, self.columns[i].bucket.label, j % 2 == 1)
+                for j, i in enumerate(picked)]
 
 
 def timeline(session: Session, survey_id: str, suppress: Suppressor, view: View) -> Timeline:
