@@ -41,6 +41,10 @@ def responses_by_day_for(session: Session, survey_id: str,
         day = func.substr(cast(Response.started_at, String), 1, 10)
     agreed = or_(Response.consented_at.is_not(None), Response.status == "completed")
     found: dict[_K, dict[date, int]] = {key: {} for key in rows}
+    if not rows:
+        return {}
+    if len(rows) != 1 and any(where.answer for where in rows.values()):
+        return {key: responses_by_day(session, survey_id, where) for key, where in rows.items()}
     if len(rows) == 1:
         [(only, where)] = rows.items()
         stmt = (select(day.label("day"), func.count())
