@@ -168,6 +168,9 @@ class Response(Base):
     __tablename__ = "responses"
     __table_args__ = (
         Index("ix_responses_survey_id_status", "survey_id", "status"),
+        # The filter choices, funnel and responses over time, from the index alone.
+        Index("ix_responses_survey_id_channel_language", "survey_id", "channel", "language",
+              "is_test", "status", "consented_at", "started_at"),
         _one_of("status", RESPONSE_STATUSES),
     )
 
@@ -201,6 +204,11 @@ class Answer(Base):
         # Re-answering after BACK replaces the row instead of adding a second one.
         UniqueConstraint("response_id", "question_id", "kind"),
         Index("ix_answers_survey_id_question_id", "survey_id", "question_id"),
+        # The survey page's counts, read in order from the index alone (migration 1730).
+        # SQLite only: PostgreSQL hashes instead, and a long written answer would not fit
+        # in one of its B-tree index entries.
+        Index("ix_answers_survey_id_question_id_kind_value", "survey_id", "question_id",
+              "kind", "value", "response_id").ddl_if(dialect="sqlite"),
         _one_of("kind", ANSWER_KINDS),
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -580,88 +580,76 @@ class DashboardRepository:
         """Per question: how many answered, how many skipped, and (for `coded_ids`) how
         many gave each distinct answer; for `free_ids`, how many wrote something.
 
-        Two GROUP BYs however many answers there are. The first reads the coded answers,
-        skips and media; free text is never grouped (sorting it would be the slowest part
-        on SQLite, which has no hash aggregation). The second counts the free-text
-        questions' rows from the (survey_id, question_id) index alone; the rows that are
-        not words are skips and media, which the first already counted.
-
         Values come back decoded from JSON: an option code, a number, or for multiple
-        choice a tuple of codes (one entry per combination chosen).
+        choice a tuple of codes (one entry per combination chosen). See
+        `answer_summaries` for how it is counted.
         """
-        coded, free = list(coded_ids), list(free_ids)
-        survey: Any = Answer.survey_id
-        if self._dialect == "sqlite" and not where.active:
-            # Unary plus keeps SQLite off the (survey_id, question_id) index: reading the
-            # table in order beats a lookup per answer when the survey is most of it.
-            survey = literal_column("+answers.survey_id", String)
-        key = case((Answer.kind == "value", cast(Answer.value, Text)), else_=None).label("v")
-        wanted: ColumnElement[bool] = Answer.kind.in_(("skipped", "media"))
-        if coded:
-            wanted = or_(wanted, and_(Answer.kind == "value", Answer.question_id.in_(coded)))
-        stmt = (
-            select(Answer.question_id, Answer.kind, key, func.count())
-            .where(survey == survey_id, wanted)
-            # By name: PostgreSQL would not match a repeated CASE with parameters.
-            .group_by(Answer.question_id, Answer.kind, literal_column("v"))
-        )
-        summary = AnswerSummary({}, {}, {qid: {} for qid in coded})
-        media = summary.media
-        for qid, kind, raw, count in self._session.execute(self._filtered(stmt, where)):
-            value = _decoded(raw) if raw is not None and qid in summary.values else None
-            _add_to_summary(summary, qid, kind, value, count)
-        if free:
-            rows = self._session.execute(self._filtered(
-                select(Answer.question_id, func.count())
-                .where(Answer.survey_id == survey_id, Answer.question_id.in_(free))
-                .group_by(Answer.question_id), where))
-            for qid, count in rows:
-                words = count - summary.skipped.get(qid, 0) - media.get(qid, 0)
-                summary.answered[qid] = words
-        return summary
+        return self.answer_summaries(survey_id, coded_ids, free_ids, {"view": where})["view"]
 
     def answer_summaries(self, survey_id: str, coded_ids: Sequence[str],
                          free_ids: Sequence[str], rows: Mapping[_K, ResponseFilter]
                          ) -> dict[_K, AnswerSummary]:
         """`answer_summary` for each of several groups at once (the rows of a narrowed
-        view's partition): two GROUP BY queries in all, each also grouped by the
-        responses' channel, language or date range, whichever the groups differ by."""
-        if len(rows) <= 1 or any(where.answer for where in rows.values()):
-            return {key: self.answer_summary(survey_id, coded_ids, free_ids, where)
-                    for key, where in rows.items()}
+        view's partition, which may overlap), in two GROUP BYs however many answers and
+        groups there are.
+
+        The first reads the coded answers, skips and media, grouped by (question, kind,
+        value): on SQLite in the order of the (survey_id, question_id, kind, value,
+        response_id) index, so nothing is sorted and no row of the table is read; SQLite
+        has no hash aggregation, and sorting a million rows was most of the page's time.
+        Each group is a `count(*) FILTER (WHERE ...)` column of the same rows, never a
+        GROUP BY column, which would need that sort. The responses are joined only when a
+        filter needs them. Free text is never grouped; the second query counts the
+        free-text questions' rows, and the rows that are not words are skips and media,
+        which the first already counted.
+        """
         coded, free = list(coded_ids), list(free_ids)
-        groups = Groups(rows)
-        names: list[ColumnElement[Any]] = [literal_column(n) for n in groups.names]
-        key = case((Answer.kind == "value", cast(Answer.value, Text)), else_=None).label("v")
+        keys = list(rows)
+        filters = list(rows.values())
+        common: list[ColumnElement[bool]]
+        own: list[ColumnElement[bool] | None]
+        if len(filters) == 1:
+            common, own = filters[0].conditions(), [None]
+        else:
+            every = all(f.without_test for f in filters)
+            common = [Response.is_test.is_(False)] if every else []
+            own = [and_(*conditions) if (conditions := (replace(f, without_test=False)
+                                                        if every else f).conditions())
+                   else None for f in filters]
+        counts = [func.count().filter(c) if c is not None else func.count() for c in own]
+        joined = bool(common) or any(c is not None for c in own)
+
+        def narrowed(stmt: _S) -> _S:
+            if not joined:
+                return stmt
+            return stmt.join(Response, Response.id == Answer.response_id).where(*common)
+
         wanted: ColumnElement[bool] = Answer.kind.in_(("skipped", "media"))
         if coded:
             wanted = or_(wanted, and_(Answer.kind == "value", Answer.question_id.in_(coded)))
-        summaries = {k: AnswerSummary({}, {}, {qid: {} for qid in coded}) for k in rows}
-        for *dims, qid, kind, raw, count in self._session.execute(
-            select(*groups.columns, Answer.question_id, Answer.kind, key, func.count())
-            .join(Response, Response.id == Answer.response_id)
-            .where(Answer.survey_id == survey_id, wanted, *groups.common)
-            .group_by(*names, Answer.question_id, Answer.kind, literal_column("v"))
-        ):
-            value = _decoded(raw) if raw is not None else None
-            for k in groups.match(dims):
-                _add_to_summary(summaries[k], qid, kind, value, count)
+        summaries = {key: AnswerSummary({}, {}, {qid: {} for qid in coded}) for key in keys}
+        for qid, kind, value, *found in self._session.execute(narrowed(
+            select(Answer.question_id, Answer.kind, Answer.value, *counts)
+            .where(Answer.survey_id == survey_id, wanted)
+            .group_by(Answer.question_id, Answer.kind, Answer.value)
+        )):
+            if kind == "value" and isinstance(value, list):
+                value = tuple(str(v) for v in value)
+            for key, count in zip(keys, found, strict=True):
+                if count:
+                    _add_to_summary(summaries[key], qid, kind,
+                                    value if kind == "value" else None, count)
         if free:
-            for *dims, qid, count in self._session.execute(
-                select(*groups.columns, Answer.question_id, func.count())
-                .join(Response, Response.id == Answer.response_id)
-                .where(Answer.survey_id == survey_id, Answer.question_id.in_(free),
-                       *groups.common)
-                .group_by(*names, Answer.question_id)
-            ):
-                for k in groups.match(dims):
-                    summary = summaries[k]
-                    summary.answered[qid] = summary.answered.get(qid, 0) + count
-            for summary in summaries.values():
-                for qid in free:
-                    if qid in summary.answered:
-                        summary.answered[qid] -= (summary.skipped.get(qid, 0)
-                                                  + summary.media.get(qid, 0))
+            for qid, *found in self._session.execute(narrowed(
+                select(Answer.question_id, *counts)
+                .where(Answer.survey_id == survey_id, Answer.question_id.in_(free))
+                .group_by(Answer.question_id)
+            )):
+                for key, count in zip(keys, found, strict=True):
+                    summary = summaries[key]
+                    if count:
+                        summary.answered[qid] = (count - summary.skipped.get(qid, 0)
+                                                 - summary.media.get(qid, 0))
         return summaries
 
     def free_text(self, survey_id: str, question_id: str,
@@ -743,14 +731,6 @@ class DashboardRepository:
         if self._dialect == "postgresql":
             return column.op("#>>", return_type=String)(literal_column("'{}'"))
         return func.json_extract(column, "$", type_=String)
-
-
-def _decoded(raw: str) -> Any:
-    """An answer's value from its JSON text; multiple choice as a tuple of codes."""
-    value = json.loads(raw)
-    if isinstance(value, list):
-        value = tuple(str(v) for v in value)
-    return value
 
 
 def _add_to_summary(summary: AnswerSummary, qid: str, kind: str, value: Any,
