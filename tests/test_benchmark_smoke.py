@@ -1,4 +1,5 @@
-"""The webhook benchmark still runs end to end, and loses nothing on the way.
+"""The webhook benchmark still runs end to end, and loses nothing on the way (and the
+survey page benchmark runs every view).
 
 Why: a benchmark nobody runs rots, and a load generator that silently drops requests or a
 server that silently drops answers makes every figure it prints a lie. This runs the real
@@ -89,3 +90,27 @@ def test_the_ratio_is_reported(figures: dict[str, Any]) -> None:
     assert ratio == pytest.approx(
         _run(figures, "withus")["per_second"] / _run(figures, "bare")["per_second"]
     )
+
+
+def test_the_survey_page_benchmark_runs_every_view(tmp_path: Path) -> None:
+    """`benchmarks/export_benchmark.py` at a small size: it builds the survey in bulk,
+    exports it and requests the survey page with every filter and the cross-tab, each
+    a 200 (an answer filter also shows that it was applied). No timing is judged."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("WITHUS_", "TWILIO_", "TELEGRAM_"))}
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "export_benchmark.py"), "--answers", "3000",
+         "--formats", "csv", "--rounds", "1", "--results", str(tmp_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
+    result = json.loads((tmp_path / "exports-sqlite.json").read_text(encoding="utf-8"))
+    assert result["answers"] == 3000
+    assert [e["format"] for e in result["exports"]] == ["csv"]
+    assert result["exports"][0]["rows"] == result["responses"]
+    from benchmarks.export_benchmark import PAGE_VIEWS
+
+    assert list(result["page"]["views"]) == [name for name, _path in PAGE_VIEWS]
+    assert all(seconds > 0 for seconds in result["page"]["views"].values())
+    for name, _path in PAGE_VIEWS:
+        assert name in completed.stdout
