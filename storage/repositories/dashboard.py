@@ -603,6 +603,8 @@ class DashboardRepository:
         free-text questions' rows, and the rows that are not words are skips and media,
         which the first already counted.
         """
+        if not rows:
+            return {}
         coded, free = list(coded_ids), list(free_ids)
         keys = list(rows)
         filters = list(rows.values())
