@@ -23,9 +23,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from benchmarks.export_benchmark import SURVEY, build
-from bot.dashboard.results import view_for
+from bot.dashboard.results import answer_codes, view_for
 from bot.services.runtime import Runtime
 from storage.models import Answer, Response
+from storage.repositories.by_answer import summaries_for
 from storage.repositories.dashboard import AnswerSummary, DashboardRepository, ResponseFilter
 from storage.repositories.timeline import responses_by_day, responses_by_day_for
 from surveys.model import CHOICE_TYPES, QuestionType
@@ -90,6 +91,12 @@ def counted_in_python(session: Session, coded: list[str], free: list[str],
                       where: ResponseFilter) -> AnswerSummary:
     """What `answer_summary` must return, from every answer row, counted one by one."""
     summary = AnswerSummary({}, {}, {qid: {} for qid in coded})
+    given: dict[int, str] = {}  # each response's answer to the question narrowed by
+    if where.answer:
+        for response_id, value in session.execute(
+                select(Answer.response_id, Answer.value)
+                .where(Answer.question_id == where.answer[0], Answer.kind == "value")):
+            given[response_id] = str(value)
     start = datetime.combine(where.date_from, time(), UTC) if where.date_from else None
     end = (datetime.combine(where.date_to + timedelta(days=1), time(), UTC)
            if where.date_to else None)
@@ -100,7 +107,8 @@ def counted_in_python(session: Session, coded: list[str], free: list[str],
                 or (where.language and response.language != where.language)
                 or (where.without_test and response.is_test)
                 or (start and response.started_at < start)
-                or (end and response.started_at >= end)):
+                or (end and response.started_at >= end)
+                or (where.answer and given.get(response.id, "") != where.answer[1])):
             continue
         qid = answer.question_id
         if answer.kind in ("skipped", "media"):
@@ -132,6 +140,27 @@ def test_answer_summaries_match_one_query_per_group(runtime: Runtime) -> None:
             for key, where in rows.items():
                 assert repo.answer_summary(SURVEY, coded, free, where) == expected[key]
             assert any(s.values[coded[0]] for s in got.values())
+
+
+def test_answer_splits_match_a_count_in_python(runtime: Runtime) -> None:
+    """The rows of a view narrowed by another answer (one FILTER column per answer, the
+    rest as "no answer"), alone and crossed with a channel."""
+    survey = runtime.catalog.get().surveys[SURVEY]
+    answerable = [q for q in survey.questions if q.is_answerable]
+    coded = [q.id for q in answerable
+             if q.type in CHOICE_TYPES or q.type is QuestionType.NUMBER]
+    free = [q.id for q in answerable if q.type is QuestionType.FREE_TEXT]
+    codes = answer_codes(survey)
+    with runtime.sessions() as session:
+        repo = DashboardRepository(session)
+        for by in ("hours", "time_for_me", "assessment"):
+            for extra in ({}, {"channel": "sms"}, {"without_test": True}):
+                where = ResponseFilter(answer=(by, codes[by][0]), **extra)  # type: ignore[arg-type]
+                view = view_for(where, CHANNELS, LANGUAGES, codes[by])
+                got = summaries_for(repo, SURVEY, coded, free, view.rows)
+                for key, row in view.rows.items():
+                    assert got[key] == counted_in_python(session, coded, free, row), (key, row)
+                assert any(s.values[coded[0]] for s in got.values())
 
 
 def test_responses_by_day_match_one_query_per_group(runtime: Runtime) -> None:
