@@ -9,7 +9,7 @@ PORT ?= 5000
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: run test lint typecheck imports pytest install postgres chromium axe clean benchmark benchmark-exports messages lock lock-check audit
+.PHONY: run test lint typecheck imports pytest install postgres chromium axe clean benchmark benchmark-exports benchmark-page messages lock lock-check audit
 
 run: $(STAMP)
 	$(BIN)/withus db upgrade
@@ -82,6 +82,12 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 # Export time and peak memory per format, and the survey page, over a million answers.
 benchmark-exports: $(STAMP)
 	$(BIN)/python benchmarks/export_benchmark.py
+
+# The survey page over a million answers, unfiltered and with each filter, on SQLite and
+# then PostgreSQL (benchmarks/README.md, "Exports and the survey page").
+benchmark-page: $(STAMP) postgres
+	$(BIN)/python benchmarks/export_benchmark.py --formats "" $(BENCH_ARGS)
+	pg_virtualenv -t sh -c 'WITHUS_BENCH_POSTGRES_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@127.0.0.1:$$PGPORT/$${PGDATABASE:-postgres}" $(BIN)/python benchmarks/export_benchmark.py --formats "" $(BENCH_ARGS)'
 
 # The webhook hot path on SQLite and PostgreSQL (benchmarks/README.md). 127.0.0.1, not
 # $PGHOST: "localhost" may resolve to ::1, and the benchmark's traffic stays on 127.0.0.1.
