@@ -4,6 +4,7 @@ pages (real app, real CSRF tokens, real database) and the engine's menu."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import zipfile
@@ -334,3 +335,20 @@ def test_dates_form_and_unknown_surveys(client: FlaskClient, runtime: Runtime) -
     assert 'id="survey-status">Scheduled<' in html and "1 Mar 2099 09:00" in html
     listed = page(client, "/dashboard/")
     assert "Scheduled" in listed and "Consultations" in listed
+
+
+def test_the_check_measures_withus_messages_with_this_deployments_name_and_contact(
+        client: FlaskClient, runtime: Runtime) -> None:
+    # WITHUS_ORG_NAME and WITHUS_CONTACT go into the greeting and every HELP: a contact
+    # that makes HELP three SMS parts is an error naming the message, before publishing.
+    runtime.settings = dataclasses.replace(
+        runtime.settings, org_name="Oak Lane Day Centre",
+        contact="call the Oak Lane office on 01632 960123, Monday to Friday 9am to 5pm, "
+                "or email oaklane@example.org and we will reply within two working days, or "
+                "come to the open morning at Oak Lane on the first Tuesday of each month")
+    sign_in(client, ORGANISER)
+    code, html = _check_page(client, file=(io.BytesIO(PILOT.encode()), "pilot.yaml"))
+    assert code == 200, html
+    assert "Hello from Oak Lane Day Centre." in html
+    assert "visit:help [en]" in html and "3 SMS segments; the limit is 2" in html
+    assert "*menu:help" in html  # WithUs's own messages are marked in the table

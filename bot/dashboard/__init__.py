@@ -43,6 +43,8 @@ def init_app(app: Flask) -> None:
         outreach,
         publishing,
         safeguarding,
+        suggestions,
+        summary,
         themes,
         views,
     )

@@ -24,6 +24,7 @@ from flask_login import current_user
 
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, organiser_only, signed_in
+from bot.dashboard.figures import timeline
 from bot.dashboard.forms import ExportForm, NoteForm, TagForm, ThemeForm
 from bot.dashboard.results import (
     channel_name,
@@ -33,6 +34,7 @@ from bot.dashboard.results import (
     survey_rows,
     view_for,
 )
+from bot.dashboard.suggestions import suggestions_view
 from bot.dashboard.themes import answers_view
 from bot.services.surveys import listing
 from storage.exports import (
@@ -138,8 +140,11 @@ def survey(survey_id: str) -> str:
         view = view_for(where, channels, languages)
         the_funnel = funnel(repo, the_survey, suppress, where, view=view)
         results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
+        the_timeline = timeline(_s, survey_id, suppress, view)
         answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
                                request.args)
+        answers.update(suggestions_view(repo, the_survey, where, answers, request.args,
+                                        answered_raw))
         kept = KeptRepository(_s)
         others_people = kept.people_with_others(survey_id)
         others = kept.others_in_survey(survey_id, limit=50) if others_people >= suppress.k else []
@@ -149,7 +154,7 @@ def survey(survey_id: str) -> str:
         k=suppress.k, theme_form=ThemeForm(), tag_form=TagForm(), note_form=NoteForm(),
         export_form=ExportForm(), back=request.full_path.rstrip("?"), others=others,
         others_people=others_people, question_text=_question_text(the_survey), **answers,
-        tests=tests, include_test=include_test,
+        tests=tests, include_test=include_test, timeline=the_timeline,
     )
 
 

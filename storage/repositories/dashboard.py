@@ -46,6 +46,7 @@ from storage.models import (
     Response,
     SandboxMessage,
     Theme,
+    ThemeRejection,
     User,
 )
 from storage.repositories._sql import check_one_of, insert, rowcount
@@ -281,6 +282,39 @@ class DashboardRepository:
             )
             for answer_id, theme_id in rows:
                 found[answer_id].append(theme_id)
+        return found
+
+    def tags_in_question(self, survey_id: str, question_id: str) -> dict[int, list[int]]:
+        """Theme ids per tagged answer of one question (for suggested themes)."""
+        found: dict[int, list[int]] = {}
+        rows = self._session.execute(
+            select(AnswerTheme.answer_id, AnswerTheme.theme_id)
+            .join(Answer, Answer.id == AnswerTheme.answer_id)
+            .where(Answer.survey_id == survey_id, Answer.question_id == question_id)
+            .order_by(AnswerTheme.answer_id, AnswerTheme.theme_id)
+        )
+        for answer_id, theme_id in rows:
+            found.setdefault(answer_id, []).append(theme_id)
+        return found
+
+    def reject_theme(self, answer_ids: Iterable[int], name: str, user_id: int | None,
+                     now: datetime) -> None:
+        """Remember that a suggested theme (its folded name) is wrong for these answers."""
+        for answer_id in answer_ids:
+            self._session.execute(insert(self._session, ThemeRejection).values(
+                answer_id=answer_id, name=name, rejected_by=user_id, rejected_at=now,
+            ).on_conflict_do_nothing(index_elements=["answer_id", "name"]))
+
+    def rejections_in_question(self, survey_id: str, question_id: str) -> dict[int, set[str]]:
+        """The rejected theme names per answer of one question."""
+        found: dict[int, set[str]] = {}
+        rows = self._session.execute(
+            select(ThemeRejection.answer_id, ThemeRejection.name)
+            .join(Answer, Answer.id == ThemeRejection.answer_id)
+            .where(Answer.survey_id == survey_id, Answer.question_id == question_id)
+        )
+        for answer_id, name in rows:
+            found.setdefault(answer_id, set()).add(name)
         return found
 
     def add_note(self, answer_id: int, user_id: int | None, text: str, now: datetime) -> int:
