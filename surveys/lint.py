@@ -224,7 +224,7 @@ def _question_prompts(survey: Survey, question: Question, lang: str,
                     (*missing, *_readability(question.text.get(lang), lang)))]
     for message in system:
         notes: list[Finding] = []
-        if message.id.endswith(":reask") and len(message.reply.text) >= len(shown):
+        if ":reask" in message.id and len(message.reply.text) >= len(shown):
             notes.append(Finding(
                 "warning", f"re-ask is not shorter than the question "
                            f"({len(message.reply.text)} vs {len(shown)} characters): "

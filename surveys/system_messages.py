@@ -10,9 +10,10 @@ from a saved state to the point where it is said, or, for the signposting the se
 after a possible disclosure, by calling the function that builds it. So `surveys.lint`
 measures what is sent, not a copy of it that could drift.
 
-Where the words depend on what a person sent (which re-ask, which fuzzy answer, which
-time, which kind of media), every case is tried and the longest as an SMS is kept: that
-is the one that could break the budget. Pure: no I/O; the time is fixed.
+Each reason for a re-ask gets its own message id ("overall:reask:one_only"). Where the
+words depend on what else a person sent (which fuzzy answer, which time, which kind of
+media), every case is tried and the longest as an SMS is kept: that is the one that could
+break the budget. Pure: no I/O; the time is fixed.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ NONSENSE = "qqxz"
 #: Everyday words the rating scales read approximately ("Got it: Very good.").
 RATING_WORDS = ("excellent", "brilliant", "rubbish", "terrible", "not bad", "ok", "10/10",
                 "5 stars", "1 star")
+#: Why a reply was not taken (`Parsed.problem`), as each re-ask is named in the table.
+REASONS = {"choice": "unclear", "one_only": "one_only", "outside": "not_an_option",
+           "range": "out_of_range", "number": "not_a_number", "whole": "not_whole",
+           "empty": "empty", "dont_know": "dont_know", "ambiguous": "did_you_mean"}
 #: Media a person may send where words were asked for.
 MEDIA_KINDS = ("photo", "voice", "video", "sticker", "location", "contact", "document")
 #: A long answer in ordinary words, to be cut at a free-text question's limit.
@@ -232,9 +237,13 @@ class _Driver:
     def question(self, question: Question, lang: str) -> None:
         qid = question.id
         late = self.at(question, lang, tries=MAX_QUIET_TRIES - 1)
-        self.worst(f"{qid}:reask", lang,
-                   [*(self.reask(late, said) for said in _unreadable(question)),
-                    _ambiguous(question, lang)], qid)
+        reasks: dict[str, list[Reply | None]] = {}
+        for said in _unreadable(question):
+            why = REASONS.get(parse_answer(question, said, lang).problem, "unclear")
+            reasks.setdefault(why, []).append(self.reask(late, said))
+        reasks.setdefault("did_you_mean", []).append(_ambiguous(question, lang))
+        for why, replies in reasks.items():
+            self.worst(f"{qid}:reask:{why}", lang, replies, qid)
         tried = self.at(question, lang, tries=MAX_QUIET_TRIES)
         self.add(f"{qid}:help", lang, self.say(tried, "HELP").replies, question=qid)
         got_it = [self.first(self.at(question, lang), said)
