@@ -2,7 +2,7 @@
 
 A survey's author writes its intro, questions and thank-you; people also get the engine's
 own words around them: the menu, HELP at each stage (ending with the organisation's
-contact), re-asks, "Got it: ... Reply BACK to change it.", reminders, LATER and TIME, STOP
+contact), MYDATA, re-asks, "Got it: ... Reply BACK to change it.", reminders, LATER and TIME, STOP
 and STOPIO, the media reply, the notice when a long answer is cut, the safeguarding
 signposting and pause. `system_messages` produces each of them, in every language the
 survey offers, by driving `surveys.keeping.converse` (the function the service calls)
@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from surveys import keeping, signposting, sms
+from surveys import keeping, mydata, signposting, sms
 from surveys.consultation import (
     Candidate,
     Consultation,
@@ -51,6 +51,8 @@ RENDER_TIME = datetime(2000, 1, 1, 12, tzinfo=UTC)
 #: A local safeguarding contact as long as one may be (signposting.MAX_LOCAL_CONTACT),
 #: for surveys that set none: a deployment may set one of up to that length.
 EXAMPLE_LOCAL_CONTACT = "Adult safeguarding team: 0300 123 4567 "[:signposting.MAX_LOCAL_CONTACT]
+#: A day with long names in English and Welsh (Wednesday 23 September, Mercher 23 Medi).
+_LONG_DAY = datetime(2026, 9, 23, 10, tzinfo=UTC)
 #: A reply no question can understand.
 NONSENSE = "qqxz"
 #: Everyday words the rating scales read approximately ("Got it: Very good.").
@@ -209,6 +211,7 @@ class _Driver:
             self.outside(lang)
             self.preferences(lang)
             self.stopping(lang)
+            self.mydata(lang)
             self.data_rights(lang)
             self.media(lang)
             self.safeguarding(lang)
@@ -341,6 +344,21 @@ class _Driver:
         self.add("deleted", lang, self.say(pending, "YES").replies)
         self.add("delete:no", lang, self.say(pending, "NO").replies)
 
+    def mydata(self, lang: str) -> None:
+        """MYDATA's reply (the service builds it with `surveys.mydata` from what is held):
+        the costliest of this survey alone, on one day or over months, and beside every
+        other one in the menu."""
+        item = self.survey
+        answers = len([q for q in item.questions if getattr(q, "is_answerable", True)])
+        one_day = (_LONG_DAY, _LONG_DAY)
+        months = (_LONG_DAY, _LONG_DAY + timedelta(days=98))
+        held = [mydata.Held(item.title.get(lang), answers, *one_day),
+                mydata.Held(item.title.get(lang), answers, *months)]
+        everything = [mydata.Held(other.title.get(lang), answers, *months)
+                      for other in self.catalog.open_surveys(self.now)]
+        self.worst("mydata", lang, [Reply(mydata.summary([h], lang, "sms")) for h in held]
+                   + [Reply(mydata.summary(everything, lang, "sms"))])
+
     def media(self, lang: str) -> None:
         survey = self.survey
         if isinstance(survey, Consultation):
@@ -433,7 +451,8 @@ GENERAL_IDS = (
     "quote", "quote:reask",
     "quote:help", "shareback", "shareback:reask", "shareback:help", "finished", "menu",
     "menu:help", "reminder", "pause", "welcome_back", "closed", "later", "later:set", "time",
-    "time:set", "language:set", "stop", "stopio", "start", "delete", "deleted", "delete:no",
+    "time:set", "language:set", "stop", "stopio", "start", "mydata", "delete", "deleted",
+    "delete:no",
     "propose", "propose:help", "propose:long", "proposed", "media", "media:received",
     "media:failed", "signposting:self_harm", "signposting:abuse",
     "signposting:neglect", "safeguarding:pause", "safeguarding:reask", "safeguarding:carry_on",

@@ -298,8 +298,8 @@ def _library() -> list[Any]:
 #: What must be measured for every survey (the rest depends on the survey's questions).
 ALWAYS = {"hello", "hello:menu", "consent:reask", "consent:help", "declined", "finished",
           "menu", "menu:help", "reminder", "later", "later:set", "time", "time:set", "stop",
-          "start", "delete", "deleted", "media", "signposting:self_harm", "signposting:abuse",
-          "signposting:neglect", "safeguarding:pause", "safeguarding:reask",
+          "start", "mydata", "delete", "deleted", "media", "signposting:self_harm",
+          "signposting:abuse", "signposting:neglect", "safeguarding:pause", "safeguarding:reask",
           "safeguarding:contact"}
 
 
@@ -373,6 +373,8 @@ def test_system_messages_are_the_engines_words_in_each_language() -> None:
     assert "Reply BACK to change it." in found[("overall:got_it", "en")].text
     assert "We kept it up to" in found[("why:cut", "en")].text
     assert "116 123" in found[("signposting:self_harm", "cy")].text
+    assert found[("mydata", "en")].text.startswith("You answered 2 questions in")
+    assert "Atebwch DILEU" in found[("mydata", "cy")].text
     # Each reason for a re-ask has its own row, as sent after two tries (SKIP or HELP).
     assert found[("overall:reask:not_an_option", "en")].text == (
         "99 is not one of the options. Please reply with a number from 1 to 6. "
