@@ -61,6 +61,7 @@ from surveys.conversation import (
     chosen_language,
     load_state,
 )
+from surveys.dates import long_date
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword, starting_words
 from surveys.media import failed as media_failed_text
@@ -972,16 +973,6 @@ def menu_label(item: Survey | Consultation, language: str) -> str:
     title = item.title.get(language)
     word = item.keyword(language)
     return f"{title} ({word})" if word else title
-
-
-MONTHS = (t("January"), t("February"), t("March"), t("April"), t("May"), t("June"),
-          t("July"), t("August"), t("September"), t("October"), t("November"), t("December"))
-
-
-def long_date(moment: datetime, language: str) -> str:
-    """A date as people write it, e.g. "26 November 2026" or "26 Tachwedd 2026"."""
-    month = _(language, MONTHS[moment.month - 1])
-    return f"{moment.day} {month} {moment.year}"
 
 
 def _closed(survey: Survey | Consultation, s: dict[str, Any], asked_in: str | None,

@@ -18,12 +18,9 @@ from sqlalchemy.orm import Session
 
 from bot.dashboard import bp
 from bot.dashboard.results import QuestionResult, View, _rows, option_labels
+from storage.repositories.by_answer import days_for
 from storage.repositories.dashboard import ResponseFilter
-from storage.repositories.timeline import (
-    responses_by_day,
-    responses_by_day_and_group,
-    split_by_day,
-)
+from storage.repositories.timeline import responses_by_day_and_group, split_by_day
 from surveys.figures import (
     Bucket,
     Positive,
@@ -169,9 +166,8 @@ def timeline(session: Session, survey_id: str, suppress: Suppressor, view: View)
         groups = responses_by_day_and_group(
             session, survey_id, ResponseFilter(without_test=view.where.without_test))
         raw = {key: split_by_day(groups, rows) for key, rows in view.rows.items()}
-    else:  # narrowed some other way: a query per row, by the filter's own conditions
-        raw = {key: responses_by_day(session, survey_id, rows)
-               for key, rows in view.rows.items()}
+    else:  # split by another answer: one grouped query per split (by_answer.py)
+        raw = days_for(session, survey_id, view.rows)
     days = [day for per_day in raw.values() for day in per_day]
     if not days:
         return Timeline("day", [], Cell(0, "shown", suppress.k))

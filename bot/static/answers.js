@@ -111,8 +111,8 @@
       html = await response.text();
     } catch (err) {
       setBusy(form, false);
-      say("That was not saved: the server could not be reached. Check the connection " +
-          "and try again.", true);
+      say((asking ? "No suggestions" : "That was not saved") + ": the server could not be " +
+          "reached. Check the connection and try again.", true);
       return;
     }
     setBusy(form, false);
@@ -120,7 +120,8 @@
     var landed = new URL(response.url, window.location.href);
     if (!response.ok) {
       var problem = doc.querySelector("main p");
-      say("That was not saved. " + (problem ? problem.textContent.trim() : ""), true);
+      say((asking ? "No suggestions. " : "That was not saved. ") +
+          (problem ? problem.textContent.trim() : ""), true);
       return;
     }
     if (landed.pathname !== surveyPage || !doc.getElementById("answers-section")) {

@@ -114,6 +114,16 @@ def test_accept_and_reject_a_suggestion_without_a_reload(
     shot(page, f"suggestions-02-accepted-{width}")
     panel_shot(page, f"suggestions-02-panel-{width}")
 
+    # Tagging an answer by hand keeps the suggestions on the page (every form now comes
+    # back to the view with suggestions).
+    item = page.locator("li.answer").filter(
+        has_not=page.get_by_role("list", name="Themes of this answer")).first
+    item.get_by_label("Add a theme").select_option(label=f"Breaks {width}")
+    y = click_in_place(page, item.get_by_role("button", name="Tag this answer"))
+    status_says(page, f"Tagged \u201cBreaks {width}\u201d.")
+    assert panel.locator("article").count() >= 2
+    still_here(page, navigations, y)
+
     # Reject the next new-theme suggestion: it goes, and is remembered.
     new = panel.locator("article", has_text="New theme").first
     name = new.get_by_label("Name of the new theme").input_value()
