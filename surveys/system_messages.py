@@ -2,7 +2,7 @@
 
 A survey's author writes its intro, questions and thank-you; people also get the engine's
 own words around them: the menu, HELP at each stage (ending with the organisation's
-contact), re-asks, "Got it: ... Reply BACK to change it.", reminders, LATER and TIME, STOP
+contact), MYDATA, re-asks, "Got it: ... Reply BACK to change it.", reminders, LATER and TIME, STOP
 and STOPIO, the media reply, the notice when a long answer is cut, the safeguarding
 signposting and pause. `system_messages` produces each of them, in every language the
 survey offers, by driving `surveys.keeping.converse` (the function the service calls)
@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from surveys import keeping, signposting, sms
+from surveys import keeping, mydata, signposting, sms
 from surveys.consultation import (
     Candidate,
     Consultation,
@@ -327,6 +327,14 @@ class _Driver:
 
     def data_rights(self, lang: str) -> None:
         done = self.state(lang, stage="done")
+        # MYDATA (the service writes it with surveys.mydata): this survey answered in
+        # full over one day, on the day and month with the longest names.
+        answered = max(1, len(self.survey.questions))
+        title = self.survey.title.get(lang)
+        self.worst("mydata", lang, (
+            Reply(mydata.summary([mydata.Held(title, answered, day, day)], lang, "sms"))
+            for day in (datetime(2026, month, 1 + weekday, 12, tzinfo=UTC)
+                        for month in range(1, 13) for weekday in range(7))))
         self.add("delete", lang, self.say(done, "DELETE").replies)
         pending = self.say(done, "DELETE").state
         self.add("deleted", lang, self.say(pending, "YES").replies)
@@ -424,7 +432,8 @@ GENERAL_IDS = (
     "quote", "quote:reask",
     "quote:help", "shareback", "shareback:reask", "shareback:help", "finished", "menu",
     "menu:help", "reminder", "pause", "welcome_back", "closed", "later", "later:set", "time",
-    "time:set", "language:set", "stop", "stopio", "start", "delete", "deleted", "delete:no",
+    "time:set", "language:set", "stop", "stopio", "start", "mydata", "delete", "deleted",
+    "delete:no",
     "propose", "propose:help", "propose:long", "proposed", "media", "media:received",
     "media:failed", "signposting:self_harm", "signposting:abuse",
     "signposting:neglect", "safeguarding:pause", "safeguarding:reask", "safeguarding:carry_on",

@@ -298,9 +298,9 @@ def _library() -> list[Any]:
 #: What must be measured for every survey (the rest depends on the survey's questions).
 ALWAYS = {"hello", "hello:menu", "consent:reask", "consent:help", "declined", "finished",
           "menu", "menu:help", "reminder", "later", "later:set", "time", "time:set", "stop",
-          "start", "delete", "deleted", "media", "signposting:self_harm", "signposting:abuse",
-          "signposting:neglect", "safeguarding:pause", "safeguarding:reask",
-          "safeguarding:contact"}
+          "start", "mydata", "delete", "deleted", "media", "signposting:self_harm",
+          "signposting:abuse", "signposting:neglect", "safeguarding:pause",
+          "safeguarding:reask", "safeguarding:contact"}
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
