@@ -5,10 +5,10 @@ apostrophe can triple the cost of every message, a fourth option can turn WhatsA
 buttons into a list, a long option code can stop Telegram's buttons working, and a long
 sentence can lose a reader. `lint_survey` renders every prompt of a survey (intro,
 consent, each question, the thank-you) and every system message around it (the menu, HELP
-at each stage, each re-ask, "Got it", reminders, LATER and TIME, STOP, DELETE, the media
-reply, the cut-answer notice, the signposting: see `surveys.system_messages`, measured
-with an organisation's name and contact) in every language on every channel, exactly as
-the engine and the channels build it, and reports:
+at each stage, each re-ask, "Got it", reminders, LATER and TIME, STOP, MYDATA, DELETE,
+the media reply, the cut-answer notice, the signposting: see `surveys.system_messages`,
+measured with an organisation's name and contact) in every language on every channel,
+exactly as the engine and the channels build it, and reports:
 
 * characters; for SMS the encoding (GSM-7 or UCS-2), the billed units (GSM-7 extension
   characters such as € count two) and segments (160 / 153 per part in GSM-7, 70 / 67 in
@@ -224,7 +224,7 @@ def _question_prompts(survey: Survey, question: Question, lang: str,
                     (*missing, *_readability(question.text.get(lang), lang)))]
     for message in system:
         notes: list[Finding] = []
-        if message.id.endswith(":reask") and len(message.reply.text) >= len(shown):
+        if ":reask" in message.id and len(message.reply.text) >= len(shown):
             notes.append(Finding(
                 "warning", f"re-ask is not shorter than the question "
                            f"({len(message.reply.text)} vs {len(shown)} characters): "

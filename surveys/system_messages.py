@@ -10,9 +10,10 @@ from a saved state to the point where it is said, or, for the signposting the se
 after a possible disclosure, by calling the function that builds it. So `surveys.lint`
 measures what is sent, not a copy of it that could drift.
 
-Where the words depend on what a person sent (which re-ask, which fuzzy answer, which
-time, which kind of media), every case is tried and the longest as an SMS is kept: that
-is the one that could break the budget. Pure: no I/O; the time is fixed.
+Each reason for a re-ask gets its own message id ("overall:reask:one_only"). Where the
+words depend on what else a person sent (which fuzzy answer, which time, which kind of
+media), every case is tried and the longest as an SMS is kept: that is the one that could
+break the budget. Pure: no I/O; the time is fixed.
 """
 
 from __future__ import annotations
@@ -50,11 +51,17 @@ RENDER_TIME = datetime(2000, 1, 1, 12, tzinfo=UTC)
 #: A local safeguarding contact as long as one may be (signposting.MAX_LOCAL_CONTACT),
 #: for surveys that set none: a deployment may set one of up to that length.
 EXAMPLE_LOCAL_CONTACT = "Adult safeguarding team: 0300 123 4567 "[:signposting.MAX_LOCAL_CONTACT]
+#: A day with long names in English and Welsh (Wednesday 23 September, Mercher 23 Medi).
+_LONG_DAY = datetime(2026, 9, 23, 10, tzinfo=UTC)
 #: A reply no question can understand.
 NONSENSE = "qqxz"
 #: Everyday words the rating scales read approximately ("Got it: Very good.").
 RATING_WORDS = ("excellent", "brilliant", "rubbish", "terrible", "not bad", "ok", "10/10",
                 "5 stars", "1 star")
+#: Why a reply was not taken (`Parsed.problem`), as each re-ask is named in the table.
+REASONS = {"choice": "unclear", "one_only": "one_only", "outside": "not_an_option",
+           "range": "out_of_range", "number": "not_a_number", "whole": "not_whole",
+           "empty": "empty", "dont_know": "dont_know", "ambiguous": "did_you_mean"}
 #: Media a person may send where words were asked for.
 MEDIA_KINDS = ("photo", "voice", "video", "sticker", "location", "contact", "document")
 #: A long answer in ordinary words, to be cut at a free-text question's limit.
@@ -204,6 +211,7 @@ class _Driver:
             self.outside(lang)
             self.preferences(lang)
             self.stopping(lang)
+            self.mydata(lang)
             self.data_rights(lang)
             self.media(lang)
             self.safeguarding(lang)
@@ -232,9 +240,13 @@ class _Driver:
     def question(self, question: Question, lang: str) -> None:
         qid = question.id
         late = self.at(question, lang, tries=MAX_QUIET_TRIES - 1)
-        self.worst(f"{qid}:reask", lang,
-                   [*(self.reask(late, said) for said in _unreadable(question)),
-                    _ambiguous(question, lang)], qid)
+        reasks: dict[str, list[Reply | None]] = {}
+        for said in _unreadable(question):
+            why = REASONS.get(parse_answer(question, said, lang).problem, "unclear")
+            reasks.setdefault(why, []).append(self.reask(late, said))
+        reasks.setdefault("did_you_mean", []).append(_ambiguous(question, lang))
+        for why, replies in reasks.items():
+            self.worst(f"{qid}:reask:{why}", lang, replies, qid)
         tried = self.at(question, lang, tries=MAX_QUIET_TRIES)
         self.add(f"{qid}:help", lang, self.say(tried, "HELP").replies, question=qid)
         got_it = [self.first(self.at(question, lang), said)
@@ -327,18 +339,25 @@ class _Driver:
 
     def data_rights(self, lang: str) -> None:
         done = self.state(lang, stage="done")
-        # MYDATA (the service writes it with surveys.mydata): this survey answered in
-        # full over one day, on the day and month with the longest names.
-        answered = max(1, len(self.survey.questions))
-        title = self.survey.title.get(lang)
-        self.worst("mydata", lang, (
-            Reply(mydata.summary([mydata.Held(title, answered, day, day)], lang, "sms"))
-            for day in (datetime(2026, month, 1 + weekday, 12, tzinfo=UTC)
-                        for month in range(1, 13) for weekday in range(7))))
         self.add("delete", lang, self.say(done, "DELETE").replies)
         pending = self.say(done, "DELETE").state
         self.add("deleted", lang, self.say(pending, "YES").replies)
         self.add("delete:no", lang, self.say(pending, "NO").replies)
+
+    def mydata(self, lang: str) -> None:
+        """MYDATA's reply (the service builds it with `surveys.mydata` from what is held):
+        the costliest of this survey alone, on one day or over months, and beside every
+        other one in the menu."""
+        item = self.survey
+        answers = len([q for q in item.questions if getattr(q, "is_answerable", True)])
+        one_day = (_LONG_DAY, _LONG_DAY)
+        months = (_LONG_DAY, _LONG_DAY + timedelta(days=98))
+        held = [mydata.Held(item.title.get(lang), answers, *one_day),
+                mydata.Held(item.title.get(lang), answers, *months)]
+        everything = [mydata.Held(other.title.get(lang), answers, *months)
+                      for other in self.catalog.open_surveys(self.now)]
+        self.worst("mydata", lang, [Reply(mydata.summary([h], lang, "sms")) for h in held]
+                   + [Reply(mydata.summary(everything, lang, "sms"))])
 
     def media(self, lang: str) -> None:
         survey = self.survey

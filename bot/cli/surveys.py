@@ -196,8 +196,8 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: st
     Covers the survey's own texts and WithUs's own messages around them (marked * in the
     table): the first "Hello from ...", the menu of all the FILEs together, HELP at each
     stage with the contact, re-asks for each reason, "Got it: ...", reminders, LATER and
-    TIME, STOP and STOPIO, MYDATA, DELETE, the media reply, the notice when a long answer
-    is cut, and the safeguarding signposting and pause, in every language the survey offers; for
+    TIME, STOP and STOPIO, MYDATA, DELETE, the media reply, the notice when a long answer is cut,
+    and the safeguarding signposting and pause, in every language the survey offers; for
     a consultation, also each question with its heading, the point to vote on and HELP
     at each phase.
 

@@ -39,6 +39,7 @@ def init_app(app: Flask) -> None:
         auth,
         consultation,
         contacts,
+        crosstab,
         media,
         outreach,
         publishing,

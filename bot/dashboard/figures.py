@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.dashboard import bp
 from bot.dashboard.results import QuestionResult, View, _rows, option_labels
-from storage.repositories.timeline import responses_by_day
+from storage.repositories.by_answer import days_for
 from surveys.figures import (
     Bucket,
     Positive,
@@ -151,8 +151,7 @@ class Timeline:
 
 def timeline(session: Session, survey_id: str, suppress: Suppressor, view: View) -> Timeline:
     """Responses over time for the view, by the threat model of a question: see the module."""
-    raw = {key: responses_by_day(session, survey_id, rows)
-           for key, rows in view.rows.items()}
+    raw = days_for(session, survey_id, view.rows)  # one grouped query per split by answer
     days = [day for per_day in raw.values() for day in per_day]
     if not days:
         return Timeline("day", [], Cell(0, "shown", suppress.k))

@@ -317,7 +317,9 @@ def suggest_themes(answers: Sequence[tuple[int, str]], themes: Mapping[int, str]
     found: list[Suggestion] = []
     left_out = 0
     for members, terms, centre in clustering.groups:
-        theme_id = _matching_theme(terms, centre, by_name, theme_centres)
+        theme_id = by_name.get(fold(_new_name(terms)))  # accepted before under that name
+        if theme_id is None:
+            theme_id = _matching_theme(terms, centre, by_name, theme_centres)
         name = themes[theme_id] if theme_id is not None else _new_name(terms)
         key = fold(name)
         offered = [a for a in members

@@ -26,13 +26,14 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    exists,
     func,
     literal_column,
     or_,
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from storage.models import (
     ROLES,
@@ -68,11 +69,14 @@ class ResponseFilter:
     #: Leave out test responses (sandbox rehearsals). Set it only when a survey has
     #: some (`DashboardRepository.test_responses`): the join it needs costs time.
     without_test: bool = False
+    #: (question id, option code): only those who gave that answer to a single-answer
+    #: question; code "" is those who gave it no answer (skipped, or never reached it).
+    answer: tuple[str, str] | None = None
 
     @property
     def active(self) -> bool:
         return any((self.date_from, self.date_to, self.channel, self.language,
-                    self.without_test))
+                    self.without_test, self.answer))
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -87,7 +91,27 @@ class ResponseFilter:
             found.append(Response.channel == self.channel)
         if self.language:
             found.append(Response.language == self.language)
+        if self.answer:
+            found.append(answered_with(*self.answer))
         return found
+
+
+def answer_texts(code: str) -> list[str]:
+    """How an option code is stored, as JSON text: a string, or a number for a scale."""
+    texts = [json.dumps(code)]
+    if code.lstrip("-").isdigit():
+        texts.append(json.dumps(int(code)))
+    return texts
+
+
+def answered_with(question_id: str, code: str) -> ColumnElement[bool]:
+    """The response gave `code` to the question (or, for code "", no answer at all)."""
+    given = aliased(Answer)
+    match = exists().where(given.response_id == Response.id,
+                           given.question_id == question_id, given.kind == "value")
+    if not code:
+        return ~match
+    return match.where(cast(given.value, Text).in_(answer_texts(code)))
 
 
 #: No filter: every response.
@@ -143,6 +167,11 @@ class SurveyCounts:
 class DashboardRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    @property
+    def session(self) -> Session:
+        """The session it works on, for the repositories that add to it (by_answer.py)."""
+        return self._session
 
     # --- accounts ------------------------------------------------------------------------
 
