@@ -95,7 +95,7 @@ def test_an_unknown_answer_filter_is_ignored(client: FlaskClient, raw: str) -> N
 
 def test_the_crosstab_is_the_filtered_pages_side_by_side(client: FlaskClient) -> None:
     html = page(client, "/dashboard/surveys/carers/crosstab?rows=hours&columns=time_for_me")
-    table = _rows(html, "People, by their answer")
+    table = _rows(html, "People, by their answers")
     assert table["20 to 49 hours"] == ["0 0%", "0 0%", "10 50%", "10 50%", "0 0%", "0", "20"]
     # Nine and three people: fewer than k, so those rows say nothing more.
     assert set(table["50 hours or more"]) == {"fewer than 10", "0"}
@@ -122,7 +122,7 @@ def test_the_crosstab_is_the_filtered_pages_side_by_side(client: FlaskClient) ->
 def test_a_crosstab_of_a_multiple_choice_question(client: FlaskClient) -> None:
     html = page(client, "/dashboard/surveys/carers/crosstab?rows=assessment&columns=helps")
     assert "people could choose more than one column" in html
-    table = _rows(html, "People, by their answer")
+    table = _rows(html, "People, by their answers")
     assert set(table) == {"Yes", "No", "Everyone who answered"}
     assert "Skipped" not in html.split("<thead>")[1].split("</thead>")[0]
     assert table["Everyone who answered"][0] == "26 59%"

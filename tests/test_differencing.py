@@ -204,7 +204,7 @@ def test_the_reader_finds_what_a_crosstab_without_secondary_suppression_gives_aw
     know_the_groups(reader, survey, "hours", ["under_20", "h20_49", "h50_plus", "not_sure"])
     few = "fewer than 10"
     html = f"""
-      <table><caption>People, by their answer to hours (rows) and time (columns)</caption>
+      <table><caption>People, by their answers</caption>
         <tr><th>Under 20 hours</th><td>{few}</td><td>{few}</td><td>{few}</td><td>0</td>
           <td>0</td><td>0</td><td>12</td></tr>
         <tr><th>20 to 49 hours</th><td>0</td><td>0</td><td>10</td><td>10</td><td>0</td>
