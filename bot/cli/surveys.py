@@ -54,7 +54,7 @@ def surveys_load(path: Path) -> None:
                 new = store(uow.session, survey, source, runtime.clock())
                 results.append((survey, new))
             uow.commit()
-    except SurveyVersionConflict as exc:
+    except (SurveyVersionConflict, SurveyError) as exc:  # SurveyError: a keyword clash
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     finally:
