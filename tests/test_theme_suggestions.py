@@ -353,3 +353,18 @@ def test_a_big_group_shows_two_examples_and_scrolls(
     assert len(biggest["answers"]) > 12  # type: ignore[arg-type]
     assert '<ul class="suggested-answers long">' in html
     assert html.count("<p>For example: \u201c") >= 1
+
+
+def test_welsh_answers_are_grouped_by_what_they_say() -> None:
+    from tests.carers_answers import WELSH_ANSWERS
+
+    answers = list(enumerate((t for group in WELSH_ANSWERS.values() for t in group), start=1))
+    kind = {n: name for n, name in enumerate(
+        (name for name, group in WELSH_ANSWERS.items() for _t in group), start=1)}
+    found = suggest_themes(answers, {}, {}, {})
+    assert all(len({kind[a] for a in s.answer_ids}) == 1 for s in found.suggestions)
+    named = {kind[s.answer_ids[0]]: s for s in found.suggestions}
+    assert set(named) == {"respite", "money", "gp"}
+    assert "seibiant" in named["respite"].terms and "arian" in named["money"].terms
+    common = {"yn", "mae", "ddim", "cael", "gyda", "mwy"}
+    assert not common & {w for s in found.suggestions for t in s.terms for w in t.split()}
