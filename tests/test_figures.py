@@ -217,3 +217,29 @@ def test_the_summary_lists_tagged_themes_with_counts(client: FlaskClient,
     # under k reads "fewer than 10").
     assert ("Themes the group found in these answers Theme Answers Waiting and parking "
             "fewer than 10") in found, found
+
+
+def test_one_query_for_a_partition_splits_as_a_query_per_row_would(
+        runtime: Runtime) -> None:
+    """The timeline of a view split six ways is one GROUP BY; each row picked out of it
+    matches that row's own query (channel, language, dates; declined never counted)."""
+    from storage.repositories.dashboard import ResponseFilter
+    from storage.repositories.timeline import (
+        responses_by_day,
+        responses_by_day_and_group,
+        split_by_day,
+    )
+
+    seed_over_days(runtime, "fft", fft_people(FFT_32), START, 14)
+    seed(runtime, "fft", [Person(status="declined"), Person({"overall": "good"},
+                                                            language="cy")],
+         when=datetime(2026, 11, 4, 12, tzinfo=UTC))
+    with runtime.sessions() as session:
+        groups = responses_by_day_and_group(session, "fft")
+        assert sum(groups.values()) == 33  # the one who declined is not in it
+        for where in [ResponseFilter(), ResponseFilter(channel="whatsapp"),
+                      ResponseFilter(channel="sms", language="cy"),
+                      ResponseFilter(date_from=date(2026, 11, 3), date_to=date(2026, 11, 4)),
+                      ResponseFilter(date_to=date(2026, 11, 2), channel="sms")]:
+            assert split_by_day(groups, where) == responses_by_day(session, "fft", where)
+        assert responses_by_day(session, "fft")[date(2026, 11, 2)] == 11
