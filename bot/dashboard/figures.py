@@ -119,7 +119,10 @@ class Timeline:
             busiest = [c for c in shown if c.cell.count == self.peak]
             when = ", ".join(c.bucket.label for c in busiest[:3])
             more = " and others" if len(busiest) > 3 else ""
-            words += f" The most in one {self.unit}: {self.peak} ({when}{more})."
+            hidden = any(c.cell.hidden for c in self.columns)
+            shown_word = " shown" if hidden else ""
+            words += (f" The most in one {self.unit}{shown_word}: {self.peak} "
+                      f"({when}{more}).")
         if any(c.cell.hidden for c in self.columns):
             words += " Some are hidden in this view, to protect small groups."
         return words
