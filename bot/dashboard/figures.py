@@ -119,7 +119,10 @@ class Timeline:
             busiest = [c for c in shown if c.cell.count == self.peak]
             when = ", ".join(c.bucket.label for c in busiest[:3])
             more = " and others" if len(busiest) > 3 else ""
-            words += f" The most in one {self.unit}: {self.peak} ({when}{more})."
+            hidden = any(c.cell.hidden for c in self.columns)
+            shown_word = " shown" if hidden else ""
+            words += (f" The most in one {self.unit}{shown_word}: {self.peak} "
+                      f"({when}{more}).")
         if any(c.cell.hidden for c in self.columns):
             words += " Some are hidden in this view, to protect small groups."
         return words
@@ -163,8 +166,10 @@ def timeline(session: Session, survey_id: str, suppress: Suppressor, view: View)
     """Responses over time for the view, by the threat model of a question: see the module."""
     if all(_by_channel_language_dates(rows) for rows in view.rows.values()):
         # One query for the whole partition (test responses left out if the view does).
+        rows = view.rows.values()
         groups = responses_by_day_and_group(
-            session, survey_id, ResponseFilter(without_test=view.where.without_test))
+            session, survey_id, ResponseFilter(without_test=view.where.without_test),
+            by_channel=any(r.channel for r in rows), by_language=any(r.language for r in rows))
         raw = {key: split_by_day(groups, rows) for key, rows in view.rows.items()}
     else:  # split by another answer: one grouped query per split (by_answer.py)
         raw = days_for(session, survey_id, view.rows)
