@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.services.runtime import Runtime
-from tests.browser.conftest import serve
+from tests.browser.conftest import SCREENSHOTS, serve
 from tests.browser.seed import add_user, seed
 from tests.browser.test_dashboard_browser import check_accessibility, shot
 from tests.browser.test_phone_width_browser import sideways, sign_in
@@ -87,6 +87,12 @@ def test_filter_by_answer_then_compare_two_questions(browser: Any, carers_server
     fits(page, width, "the cross-tab page")
     check_accessibility(page, f"the cross-tab, {width} px")
     shot(page, f"crosstab-{width}")
+    if width < 600:  # scrolled sideways, the row names stay put over the numbers
+        box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+        assert box.evaluate("b => b.scrollLeft") > 0
+        name = table.locator("tbody th").first.bounding_box()
+        assert name is not None and name["x"] < 30
+        box.screenshot(path=str(SCREENSHOTS / f"crosstab-{width}-scrolled.png"))
 
     # A row's name leads to the results filtered to that answer.
     row.get_by_role("link", name="20 to 49 hours").click()
