@@ -174,8 +174,12 @@ def test_a_scale_shows_its_average(client: FlaskClient, runtime: Runtime) -> Non
                       **({"time_wish": "A sitter."} if value < 3 else {})})
               for value in [1] * 3 + [2] * 4 + [3] * 15 + [4] * 14 + [5] * 8]
     seed(runtime, "carers", people)
-    words = text_of(page(client, "/dashboard/surveys/carers"))
+    html = page(client, "/dashboard/surveys/carers")
+    words = text_of(html)
     assert "Average (mean) 3.5 out of 5 Median 3.5" in words
+    # Everyone on one day: said in words, with no chart of a single bar.
+    assert "44 people agreed to take part on 23 November 2026. The numbers" in words
+    assert "timeline-chart" not in html
     assert "On the scale from 1 to 5, from all 44 answers." in words
 
 

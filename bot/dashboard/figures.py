@@ -92,6 +92,11 @@ class Timeline:
         return bool(self.columns) and not self.total.hidden
 
     @property
+    def drawn(self) -> bool:
+        """Is there a chart to draw? Not for one day alone (the sentence says it all)."""
+        return self.shown and len(self.columns) > 1 and self.peak > 0
+
+    @property
     def peak(self) -> int:
         return max((c.cell.count or 0 for c in self.columns), default=0)
 
@@ -105,17 +110,19 @@ class Timeline:
         if not self.columns:
             return "Nobody has agreed to take part yet."
         first, last = self.columns[0].bucket, self.columns[-1].bucket
-        span = f"between {first.start:%-d %B %Y} and {last.end:%-d %B %Y}"
+        span = (f"on {first.start:%-d %B %Y}" if first.start == last.end
+                else f"between {first.start:%-d %B %Y} and {last.end:%-d %B %Y}")
         if self.total.reason == "small":
             return (f"Fewer than {self.total.k} people agreed to take part {span}, so "
                     "the chart is not shown.")
         if self.total.hidden:
             return ("Hidden in this view: the groups it is split into, day by day, are too "
                     "small to show apart.")
+        by = f", shown a {self.unit} at a time" if len(self.columns) > 1 else ""
         words = (f"{self.total} {'person' if self.total.count == 1 else 'people'} agreed "
-                 f"to take part {span}, shown a {self.unit} at a time.")
+                 f"to take part {span}{by}.")
         shown = [c for c in self.columns if c.cell.count is not None]
-        if shown and self.peak:
+        if shown and self.peak and len(self.columns) > 1:
             busiest = [c for c in shown if c.cell.count == self.peak]
             when = ", ".join(c.bucket.label for c in busiest[:3])
             more = " and others" if len(busiest) > 3 else ""
