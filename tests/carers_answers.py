@@ -69,3 +69,28 @@ def ids_of(theme: str) -> set[int]:
             return set(range(start, start + len(group)))
         start += len(group)
     raise KeyError(theme)
+
+
+#: The same kinds of answer in Welsh: respite (seibiant), money (arian), the GP (meddyg teulu).
+WELSH_ANSWERS: dict[str, list[str]] = {
+    "respite": [
+        "Seibiant go iawn, dw i ddim wedi cael seibiant ers dwy flynedd.",
+        "Gofal seibiant er mwyn i mi gael seibiant bob hyn a hyn.",
+        "Mwy o seibiant, hyd yn oed un penwythnos y mis.",
+        "Seibiant rheolaidd o ofalu, gofal seibiant y gallwn ddibynnu arno.",
+        "Rhywun i eistedd gyda Mam am ychydig oriau er mwyn cael seibiant.",
+    ],
+    "money": [
+        "Arian. Dydy Lwfans Gofalwr ddim yn ddigon i fyw arno.",
+        "Help gydag arian a'r biliau.",
+        "Mae'r biliau wedi codi ond nid y lwfans. Arian yw'r broblem.",
+        "Poeni am arian a biliau drwy'r amser.",
+        "Mwy o arian i ofalwyr, mae'r lwfans yn rhy isel.",
+    ],
+    "gp": [
+        "Cael apwyntiad gyda'r meddyg teulu pan mae ei angen.",
+        "Mae'n amhosib cael apwyntiad meddyg teulu.",
+        "Apwyntiadau meddyg teulu hirach, dydy deg munud ddim yn ddigon.",
+        "Apwyntiad meddyg teulu pan mae Dad yn sâl.",
+    ],
+}

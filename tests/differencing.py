@@ -631,7 +631,7 @@ def know_the_groups(reader: Reader, survey: Survey, by: str, codes: list[str]) -
 
 def read_crosstab(reader: Reader, survey: Survey, page: Page, by: str, shown: str) -> None:
     """A cross-tab of `shown` (columns) by `by` (rows): each row is one group's answers."""
-    table = next((t for t in page.tables if t.caption.startswith("People, by their answer")),
+    table = next((t for t in page.tables if t.caption.startswith("People, by their answers")),
                  None)
     assert table is not None, "no cross-tab on the page"
     by_q, shown_q = survey.question(by), survey.question(shown)

@@ -31,6 +31,7 @@ from bot.services.surveys import (
 from storage.models import AuditEvent, SurveyDefinition
 from surveys.conversation import Event
 from surveys.engine import converse
+from surveys.reading import SurveyError
 from tests.helpers import FakeClock
 from tests.test_dashboard import (  # noqa: F401  (fixtures)
     ORGANISER,
@@ -123,6 +124,24 @@ def test_publishing_keeps_every_version_and_numbers_a_changed_file_anew(
     assert stored is not None and "version: 2\n" in stored.source
     assert "How did you find" in stored.source
     assert audit.count("survey.publish") == 2
+
+
+def test_a_keyword_that_would_start_a_published_survey_is_refused(runtime: Runtime) -> None:
+    """GOFALWYR must start one survey: publishing a second that claims it (or another's
+    id) says which survey has it, and nothing is stored. Archived surveys give theirs up."""
+    _publish(runtime, PILOT.replace("title: Oak", "keywords: {en: OAKLANE}\ntitle: Oak"))
+    for word in ("OAKLANE", "PILOT"):
+        rival = PILOT.replace("id: pilot", "id: rival").replace(
+            "title: Oak", f"keywords: {{en: {word}}}\ntitle: Oak")
+        with runtime.sessions() as session, pytest.raises(
+                SurveyError, match=f"keyword {word} would also start 'pilot'"):
+            publish(session, rival, runtime.clock(), "rival.yaml")
+    with runtime.sessions() as session:
+        assert session.get(SurveyDefinition, ("rival", 1)) is None
+        change_status(session, "pilot", "archive", runtime.clock())
+        session.commit()
+    assert _publish(runtime, PILOT.replace("id: pilot", "id: rival").replace(
+        "title: Oak", "keywords: {en: OAKLANE}\ntitle: Oak")) == 1
 
 
 def test_set_version_rewrites_or_adds_the_line() -> None:

@@ -101,6 +101,16 @@ def test_a_theme_named_like_a_top_word_is_proposed() -> None:
     assert len(money) == 1 and set(money[0].answer_ids) <= ids_of("money")
 
 
+def test_a_new_theme_accepted_as_suggested_is_then_an_existing_theme() -> None:
+    first = suggest_themes(all_answers(), {}, {}, {})
+    money = next(s for s in first.suggestions if group_of(s.answer_ids[0]) == "money")
+    tagged = {a: [5] for a in money.answer_ids[:-2]}
+    again = suggest_themes(all_answers(), {5: money.name}, tagged, {})
+    same = [s for s in again.suggestions if s.key == money.key]
+    assert len(same) == 1 and same[0].theme_id == 5
+    assert same[0].answer_ids == money.answer_ids[-2:]
+
+
 def test_a_rejected_suggestion_is_not_made_again_for_those_answers() -> None:
     first = suggest_themes(all_answers(), {}, {}, {})
     lonely = next(s for s in first.suggestions if group_of(s.answer_ids[0]) == "lonely")
@@ -278,9 +288,10 @@ def test_the_forms_refuse_what_they_should(client: FlaskClient, runtime: Runtime
     assert tagged(runtime) == {}
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ThemeRejection)) == 0
-    # Signed out: to the sign-in page.
-    client.post("/dashboard/logout", data={"csrf_token": csrf})
-    assert client.post(accept, data={**good, "csrf_token": csrf}).status_code in (302, 400)
+    # Not signed in (with a good token for the session): to the sign-in page.
+    anonymous = client.application.test_client()
+    reply = anonymous.post(accept, data={**good, "csrf_token": token(anonymous)})
+    assert reply.status_code == 302 and reply.location.startswith("/dashboard/login")
     assert tagged(runtime) == {}
 
 
@@ -308,3 +319,52 @@ def test_no_suggestions_where_the_answers_are_hidden(
     html = page(client, f"{SURVEY}?question=missing&suggest=1")
     assert "are hidden in this view" in html
     assert 'id="suggestions-panel"' not in html and "Respite" not in html
+
+
+def test_a_rejection_goes_when_its_answer_is_erased(
+        client: FlaskClient, runtime: Runtime) -> None:
+    from bot.services.privacy import erase_participant
+    from storage.models import Answer
+    from storage.uow import UnitOfWork
+
+    seed_carers(runtime, fixture_texts())
+    sign_in(client, REVIEWER)
+    ids = sorted(answer_ids(runtime).values())[:2]
+    client.post(f"{SURVEY}/suggestions/reject", data={
+        "question": "missing", "name": "Money", "answer": [str(a) for a in ids],
+        "csrf_token": token(client, SURVEY)})
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ThemeRejection)) == 2
+        pid = session.scalar(select(Answer.participant_id).where(Answer.id == ids[0]))
+    assert pid is not None
+    with UnitOfWork(runtime.sessions, runtime.vault) as uow:
+        erase_participant(uow, pid, runtime.clock(), "participant")
+        uow.commit()
+    with runtime.sessions() as session:
+        assert set(session.scalars(select(ThemeRejection.answer_id))) == {ids[1]}
+
+
+def test_a_big_group_shows_two_examples_and_scrolls(
+        client: FlaskClient, runtime: Runtime) -> None:
+    seed_carers(runtime, fixture_texts() * 3)
+    sign_in(client, REVIEWER)
+    html = page(client, f"{SURVEY}?question=missing&suggest=1")
+    biggest = max(suggestions_of(html), key=lambda s: len(s["answers"]))  # type: ignore[arg-type]
+    assert len(biggest["answers"]) > 12  # type: ignore[arg-type]
+    assert '<ul class="suggested-answers long">' in html
+    assert html.count("<p>For example: \u201c") >= 1
+
+
+def test_welsh_answers_are_grouped_by_what_they_say() -> None:
+    from tests.carers_answers import WELSH_ANSWERS
+
+    answers = list(enumerate((t for group in WELSH_ANSWERS.values() for t in group), start=1))
+    kind = {n: name for n, name in enumerate(
+        (name for name, group in WELSH_ANSWERS.items() for _t in group), start=1)}
+    found = suggest_themes(answers, {}, {}, {})
+    assert all(len({kind[a] for a in s.answer_ids}) == 1 for s in found.suggestions)
+    named = {kind[s.answer_ids[0]]: s for s in found.suggestions}
+    assert set(named) == {"respite", "money", "gp"}
+    assert "seibiant" in named["respite"].terms and "arian" in named["money"].terms
+    common = {"yn", "mae", "ddim", "cael", "gyda", "mwy"}
+    assert not common & {w for s in found.suggestions for t in s.terms for w in t.split()}

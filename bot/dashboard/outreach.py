@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, TextAreaField
@@ -30,8 +30,8 @@ from surveys.suppression import Suppressor
 #: The buckets of an invitation's progress, in order, with what they mean in plain words.
 BUCKETS = (
     ("queued", "Waiting to go", "in the outbox, some perhaps until quiet hours end"),
-    ("sandbox", "In the sandbox", "a rehearsal: kept in the sandbox inbox on the simulator "
-     "page, not sent to anyone's phone"),
+    ("sandbox", "In the sandbox", "a rehearsal: kept in the sandbox inbox (Sandbox, in the "
+     "menu), not sent to anyone's phone"),
     ("no_provider", "Held: no provider", "their channel has no provider set up here; they "
      "go once one is"),
     ("sent", "Sent", "handed to the provider, no delivery report yet"),
@@ -128,7 +128,13 @@ def _invitations_page(form: InviteForm, error: str | None = None) -> Any:
 @bp.get("/invitations")
 @organiser_only
 def invitations() -> Any:
-    return _invitations_page(_invite_form())
+    form = _invite_form()
+    # Links from a cohort's import report or a survey's page choose it already.
+    for field in (form.survey, form.cohort):
+        wanted = request.args.get(field.name, "")
+        if wanted in {value for value, _label in field.choices or []}:
+            field.data = wanted
+    return _invitations_page(form)
 
 
 @bp.post("/invitations")
@@ -157,7 +163,7 @@ def schedule_invitation() -> Any:
     if scheduled.sandboxed:
         message += (f" {' and '.join(scheduled.sandboxed)} "
                     f"{'has' if len(scheduled.sandboxed) == 1 else 'have'} no provider here, "
-                    "so those messages go to the sandbox inbox on the simulator page: a "
+                    "so those messages go to the sandbox inbox (Sandbox, in the menu): a "
                     "rehearsal, sent to nobody's phone.")
     flash(message, "info")
     return redirect(url_for("dashboard.invitation", invitation_id=scheduled.invitation_id))

@@ -30,6 +30,7 @@ from bot.services.safeguarding import local_contact_warnings
 from storage.models import AuditEvent, SurveyDefinition, SurveyStatus
 from storage.repositories import SurveyRepository
 from surveys.consultation import Consultation
+from surveys.keywords import keyword_clashes
 from surveys.lint import (
     DEFAULT_MAX_SEGMENTS,
     Check,
@@ -325,11 +326,26 @@ def store(session: Session, item: Item, source: str, now: datetime) -> bool:
 
     Raises `storage.errors.SurveyVersionConflict` if the version holds other words.
     """
+    _refuse_keyword_clash(session, item)
     new = SurveyRepository(session).store(item.id, item.version, item.title.get(), source,
                                           _sha(source), now)
     if isinstance(item, Consultation):  # its seed statements, approved
         store_seeds(session, item, now)
     return new
+
+
+def _refuse_keyword_clash(session: Session, item: Item) -> None:
+    """A word (id or keyword) that would start this and another stored survey that is not
+    archived: `SurveyError`, naming both."""
+    repo = SurveyRepository(session)
+    archived = {sid for sid, row in repo.statuses().items() if row.archived_at is not None}
+    others = [load_text(d.source, f"{d.survey_id} v{d.version}") for d in repo.latest_all()
+              if d.survey_id != item.id and d.survey_id not in archived]
+    for newer, older, word in keyword_clashes([*others, item]):
+        if newer is item:
+            raise SurveyError(item.source_path or item.id,
+                              f"keyword {word} would also start '{older.id}', which is "
+                              "already published: choose another word")
 
 
 # --- open, scheduled, closed, archived -----------------------------------------------------

@@ -1,9 +1,10 @@
 """Suggested themes: groups of similar written answers, offered to a reviewer, never applied.
 
 The answers of one question (their redacted text, the only text WithUs keeps) are turned
-into TF-IDF vectors (English stop words left out, plurals folded, redaction labels such as
-"[NAME]" ignored) and grouped with k-means, the number of groups chosen by the silhouette
-score (scikit-learn, with a fixed random state, so the same answers give the same groups).
+into TF-IDF vectors (English and Welsh stop words left out, English plurals folded where
+the singular is written too, redaction labels such as "[NAME]" ignored) and grouped with
+k-means, the number of groups chosen by the silhouette score (scikit-learn, with a fixed
+random state, so the same answers give the same groups).
 Only answers close to their group's centre are offered: a loose group says nothing.
 
 Each group is named by its most telling words and proposed as
@@ -26,7 +27,7 @@ import re
 import threading
 import warnings
 from collections import Counter, OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,14 @@ _FILLER = frozenset((
     "even", "much", "many", "more", "less", "able", "one", "two", "know", "think", "feel",
     "feels", "felt", "good", "bad", "better", "best", "yes", "dont", "don", "can", "cant",
     "doesn", "isn", "didn", "won", "wouldn", "couldn", "im", "ive", "youre",
+))
+#: Welsh words as common as English stop words (surveys run in Welsh too).
+_WELSH_STOP = frozenset((
+    "yn", "yr", "ac", "ar", "am", "ei", "eu", "fy", "dy", "ein", "eich", "mae", "oes",
+    "ddim", "dim", "wedi", "bod", "oedd", "yw", "ydy", "dydy", "gyda", "efo", "ond",
+    "neu", "pan", "os", "na", "nid", "dw", "rwy", "rydw", "ni", "chi", "nhw", "hi", "fe",
+    "fi", "mi", "mwy", "iawn", "hyd", "oes", "er", "mwyn", "cael", "gael", "gan", "wrth",
+    "fel", "hefyd", "hwn", "hon", "hyn", "yma", "yna", "sy", "sydd", "roedd", "bydd",
 ))
 
 
@@ -110,28 +119,43 @@ def fold(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def _stem(word: str) -> str:
-    """Fold the commonest English plurals, so "appointments" meets "appointment"."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is", "ous")):
-        return word[:-1]
+def _words(text: str) -> list[list[str]]:
+    """The words of each phrase of an answer, lower case, without redaction labels."""
+    return [[w.replace("’", "'").split("'")[0] for w in _WORD.findall(phrase)]
+            for phrase in _PHRASE.split(_LABEL.sub(" , ", text).lower())]
+
+
+def _singular(word: str, seen: Collection[str]) -> str:
+    """An English plural as its singular, when the singular is also written in these
+    answers ("appointments" meets "appointment"); a word like the Welsh "lwfans" stays."""
+    for plural, single in (("ies", "y"), ("es", ""), ("s", "")):
+        stem = word[:-len(plural)] + single
+        if word.endswith(plural) and len(word) > len(plural) + 2 and stem in seen:
+            return stem
     return word
 
 
-def _analyse(text: str) -> list[str]:
+def _analyser(texts: Sequence[str]) -> Callable[[str], list[str]]:
+    """The TF-IDF analyser for one set of answers: words and two-word terms, without stop
+    words, plurals folded where the singular is used too."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    found: list[str] = []
-    pairs: list[str] = []
-    # Two-word terms only within a phrase: "Money. Carer's Allowance" gives no "money carer".
-    for phrase in _PHRASE.split(_LABEL.sub(" , ", text).lower()):
-        words = [w.replace("’", "'").split("'")[0] for w in _WORD.findall(phrase)]
-        kept = [_stem(w) for w in words
-                if len(w) > 1 and w not in ENGLISH_STOP_WORDS and w not in _FILLER]
-        found += kept
-        pairs += [f"{a} {b}" for a, b in zip(kept, kept[1:], strict=False)]
-    return found + pairs
+    seen = {w for text in texts for phrase in _words(text) for w in phrase}
+
+    def analyse(text: str) -> list[str]:
+        found: list[str] = []
+        pairs: list[str] = []
+        # Two-word terms only within a phrase: "Money. Carer's Allowance" gives no
+        # "money carer".
+        for words in _words(text):
+            kept = [_singular(w, seen) for w in words
+                    if len(w) > 1 and w not in ENGLISH_STOP_WORDS and w not in _FILLER
+                    and w not in _WELSH_STOP]
+            found += kept
+            pairs += [f"{a} {b}" for a, b in zip(kept, kept[1:], strict=False)]
+        return found + pairs
+
+    return analyse
 
 
 _cache: OrderedDict[str, Clustering | None] = OrderedDict()
@@ -182,10 +206,11 @@ def _cluster(answers: Sequence[tuple[int, str]], random_state: int) -> Clusterin
 
     if len(answers) < MIN_ANSWERS:
         return None
-    vectoriser = TfidfVectorizer(analyzer=_analyse, min_df=2, sublinear_tf=True,
+    texts = [text for _id, text in answers]
+    vectoriser = TfidfVectorizer(analyzer=_analyser(texts), min_df=2, sublinear_tf=True,
                                  dtype=np.float32)
     try:
-        tfidf = vectoriser.fit_transform([text for _id, text in answers])
+        tfidf = vectoriser.fit_transform(texts)
     except ValueError:  # no word appears in two answers
         return None
     terms = vectoriser.get_feature_names_out()
@@ -317,7 +342,9 @@ def suggest_themes(answers: Sequence[tuple[int, str]], themes: Mapping[int, str]
     found: list[Suggestion] = []
     left_out = 0
     for members, terms, centre in clustering.groups:
-        theme_id = _matching_theme(terms, centre, by_name, theme_centres)
+        theme_id = by_name.get(fold(_new_name(terms)))  # accepted before under that name
+        if theme_id is None:
+            theme_id = _matching_theme(terms, centre, by_name, theme_centres)
         name = themes[theme_id] if theme_id is not None else _new_name(terms)
         key = fold(name)
         offered = [a for a in members

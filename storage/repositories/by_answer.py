@@ -44,7 +44,7 @@ from storage.repositories.dashboard import (
     ResponseFilter,
     answer_texts,
 )
-from storage.repositories.timeline import responses_by_day_for
+from storage.repositories.timeline import responses_by_day
 
 K = TypeVar("K", bound=Hashable)
 _S = TypeVar("_S", bound=Select)
@@ -273,7 +273,7 @@ def days_for(session: Session, survey_id: str, rows: Mapping[K, ResponseFilter]
              ) -> dict[K, dict[date, int]]:
     """`responses_by_day` for every row of a view's partition, as `summaries_for`."""
     plain, grouped = _split(rows)
-    found = responses_by_day_for(session, survey_id, {key: rows[key] for key in plain})
+    found = {key: responses_by_day(session, survey_id, rows[key]) for key in plain}
     for (base, qid), members in grouped.items():
         groups = days_by(session, survey_id, qid, _codes(members), base)
         for key, code in members:
