@@ -84,7 +84,7 @@ def test_sqlite_url_is_left_alone() -> None:
 def test_migrations_produce_the_models_schema(database_url: str) -> None:
     assert current_revision(database_url) is None
     upgrade(database_url)
-    assert current_revision(database_url) == head_revision() == "1720"
+    assert current_revision(database_url) == head_revision() == "1750"
     engine = make_engine(database_url)
     try:
         assert schema_differences(engine) == []
