@@ -4,8 +4,11 @@ An organiser edits YAML; a carer receives an SMS. Between the two, a pasted curl
 apostrophe can triple the cost of every message, a fourth option can turn WhatsApp
 buttons into a list, a long option code can stop Telegram's buttons working, and a long
 sentence can lose a reader. `lint_survey` renders every prompt of a survey (intro,
-consent, each question, its re-ask and its HELP, the thank-you) in every language on
-every channel, exactly as the engine and the channels build it, and reports:
+consent, each question, the thank-you) and every system message around it (the menu, HELP
+at each stage, each re-ask, "Got it", reminders, LATER and TIME, STOP, DELETE, the media
+reply, the cut-answer notice, the signposting: see `surveys.system_messages`, measured
+with an organisation's name and contact) in every language on every channel, exactly as
+the engine and the channels build it, and reports:
 
 * characters; for SMS the encoding (GSM-7 or UCS-2), the billed units (GSM-7 extension
   characters such as € count two) and segments (160 / 153 per part in GSM-7, 70 / 67 in
@@ -18,8 +21,8 @@ every channel, exactly as the engine and the channels build it, and reports:
 * for a survey that accepts voice notes or photos, a consent text that does not say what
   happens to one (kept encrypted, who hears it, when it is deleted): an error.
 
-Errors are broken limits (including more SMS segments than `max_segments`); everything
-else is a warning. Pure: no I/O except reading the file in `lint_file`.
+Errors are broken limits (including more SMS segments than `max_segments`, for a system
+message too); everything else is a warning. Pure: no I/O except reading the file in `lint_file`.
 """
 
 from __future__ import annotations
@@ -32,21 +35,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 from surveys import sms
+from surveys.consultation import Consultation
 from surveys.conversation import Event, Reply, new_state
 from surveys.engine import begin, step
 from surveys.i18n import available_languages
 from surveys.loader import load_file
 from surveys.media import consent_gaps
 from surveys.model import Question, QuestionType, Survey, Text
+from surveys.organisation import EXAMPLE, Organisation
 from surveys.readability import MAX_READING_AGE, MAX_SENTENCE_WORDS, measure
 from surveys.render import numbered
+from surveys.system_messages import SystemMessage, system_messages
 
 #: WithUs's own budget: a prompt should fit in two SMS parts.
 DEFAULT_MAX_SEGMENTS = 2
 #: The engine is pure and needs a time; any fixed moment will do for rendering.
 _RENDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-#: A reply no question can understand, to make the engine re-ask.
-_NONSENSE = "qqxz"
 
 Level = Literal["error", "warning"]
 
@@ -103,6 +107,8 @@ class Prompt:
     prose: str = ""
     #: Problems that are the same on every channel (missing text, reading age, re-asks).
     findings: tuple[Finding, ...] = ()
+    #: WithUs's own words (surveys.system_messages), not the survey author's.
+    system: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,8 @@ class Check:
     units: int | None = None
     reading_age: float | None = None
     findings: tuple[Finding, ...] = field(default=())
+    #: WithUs's own words (the menu, HELP, re-asks...), not the survey author's.
+    system: bool = False
 
     @property
     def errors(self) -> list[str]:
@@ -135,7 +143,8 @@ class Check:
         """The JSON object for `withus surveys lint --json`: one per prompt and channel."""
         return {
             "file": self.file, "survey": self.survey, "id": self.id,
-            "language": self.language, "channel": self.channel,
+            "kind": "system" if self.system else "survey", "language": self.language,
+            "channel": self.channel,
             "encoding": self.encoding, "segments": self.segments, "units": self.units,
             "characters": self.characters, "buttons": self.buttons,
             "reading_age": self.reading_age, "warnings": self.warnings,
@@ -146,9 +155,19 @@ class Check:
 # --- what the survey sends ------------------------------------------------------------------
 
 
-def prompts(survey: Survey) -> list[Prompt]:
-    """Every message the survey itself sends, in every language, built by the engine."""
-    found: list[Prompt] = []
+def prompts(survey: Survey, organisation: Organisation = EXAMPLE,
+            others: Iterable[Survey | Consultation] = ()) -> list[Prompt]:
+    """Every message the survey sends, in every language, built by the engine: its own
+    texts, and the system messages around them (`surveys.system_messages`), each question's
+    re-ask, HELP and "Got it" beside it."""
+    system = system_messages(survey, organisation, others)
+    beside: dict[tuple[str, str], list[SystemMessage]] = {}
+    for message in system:
+        if message.question is not None:
+            beside.setdefault((message.question, message.language), []).append(message)
+    general = [m for m in system if m.question is None]
+    first = ("hello", "hello:menu")
+    found: list[Prompt] = [_system(m) for m in general if m.id in first]
     if len(survey.languages) > 1:
         offer = begin(survey, None, _RENDER_TIME).replies
         found += [Prompt("language", ",".join(survey.languages), r) for r in offer]
@@ -157,11 +176,26 @@ def prompts(survey: Survey) -> list[Prompt]:
         found.append(_authored("intro", lang, intro, survey.intro, survey))
         found.append(_authored("consent", lang, consent, survey.consent, survey,
                                _consent_media(survey, lang)))
+        found += [_system(m) for m in general
+                  if m.language == lang and m.id in _CONSENT_IDS]
         for question in survey.questions:
-            found += _question_prompts(survey, question, lang)
+            found += _question_prompts(survey, question, lang, beside.get((question.id, lang), []))
         found.append(_authored("thank_you", lang, Reply(survey.thank_you.get(lang)),
                                survey.thank_you, survey))
+        found += [_system(m) for m in general if m.language == lang
+                  and m.id not in (*_CONSENT_IDS, *first)]
+    found += [_system(m) for m in general
+              if m.language not in survey.languages and m.id not in first]
     return found
+
+
+#: System messages shown beside the consent prompt.
+_CONSENT_IDS = ("consent:reask", "consent:help", "declined")
+
+
+def _system(message: SystemMessage, notes: Iterable[Finding] = ()) -> Prompt:
+    return Prompt(message.id, message.language, message.reply, findings=tuple(notes),
+                  system=True)
 
 
 def _authored(pid: str, lang: str, reply: Reply, text: Text, survey: Survey,
@@ -170,7 +204,8 @@ def _authored(pid: str, lang: str, reply: Reply, text: Text, survey: Survey,
     return Prompt(pid, lang, reply, text.get(lang), tuple(findings))
 
 
-def _question_prompts(survey: Survey, question: Question, lang: str) -> list[Prompt]:
+def _question_prompts(survey: Survey, question: Question, lang: str,
+                      system: Sequence[SystemMessage]) -> list[Prompt]:
     if question.type is QuestionType.INFO:
         return [_authored(question.id, lang, Reply(question.text.get(lang)), question.text,
                           survey)]
@@ -187,38 +222,15 @@ def _question_prompts(survey: Survey, question: Question, lang: str) -> list[Pro
     shown = numbered(asked.text, [c.label for c in asked.choices], asked.multiple, lang)
     found = [Prompt(question.id, lang, asked, question.text.get(lang),
                     (*missing, *_readability(question.text.get(lang), lang)))]
-
-    reasks = _reasks(survey, state, question)
-    longest = max(reasks, key=lambda r: len(r.text), default=None)
-    if longest is not None:
-        longer = [r for r in reasks if len(r.text) >= len(shown)]
-        notes = tuple(
-            Finding("warning", f"re-ask is not shorter than the question ({len(r.text)} vs "
-                               f"{len(shown)} characters): {r.text!r}")
-            for r in longer
-        )
-        found.append(Prompt(f"{question.id}:reask", lang, longest, "", notes))
-
-    state["tries"] = 0
-    help_reply = step(survey, state, Event("text", text="HELP"), _RENDER_TIME).replies[-1]
-    why = question.why.get(lang) if question.why else ""
-    found.append(Prompt(f"{question.id}:help", lang, help_reply, why,
-                        tuple(_readability(why, lang)) if why else ()))
+    for message in system:
+        notes: list[Finding] = []
+        if message.id.endswith(":reask") and len(message.reply.text) >= len(shown):
+            notes.append(Finding(
+                "warning", f"re-ask is not shorter than the question "
+                           f"({len(message.reply.text)} vs {len(shown)} characters): "
+                           f"{message.reply.text!r}"))
+        found.append(_system(message, notes))
     return found
-
-
-def _reasks(survey: Survey, state: dict[str, Any], question: Question) -> list[Reply]:
-    """What the engine says to a reply it can't read, the first time and after two tries."""
-    nonsense = "   " if question.type is QuestionType.FREE_TEXT else _NONSENSE
-    replies: list[Reply] = []
-    current = dict(state)
-    for _attempt in range(2):
-        result = step(survey, current, Event("text", text=nonsense), _RENDER_TIME)
-        if result.state.get("q") != question.id or not result.replies:
-            break  # the engine accepted it (free text that isn't empty): no re-ask
-        replies.append(result.replies[-1])
-        current = result.state
-    return replies
 
 
 def _consent_media(survey: Survey, lang: str) -> list[Finding]:
@@ -300,12 +312,20 @@ def _channel_findings(prompt: Prompt, rules: ChannelRules) -> list[Finding]:
                                               "(shorten the question id or option code)"))
     if rules.max_buttons and choices and not reply.multiple:
         if len(choices) > rules.max_buttons:
-            found.append(Finding("warning", f"{len(choices)} choices: {rules.name} shows at most "
-                                            f"{rules.max_buttons} buttons, so they go as a "
-                                            "numbered list"))
+            if not prompt.system:  # WithUs's own choices (the time slots) are meant as a list
+                found.append(Finding("warning", f"{len(choices)} choices: {rules.name} shows "
+                                                f"at most {rules.max_buttons} buttons, so they "
+                                                "go as a numbered list"))
         elif rules.label_max is not None:
             for choice in choices:
-                if len(choice.label) > rules.label_max:
+                if len(choice.label) <= rules.label_max:
+                    continue
+                if prompt.system:  # a survey title in the menu: a list instead, no harm
+                    found.append(Finding(
+                        "warning", f"button label {choice.label!r} is {len(choice.label)} "
+                                   f"characters; {rules.name} allows {rules.label_max}, so "
+                                   "the choices go as a numbered list"))
+                else:
                     found.append(Finding(
                         "error", f"button label {choice.label!r} is {len(choice.label)} "
                                  f"characters; {rules.name} allows {rules.label_max}"))
@@ -328,7 +348,7 @@ def check_prompt(prompt: Prompt, rules: ChannelRules, file: str, survey: str,
     if rules is SMS:
         sent = sms.to_gsm(text)
         encoding, segments, units = sms.encoding(sent), sms.segments(sent), sms.units(sent)
-        findings += _sms_findings(text, sent, segments, max_segments)
+        findings += _sms_findings(text, sent, segments, max_segments, prompt.system)
         text = sent
     length = sms.utf16_length(text) if rules.utf16 else len(text)
     if length > rules.max_length:
@@ -338,10 +358,11 @@ def check_prompt(prompt: Prompt, rules: ChannelRules, file: str, survey: str,
     measured = measure(prompt.prose, prompt.language) if prompt.prose else None
     return Check(file, survey, prompt.id, prompt.language, rules.name, text, len(text),
                  len(reply.choices) if buttons else 0, encoding, segments, units,
-                 measured.reading_age if measured else None, tuple(findings))
+                 measured.reading_age if measured else None, tuple(findings), prompt.system)
 
 
-def _sms_findings(written: str, sent: str, segments: int, max_segments: int) -> list[Finding]:
+def _sms_findings(written: str, sent: str, segments: int, max_segments: int,
+                  system: bool = False) -> list[Finding]:
     found: list[Finding] = []
     replaced = [(c, r) for c, r in sms.ucs2_culprits(written) if r is not None]
     if replaced:
@@ -356,7 +377,10 @@ def _sms_findings(written: str, sent: str, segments: int, max_segments: int) -> 
                                         + "; ".join(f"{_show(c)}: {_advice(c)}"
                                                     for c, _none in kept)))
     if segments > max_segments:
-        found.append(Finding("error", f"{segments} SMS segments; the limit is {max_segments}"))
+        why = (" (WithUs's own message: the organisation's name and contact, the survey's "
+               "title and texts go into it)") if system else ""
+        found.append(Finding("error", f"{segments} SMS segments; the limit is "
+                                      f"{max_segments}{why}"))
     return found
 
 
@@ -390,11 +414,14 @@ def _advice(char: str) -> str:
 
 
 def lint_survey(survey: Survey, file: str = "",
-                max_segments: int = DEFAULT_MAX_SEGMENTS) -> list[Check]:
-    """Every prompt of `survey` on every channel, with its findings."""
+                max_segments: int = DEFAULT_MAX_SEGMENTS, organisation: Organisation = EXAMPLE,
+                others: Iterable[Survey | Consultation] = ()) -> list[Check]:
+    """Every prompt of `survey` on every channel, with its findings: its own texts and the
+    system messages around them, measured with `organisation`'s name and contact and a
+    menu of `survey` and `others`."""
     checks: list[Check] = []
     catalogues = set(available_languages())
-    for prompt in prompts(survey):
+    for prompt in prompts(survey, organisation, others):
         if prompt.id == "intro" and prompt.language not in catalogues:
             prompt = Prompt(prompt.id, prompt.language, prompt.reply, prompt.prose, (
                 *prompt.findings,
@@ -408,11 +435,14 @@ def lint_survey(survey: Survey, file: str = "",
     return checks
 
 
-def lint_file(path: str | Path, max_segments: int = DEFAULT_MAX_SEGMENTS) -> list[Check]:
-    """Load (raising `SurveyError` if invalid) and lint one survey file."""
+def lint_file(path: str | Path, max_segments: int = DEFAULT_MAX_SEGMENTS,
+              organisation: Organisation = EXAMPLE,
+              others: Iterable[Survey | Consultation] = ()) -> list[Check]:
+    """Load (raising `SurveyError` if invalid) and lint one survey file; `others` are
+    offered beside it in the menu."""
     loaded = load_file(path)
     if isinstance(loaded, Survey):
-        return lint_survey(loaded, str(path), max_segments)
+        return lint_survey(loaded, str(path), max_segments, organisation, others)
     return lint_texts(loaded, str(path), max_segments)
 
 
@@ -478,6 +508,8 @@ class Row:
     whatsapp: str
     telegram: str
     reading_age: float | None
+    #: WithUs's own message rather than the survey author's (marked * in the table).
+    system: bool = False
 
 
 @dataclass(frozen=True)
@@ -502,7 +534,7 @@ def table(checks: Sequence[Check]) -> list[Row]:
         sms_cell = (f"{text_sms.encoding} {text_sms.characters} ch "
                     f"{text_sms.segments} part{'s' if text_sms.segments != 1 else ''}")
         out.append(Row(pid, lang, sms_cell, _cell(by_channel["whatsapp"]),
-                       _cell(by_channel["telegram"]), text_sms.reading_age))
+                       _cell(by_channel["telegram"]), text_sms.reading_age, text_sms.system))
     return out
 
 
@@ -517,20 +549,25 @@ def listed(checks: Sequence[Check]) -> list[Reported]:
     return out
 
 
-def report(checks: Sequence[Check]) -> str:
-    """A table per file (one row per prompt and language) and the findings under it."""
+def report(checks: Sequence[Check], organisation: Organisation = EXAMPLE) -> str:
+    """A table per file (one row per prompt and language; WithUs's own messages marked *,
+    measured with `organisation`) and the findings under it."""
     lines: list[str] = []
     files = list(dict.fromkeys(check.file for check in checks))
     for file in files:
         mine = [c for c in checks if c.file == file]
         rows = table(mine)
-        width = max(len("prompt"), *(len(row.id) for row in rows))
+        width = max(len("prompt"), *(len(row.id) + 1 for row in rows))
         lines.append(f"{file} ({mine[0].survey})")
+        if any(row.system for row in rows):
+            lines.append(f"  * WithUs's own message, measured with organisation "
+                         f"{organisation.name!r} and contact {organisation.contact!r}")
         lines.append(f"  {'prompt':<{width}} {'lang':<5} {'SMS':<22} {'WhatsApp':<17} "
                      f"{'Telegram':<17} reading age")
         for row in rows:
             age = row.reading_age
-            lines.append(f"  {row.id:<{width}} {row.language:<5} {row.sms:<22} "
+            name = ("*" if row.system else " ") + row.id
+            lines.append(f"  {name:<{width}} {row.language:<5} {row.sms:<22} "
                          f"{row.whatsapp:<17} {row.telegram:<17} "
                          f"{'' if age is None else f'{age:.0f}'}".rstrip())
         findings = listed(mine)

@@ -70,6 +70,8 @@ class Page:
     tables: list[Table] = field(default_factory=list)
     #: question id → the visible text of its article
     questions: dict[str, str] = field(default_factory=dict)
+    #: question id → the figures of the `dl`s in its article (% positive, the mean)
+    question_figures: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class _Scraper(HTMLParser):
@@ -123,6 +125,8 @@ class _Scraper(HTMLParser):
             self._dt = words
         elif tag == "dd" and self._dt:
             self.page.figures[self._dt] = words
+            if self._article is not None:
+                self.page.question_figures.setdefault(self._article, {})[self._dt] = words
             self._dt = ""
         elif tag == "caption" and self._table is not None:
             self._table.caption = words
@@ -257,17 +261,19 @@ class Reader:
                 self.fact(expr, 0)
             self.secrets.append(Secret(where, dict(expr), shown.small))
         if pct is not None and total is not None:
-            # round(100 * x / t) == pct  ⇔  (pct - .5) t <= 100 x <= (pct + .5) t
-            combined: dict[str, float] = {}
-            for name, c in expr.items():
-                combined[name] = combined.get(name, 0) + 100 * c
-            low = {**combined}
-            high = {**combined}
-            for name, c in total.items():
-                low[name] = low.get(name, 0) - (pct - 0.5) * c
-                high[name] = high.get(name, 0) - (pct + 0.5) * c
-            self.fact(low, 0)  # type: ignore[arg-type]
-            self.fact(high, hi=0)  # type: ignore[arg-type]
+            self.rounded(expr, total, pct / 100, 0.005)
+
+    def rounded(self, expr: Expr, total: Expr, value: float, half: float) -> None:
+        """A figure `value` printed as `expr / total` rounded to ± `half`:
+        (value - half) total <= expr <= (value + half) total. A percentage is one (a
+        half of 1%); so is an average, with `expr` the sum of the answers."""
+        low: dict[str, float] = {name: float(c) for name, c in expr.items()}
+        high = dict(low)
+        for name, c in total.items():
+            low[name] = low.get(name, 0) - (value - half) * c
+            high[name] = high.get(name, 0) - (value + half) * c
+        self.fact(low, 0)  # type: ignore[arg-type]
+        self.fact(high, hi=0)  # type: ignore[arg-type]
 
     def bounds(self, expr: Expr) -> tuple[int, int]:
         """The smallest and largest value `expr` can take given every fact."""
@@ -445,6 +451,55 @@ def read_survey_page(reader: Reader, survey: Survey, page: Page, prefix: str = "
             if exact:
                 reader.breakdowns.append(Breakdown(f"{label}: the answers to '{qid}'",
                                                    answered_expr))
+        read_question_figures(reader, survey, qid, page.question_figures.get(qid, {}),
+                              {f"{p}N:{qid}": 1}, p, label)
+    read_timeline(reader, page, p, label)
+
+
+POSITIVE = {"Positive (Very good or Good)": ("very_good", "good"),
+            "Negative (Poor or Very poor)": ("poor", "very_poor")}
+
+
+def read_question_figures(reader: Reader, survey: Survey, qid: str, figures: Mapping[str, str],
+                          answered: dict[str, int], p: str, label: str) -> None:
+    """% positive and % negative (over everyone who answered), and a scale's average
+    ("3.4 out of 5": the sum of the answers over those who answered, to ± 0.05)."""
+    question = survey.question(qid)
+    assert question is not None
+    for name, codes in POSITIVE.items():
+        pct = percent(figures.get(name, ""))
+        if pct is not None:
+            reader.rounded({f"{p}A:{qid}:{code}": 1 for code in codes}, answered, pct / 100,
+                           0.005)
+    mean = re.match(r"(\d+(?:\.\d+)?)", figures.get("Average (mean)", ""))
+    if mean:
+        total = {f"{p}A:{qid}:{o.code}": int(o.code) for o in question.options}
+        reader.rounded(total, answered, float(mean.group(1)), 0.05)
+
+
+def read_timeline(reader: Reader, page: Page, p: str, label: str) -> None:
+    """Responses over time: those who agreed to take part, split by when they started.
+    In a table "fewer than k" may be 0 (docs/privacy.md), so every cell reads 0..k-1."""
+    table = next((t for t in page.tables if t.caption.startswith("Responses over time")), None)
+    if table is None:
+        return
+    cells: dict[str, int] = {}
+    exact = False
+    for row_label, row in table.rows:
+        if not row:
+            continue
+        name = f"{p}T:{row_label}"
+        cells[name] = 1
+        shown = figure(row[0])
+        exact = exact or bool(shown and shown.value)
+        reader.read(f"{label}: responses over time, '{row_label}'", {name: 1}, shown, floor=0)
+    if cells:
+        # Everyone who agreed started inside the chart's span (a narrowed view's span is
+        # the whole survey's, cut to its dates).
+        agreed = {f"{p}started": 1, f"{p}D": -1}
+        reader.fact({**cells, **{n: -c for n, c in agreed.items()}}, 0, 0)
+        if exact:
+            reader.breakdowns.append(Breakdown(f"{label}: responses over time", agreed))
 
 
 def _funnel_cell(survey: Survey, row_label: str, p: str) -> dict[str, int] | None:

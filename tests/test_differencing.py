@@ -156,3 +156,64 @@ def test_the_reader_finds_what_a_careless_page_would_give_away() -> None:
     assert any("'Did not agree to take part' reads 'fewer than 10'" in leak
                and "exactly 1" in leak for leak in leaks)
 
+
+
+def test_the_figures_people_expect_give_nothing_away(client: FlaskClient,
+                                                     runtime: Runtime) -> None:
+    """% positive, % negative, the scale's average and responses over time are read too:
+    on issue 16's 32-response FFT spread over a fortnight, and on the carers page (a
+    scale), each against its WhatsApp view, where day-by-day counts are cells of a
+    channel-by-day table."""
+    from datetime import UTC, datetime
+
+    from tests.figures_data import FFT_32, fft_people, seed_over_days
+
+    seed_over_days(runtime, "fft", fft_people(FFT_32), datetime(2026, 11, 2, 9, tzinfo=UTC),
+                   14)
+    seed(runtime, "carers", carers_45())
+    sign_in(client, REVIEWER)
+    for survey_id, mean_or_positive in (("fft", "Positive (Very good or Good)"),
+                                        ("carers", "Average (mean)")):
+        survey = runtime.catalog.get().surveys[survey_id]
+        reader = the_reader(runtime, survey_id)
+        know_the_survey(reader, survey, "wa.")
+        whole = scrape(page(client, f"/dashboard/surveys/{survey_id}"))
+        narrowed = scrape(page(client, f"/dashboard/surveys/{survey_id}?channel=whatsapp"))
+        # The figures are on the page for the reader to use (or the test proves nothing).
+        assert any(mean_or_positive in figures for figures in whole.question_figures.values())
+        assert any(t.caption.startswith("Responses over time") for t in whole.tables)
+        read_survey_page(reader, survey, whole)
+        read_survey_page(reader, survey, narrowed, "wa.", "the WhatsApp view")
+        assert any(name.startswith("T:") for name in reader.names)
+        if survey_id == "carers":  # everyone started on one day: WhatsApp's 14 shown
+            assert any(name.startswith("wa.T:") for name in reader.names)
+        nested(reader, "", "wa.", list(reader.names))
+        leaks = reader.leaks() + complement_leaks(reader, survey, "", "wa.", "WhatsApp view")
+        assert not leaks, f"{survey_id}:\n" + "\n".join(leaks)
+
+
+def test_the_reader_finds_an_average_made_from_hidden_counts() -> None:
+    """A careless average beside hidden cells is an equation a reader can solve: with
+    "1" and "5" hidden but their sum known, "Average 3.3" pins both."""
+    from surveys.loader import library_path, load_file
+
+    survey = load_file(library_path() / "carers.yaml")
+    reader = Reader(K)
+    know_the_survey(reader, survey)
+    # 20 answered: 1 × "1" and 2 × "5" hidden, 17 at 3 shown: (1 + 10 + 51) / 20 = 3.1.
+    html = """
+      <article aria-labelledby="q-time_for_me"><table><caption>Answered by 20</caption>
+        <tr><th>1 (None at all)</th><td>fewer than 10</td><td></td></tr>
+        <tr><th>2</th><td>0</td><td>0%</td></tr>
+        <tr><th>3</th><td>17</td><td>85%</td></tr>
+        <tr><th>4</th><td>0</td><td>0%</td></tr>
+        <tr><th>5 (Plenty)</th><td>fewer than 10</td><td></td></tr></table>
+        <dl><div><dt>Average (mean)</dt><dd>3.1 <small>out of 5</small></dd></div></dl>
+      </article>
+    """
+    read_survey_page(reader, survey, scrape(html))
+    leaks = reader.leaks()
+    assert any("'time_for_me' option '1 (None at all)'" in leak and "exactly 1" in leak
+               for leak in leaks), leaks
+    assert any("'time_for_me' option '5 (Plenty)'" in leak and "exactly 2" in leak
+               for leak in leaks), leaks

@@ -33,9 +33,11 @@ from surveys.lint import (
     lint_survey,
     report,
 )
-from surveys.loader import library_path, parse
+from surveys.loader import library_path, load_file, parse
+from surveys.organisation import EXAMPLE, Organisation
 from surveys.readability import measure, syllables
 from surveys.render import numbered as render_numbered
+from surveys.system_messages import GENERAL_IDS
 
 CURLY = "\u2019"
 EXAMPLES = ("carers.yaml", "fft.yaml", "workforce.yaml")
@@ -284,6 +286,100 @@ def test_every_example_text_has_welsh(name: str) -> None:
     checks = lint_file(library_path() / name)
     missing = [w for c in checks for w in c.warnings if "no cy text" in w]
     assert missing == []
+
+
+# --- WithUs's own messages -----------------------------------------------------------------
+
+
+def _library() -> list[Any]:
+    return [load_file(path) for path in sorted(library_path().glob("*.yaml"))]
+
+
+#: What must be measured for every survey (the rest depends on the survey's questions).
+ALWAYS = {"hello", "hello:menu", "consent:reask", "consent:help", "declined", "finished",
+          "menu", "menu:help", "reminder", "later", "later:set", "time", "time:set", "stop",
+          "start", "delete", "deleted", "media", "signposting:self_harm", "signposting:abuse",
+          "signposting:neglect", "safeguarding:pause", "safeguarding:reask",
+          "safeguarding:contact"}
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_system_message_of_every_example_fits_two_segments(name: str) -> None:
+    # Measured as a real deployment would send them: the example organisation's name and
+    # contact, and a menu of every shipped survey and consultation. If any of WithUs's own
+    # messages grows past two SMS parts in English or Welsh, this fails.
+    survey = load_file(library_path() / name)
+    checks = lint_file(library_path() / name, organisation=EXAMPLE, others=_library())
+    system = [c for c in checks if c.system and c.channel == "sms"]
+    for lang in ("en", "cy"):
+        ids = {c.id for c in system if c.language == lang}
+        assert ALWAYS - {"hello", "hello:menu"} <= ids, (lang, ALWAYS - ids)
+        for question in survey.questions:
+            assert {f"{question.id}:reask", f"{question.id}:help"} <= ids
+    assert {"hello", "hello:menu", "stopio"} <= {c.id for c in system}
+    assert set(c.id for c in system) - {f"{q.id}:{kind}" for q in survey.questions
+                                        for kind in ("reask", "help", "got_it", "cut")
+                                        } <= set(GENERAL_IDS)
+    over = [(c.id, c.language, c.segments, c.text) for c in system
+            if c.segments is None or c.segments > 2]
+    assert over == []
+    assert not has_errors(checks), [(c.id, c.errors) for c in checks if c.errors]
+
+
+def _fft_system(organisation: Organisation = EXAMPLE) -> dict[tuple[str, str], Check]:
+    checks = lint_file(library_path() / "fft.yaml", organisation=organisation)
+    return {(c.id, c.language): c for c in checks if c.system and c.channel == "sms"}
+
+
+def test_system_messages_are_the_engines_words_in_each_language() -> None:
+    found = _fft_system()
+    help_en, help_cy = found[("overall:help", "en")].text, found[("overall:help", "cy")].text
+    assert help_en.endswith("To talk to a person: call Sam on 01632 960123.")
+    assert "Words you can send:" in help_en and "MYDATA" in help_en
+    assert "FY NATA" in help_cy and "call Sam on 01632 960123" in help_cy
+    assert found[("hello", "en,cy")].text.startswith("Hello from Cwm Taf Carers.")
+    assert "DECHRAU" in found[("stopio", "cy")].text  # STOPIO is confirmed in Welsh
+    assert found[("overall:got_it", "en")].text.startswith("Got it: ")
+    assert "Reply BACK to change it." in found[("overall:got_it", "en")].text
+    assert "We kept it up to" in found[("why:cut", "en")].text
+    assert "116 123" in found[("signposting:self_harm", "cy")].text
+    # Re-asks are tried for every reason and the costliest kept: for six options, "99 is
+    # not one of the options" after two tries (with SKIP or HELP) is longer than the rest.
+    assert found[("overall:reask", "en")].text == (
+        "99 is not one of the options. Please reply with a number from 1 to 6. "
+        "Or reply SKIP or HELP.")
+
+
+def test_a_long_contact_or_name_is_an_error_naming_the_message() -> None:
+    long_contact = ("call our carers support line on 01632 960123, Monday to Friday, "
+                    "9am to 5pm, or email hello@cwmtafcarers.example.org")
+    found = _fft_system(Organisation("Cwm Taf Carers", long_contact))
+    help_en = found[("overall:help", "en")]
+    assert help_en.segments == 3
+    assert help_en.errors == [
+        "3 SMS segments; the limit is 2 (WithUs's own message: the organisation's name and "
+        "contact, the survey's title and texts go into it)"]
+    assert found[("stop", "en")].errors == []  # messages without the contact are untouched
+    named = _fft_system(Organisation("A" * 130, ""))
+    assert named[("hello", "en,cy")].errors and named[("hello", "en,cy")].segments == 3
+
+
+def test_the_command_shows_system_messages_and_fails_on_a_long_contact() -> None:
+    runner = CliRunner()
+    fft = str(library_path() / "fft.yaml")
+    shown = runner.invoke(lint_command, [fft], env={"WITHUS_ORG_NAME": "",
+                                                   "WITHUS_CONTACT": None})
+    assert shown.exit_code == 0, shown.output
+    assert ("* WithUs's own message, measured with organisation 'Cwm Taf Carers' and "
+            "contact 'call Sam on 01632 960123'") in shown.output
+    for row in ("*menu ", "*menu:help ", "*overall:help ", "*overall:reask ", "*reminder ",
+                "*stopio ", "*signposting:neglect ", "*later:set "):
+        assert row in shown.output, row
+    long = runner.invoke(lint_command, [fft, "--contact", "x" * 120])
+    assert long.exit_code == 1
+    assert "error: overall:help [en] sms: 3 SMS segments; the limit is 2" in long.output
+    from_env = runner.invoke(lint_command, [fft], env={"WITHUS_CONTACT": "y" * 120})
+    assert from_env.exit_code == 1 and "error: why:help [cy] sms: 3 SMS" in from_env.output
 
 
 # --- the command ---------------------------------------------------------------------------

@@ -182,41 +182,60 @@ def _survey_files(paths: tuple[Path, ...]) -> list[Path]:
               help="One JSON object per prompt and channel, instead of the table.")
 @click.option("--max-segments", default=2, show_default=True, type=click.IntRange(1, 10),
               help="Most SMS segments a prompt may take before it is an error.")
-def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int) -> None:
-    """Check every prompt of survey FILEs (or folders) as it will go out on each channel.
+@click.option("--organisation", "org_name", envvar="WITHUS_ORG_NAME", show_envvar=True,
+              help="The organisation name said to newcomers (default: an example of "
+                   "typical length, \"Cwm Taf Carers\").")
+@click.option("--contact", envvar="WITHUS_CONTACT", show_envvar=True,
+              help="The contact named at the end of HELP (default: an example of typical "
+                   "length, \"call Sam on 01632 960123\").")
+def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: str | None,
+         contact: str | None) -> None:
+    """Check every message of survey FILEs (or folders) as it will go out on each channel.
+
+    Covers the survey's own texts and WithUs's own messages around them (marked * in the
+    table): the first "Hello from ...", the menu of all the FILEs together, HELP at each
+    stage with the contact, re-asks for each reason, "Got it: ...", reminders, LATER and
+    TIME, STOP and STOPIO, DELETE, the media reply, the notice when a long answer is cut,
+    and the safeguarding signposting and pause, in every language the survey offers.
 
     Reports characters, SMS encoding (GSM-7 or UCS-2) and segments, the characters that
     force UCS-2 with a replacement, channel limits (Telegram button data, WhatsApp
     buttons), reading age and long sentences, missing translations and re-asks longer
     than their question; and, on stderr, a survey with no local safeguarding contact
-    (its safeguarding_phone, or WITHUS_SAFEGUARDING_PHONE). Exits 1 when a limit is
-    broken, 2 when a file can't be loaded, and 0 when there are only warnings.
+    (its safeguarding_phone, or WITHUS_SAFEGUARDING_PHONE). An SMS over --max-segments
+    is an error. Exits 1 when a limit is broken, 2 when a file can't be loaded, and 0
+    when there are only warnings.
     """
     from bot.services.safeguarding import local_contact_warnings
     from surveys.lint import has_errors, lint_file, report
     from surveys.loader import SurveyError, load_file
+    from surveys.organisation import EXAMPLE, Organisation
 
     files = _survey_files(paths)
     if not files:
         click.echo("error: no .yaml survey files found", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    checks = []
+    organisation = Organisation((org_name or "").strip() or EXAMPLE.name,
+                                EXAMPLE.contact if contact is None else contact.strip())
     broken = False
-    linted = []
+    loaded = {}
     for file in files:
         try:
-            checks += lint_file(file, max_segments=max_segments)
-            linted.append(load_file(file))
+            loaded[file] = load_file(file)
         except SurveyError as exc:
             click.echo(f"error: {exc}", err=True)
             broken = True
-    for warning in local_contact_warnings(linted):
+    checks = []
+    for file in loaded:
+        checks += lint_file(file, max_segments=max_segments, organisation=organisation,
+                            others=loaded.values())
+    for warning in local_contact_warnings(list(loaded.values())):
         click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps([check.to_json() for check in checks], ensure_ascii=False,
                               indent=2))
     elif checks:
-        click.echo(report(checks), nl=False)
+        click.echo(report(checks, organisation), nl=False)
     if broken:
         sys.exit(EXIT_BAD_INPUT)
     if has_errors(checks):

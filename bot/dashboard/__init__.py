@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
         outreach,
         publishing,
         safeguarding,
+        summary,
         themes,
         views,
     )

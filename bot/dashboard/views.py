@@ -24,6 +24,7 @@ from flask_login import current_user
 
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, organiser_only, signed_in
+from bot.dashboard.figures import timeline
 from bot.dashboard.forms import ExportForm, NoteForm, TagForm, ThemeForm
 from bot.dashboard.results import (
     channel_name,
@@ -138,6 +139,7 @@ def survey(survey_id: str) -> str:
         view = view_for(where, channels, languages)
         the_funnel = funnel(repo, the_survey, suppress, where, view=view)
         results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
+        the_timeline = timeline(_s, survey_id, suppress, view)
         answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
                                request.args)
         kept = KeptRepository(_s)
@@ -149,7 +151,7 @@ def survey(survey_id: str) -> str:
         k=suppress.k, theme_form=ThemeForm(), tag_form=TagForm(), note_form=NoteForm(),
         export_form=ExportForm(), back=request.full_path.rstrip("?"), others=others,
         others_people=others_people, question_text=_question_text(the_survey), **answers,
-        tests=tests, include_test=include_test,
+        tests=tests, include_test=include_test, timeline=the_timeline,
     )
 
 
