@@ -32,7 +32,7 @@ from tests.helpers import FakeClock, make_runtime
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 ORGANISER, REVIEWER = "org@example.org", "rev@example.org"
 NEW_PASSWORD = "another three words"
-LINK = re.compile(r'id="invite-link"[^>]*value="[^"]*(/dashboard/invite/[A-Za-z0-9_-]+)"')
+LINK = re.compile(r'id="invite-link"[^>]*>[^<]*(/dashboard/invite/[A-Za-z0-9_-]+)<')
 TEMPORARY = re.compile(r'id="temporary-password"[^>]*value="([a-z0-9-]+)"')
 
 
@@ -84,6 +84,11 @@ def post(client: FlaskClient, path: str, data: dict[str, str] | None = None,
     return client.post(path, data={**(data or {}), "csrf_token": token(client, page)})
 
 
+def act(client: FlaskClient, user_id: int, action: str, **fields: str) -> TestResponse:
+    """Press a button on one person's card on the Accounts page."""
+    return post(client, f"/dashboard/accounts/{user_id}", {"action": action, **fields})
+
+
 def user(runtime: Runtime, email: str) -> User:
     with runtime.sessions() as session:
         found = DashboardRepository(session).user_by_email(email)
@@ -132,8 +137,8 @@ def test_the_service_refuses_bad_input_in_plain_words(runtime: Runtime) -> None:
 
 def invite(client: FlaskClient, email: str, role: str = "reviewer",
            how: str = "link") -> TestResponse:
-    return post(client, "/dashboard/accounts/invite",
-                {"email": email, "role": role, "how": how})
+    return post(client, "/dashboard/accounts",
+                {"action": "invite", "email": email, "role": role, "how": how})
 
 
 def test_an_invite_link_works_once_and_for_48_hours(app: Flask, runtime: Runtime,
@@ -184,7 +189,7 @@ def test_an_invite_link_works_once_and_for_48_hours(app: Flask, runtime: Runtime
     assert late.get(found.group(1)).status_code == 404
     # A new link for the account replaces it and works.
     late_user = user(runtime, "late@example.org")
-    fresh = post(organiser, f"/dashboard/accounts/{late_user.id}/link")
+    fresh = act(organiser, late_user.id, "link")
     found = LINK.search(fresh.get_data(as_text=True))
     assert found and late.get(found.group(1)).status_code == 200
     # A forged token is the same 404, never a 500.
@@ -205,12 +210,12 @@ def test_a_temporary_password_must_be_changed_first(app: Flask, runtime: Runtime
         assert (reply.status_code, reply.location) == (302, "/dashboard/account")
     assert "You signed in with a temporary password" in person.get(
         "/dashboard/account").get_data(as_text=True)
-    wrong = post(person, "/dashboard/account/password", {
+    wrong = post(person, "/dashboard/account", {"action": "password",
         "current": "not the temporary one", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
         page="/dashboard/account")
     assert wrong.status_code == 400
     assert "Your current password is not right." in wrong.get_data(as_text=True)
-    changed = post(person, "/dashboard/account/password", {
+    changed = post(person, "/dashboard/account", {"action": "password",
         "current": temporary, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
         page="/dashboard/account")
     assert changed.status_code == 302
@@ -222,7 +227,7 @@ def test_a_temporary_password_must_be_changed_first(app: Flask, runtime: Runtime
 def test_changing_your_password_ends_your_other_sessions(app: Flask) -> None:
     laptop = signed_in(app, REVIEWER)
     phone = signed_in(app, REVIEWER)
-    changed = post(laptop, "/dashboard/account/password", {
+    changed = post(laptop, "/dashboard/account", {"action": "password",
         "current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
         page="/dashboard/account")
     assert changed.status_code == 302
@@ -236,13 +241,13 @@ def test_disabling_ends_open_sessions_at_once(app: Flask, runtime: Runtime) -> N
     reviewer = signed_in(app, REVIEWER)
     assert can_see(reviewer)
     rev = user(runtime, REVIEWER)
-    reply = post(organiser, f"/dashboard/accounts/{rev.id}/disable")
+    reply = act(organiser, rev.id, "disable")
     assert reply.status_code == 302
     assert reviewer.get("/dashboard/").status_code == 302
     assert reviewer.get("/dashboard/").location.startswith("/dashboard/login")
     assert sign_in(app, REVIEWER)[1].status_code == 401
     # Enabling lets them sign in again, but the old session stays ended.
-    assert post(organiser, f"/dashboard/accounts/{rev.id}/enable").status_code == 302
+    assert act(organiser, rev.id, "enable").status_code == 302
     assert reviewer.get("/dashboard/").status_code == 302
     assert can_see(signed_in(app, REVIEWER))
 
@@ -251,7 +256,7 @@ def test_a_password_reset_ends_their_sessions(app: Flask, runtime: Runtime) -> N
     organiser = signed_in(app, ORGANISER)
     reviewer = signed_in(app, REVIEWER)
     rev = user(runtime, REVIEWER)
-    reply = post(organiser, f"/dashboard/accounts/{rev.id}/password")
+    reply = act(organiser, rev.id, "password")
     found = TEMPORARY.search(reply.get_data(as_text=True))
     assert reply.status_code == 200 and found
     assert reviewer.get("/dashboard/").status_code == 302
@@ -266,31 +271,34 @@ def test_role_changes_and_the_last_organiser(app: Flask, runtime: Runtime) -> No
     reviewer = signed_in(app, REVIEWER)
     rev, org = user(runtime, REVIEWER), user(runtime, ORGANISER)
     assert reviewer.get("/dashboard/accounts").status_code == 403
-    assert post(organiser, f"/dashboard/accounts/{rev.id}/role",
-                {"role": "organiser"}).status_code == 302
+    assert act(organiser, rev.id, "role", role="organiser").status_code == 302
     assert reviewer.get("/dashboard/accounts").status_code == 200  # the next click
-    assert post(organiser, f"/dashboard/accounts/{rev.id}/role",
-                {"role": "lead"}).status_code == 302
-    refused = post(organiser, f"/dashboard/accounts/{org.id}/disable")
+    assert act(organiser, rev.id, "role", role="lead").status_code == 302
+    refused = act(organiser, org.id, "disable")
     assert refused.status_code == 400
     assert ("Not changed: org@example.org is the last organiser who can sign in"
             in refused.get_data(as_text=True))
-    demoted = post(organiser, f"/dashboard/accounts/{org.id}/role", {"role": "reviewer"})
+    demoted = act(organiser, org.id, "role", role="reviewer")
     assert demoted.status_code == 400
+    assert ("Not changed: org@example.org is the last organiser who can sign in"
+            in demoted.get_data(as_text=True))
     assert user(runtime, ORGANISER).role == "organiser"
     # A role that does not exist, an account that does not exist, a forged or missing token.
-    assert post(organiser, f"/dashboard/accounts/{rev.id}/role",
-                {"role": "admin"}).status_code == 400
-    assert post(organiser, "/dashboard/accounts/999999/disable").status_code == 400
-    assert organiser.post(f"/dashboard/accounts/{rev.id}/disable").status_code == 400
-    assert organiser.post(f"/dashboard/accounts/{rev.id}/disable",
-                          data={"csrf_token": "forged"}).status_code == 400
-    assert post(organiser, f"/dashboard/accounts/{2**40}/disable").status_code == 404
-    assert post(organiser, "/dashboard/accounts/invite", {
-        "email": "x@example.org", "role": "reviewer", "how": "carrier pigeon"}
+    assert act(organiser, rev.id, "role", role="admin").status_code == 400
+    assert post(organiser, "/dashboard/accounts/999999", {"action": "disable"}).status_code == 400
+    assert organiser.post(f"/dashboard/accounts/{rev.id}",
+                          data={"action": "disable"}).status_code == 400
+    assert organiser.post(f"/dashboard/accounts/{rev.id}",
+                          data={"action": "disable", "csrf_token": "forged"}).status_code == 400
+    assert act(organiser, rev.id, "explode").status_code == 400
+    assert post(organiser, f"/dashboard/accounts/{2**40}", {"action": "disable"}).status_code == 404
+    assert post(organiser, "/dashboard/accounts", {
+        "action": "invite", "email": "x@example.org", "role": "reviewer",
+        "how": "carrier pigeon"}
     ).status_code == 400
-    big = post(organiser, "/dashboard/accounts/invite", {
-        "email": "a" * 100_000 + "@example.org", "role": "reviewer", "how": "link"})
+    big = post(organiser, "/dashboard/accounts", {
+        "action": "invite", "email": "a" * 100_000 + "@example.org", "role": "reviewer",
+        "how": "link"})
     assert big.status_code == 413
     assert user(runtime, REVIEWER).disabled_at is None
 
@@ -299,7 +307,7 @@ def test_role_changes_and_the_last_organiser(app: Flask, runtime: Runtime) -> No
 
 def turn_on_two_factor(client: FlaskClient, clock: FakeClock) -> pyotp.TOTP:
     page = client.get("/dashboard/account/two-factor").get_data(as_text=True)
-    found = re.search(r'id="secret"[^>]*value="([A-Z2-7 ]+)"', page)
+    found = re.search(r'id="secret"[^>]*>([A-Z2-7 ]+)<', page)
     assert found and 'src="data:image/svg+xml;base64,' in page
     totp = pyotp.TOTP(found.group(1).replace(" ", ""))
     wrong = post(client, "/dashboard/account/two-factor", {"code": "000000"},
@@ -353,7 +361,7 @@ def test_an_organiser_can_require_two_factor_for_everyone(app: Flask, runtime: R
                                                           clock: FakeClock) -> None:
     organiser = signed_in(app, ORGANISER)
     reviewer = signed_in(app, REVIEWER)
-    reply = post(organiser, "/dashboard/accounts/two-factor", {"required": "y"})
+    reply = post(organiser, "/dashboard/accounts", {"action": "two-factor", "required": "y"})
     assert reply.status_code == 302
     # Both are sent to set it up before anything else, the organiser included.
     for client in (organiser, reviewer):
@@ -364,12 +372,13 @@ def test_an_organiser_can_require_two_factor_for_everyone(app: Flask, runtime: R
     # off for someone who lost their phone.
     turn_on_two_factor(organiser, clock)
     rev = user(runtime, REVIEWER)
-    off = post(organiser, "/dashboard/account/two-factor/off", page="/dashboard/account")
+    off = post(organiser, "/dashboard/account", {"action": "two-factor-off"},
+               page="/dashboard/account")
     assert off.status_code == 400  # required for everyone: not their own choice
-    assert post(organiser, f"/dashboard/accounts/{rev.id}/two-factor").status_code == 302
+    assert act(organiser, rev.id, "two-factor").status_code == 302
     assert user(runtime, REVIEWER).totp_enabled_at is None
     assert reviewer.get("/dashboard/").location == "/dashboard/account/two-factor"
-    assert post(organiser, "/dashboard/accounts/two-factor", {}).status_code == 302
+    assert post(organiser, "/dashboard/accounts", {"action": "two-factor"}).status_code == 302
     assert can_see(reviewer)
 
 
@@ -389,3 +398,17 @@ def test_two_factor_secrets_rotate_with_the_vault_keys(runtime: Runtime) -> None
     assert ContactVault([new_key]).decrypt(stored) == secret  # the new key alone reads it
     with pytest.raises(VaultDecryptionError):
         runtime.vault.decrypt(stored)
+
+
+def test_an_organiser_cannot_disable_or_reset_themselves_on_the_page(
+        app: Flask, runtime: Runtime) -> None:
+    add_user(runtime, "second@example.org", "organiser")
+    organiser = signed_in(app, ORGANISER)
+    org = user(runtime, ORGANISER)
+    for action, message in (("disable", "you cannot disable your own account"),
+                            ("password", "change your own password on Your account")):
+        reply = act(organiser, org.id, action)
+        assert reply.status_code == 400
+        assert message in reply.get_data(as_text=True)
+    assert can_see(organiser)
+    assert user(runtime, ORGANISER).disabled_at is None

@@ -29,7 +29,11 @@ from bot.services.accounts import (
 
 @click.group()
 def users() -> None:
-    """Dashboard accounts for organisers and reviewers."""
+    """Dashboard accounts: organisers, reviewers and safeguarding leads.
+
+    The dashboard's Accounts page makes the same changes (and can invite by a one-time
+    link). No change may leave no organiser who can sign in.
+    """
 
 
 ROLE_HELP = ("organiser: everything, including exports and accounts. reviewer: a "

@@ -85,14 +85,21 @@ def _form_error(form: Any) -> str:
     return "Something in the form was not right."
 
 
-@bp.get("/accounts")
+@bp.route("/accounts", methods=["GET", "POST"])
 @organiser_only
 def accounts() -> Any:
-    return _accounts_page()
+    """The list; a POST invites someone (action=invite) or sets the two-factor rule
+    (action=two-factor)."""
+    if request.method == "GET":
+        return _accounts_page()
+    action = request.form.get("action", "")
+    if action == "two-factor":
+        return require_two_factor()
+    if action != "invite":
+        abort(400)
+    return invite_account()
 
 
-@bp.post("/accounts/invite")
-@organiser_only
 def invite_account() -> Any:
     form = InviteForm()
     if not form.validate_on_submit():
@@ -116,7 +123,7 @@ def invite_account() -> Any:
     # Rendered after the write is committed or rolled back: the page reads on its own.
     if refused:
         return _accounts_page(form=form, error=refused, status=400)
-    return _accounts_page(made=made, status=201)
+    return _accounts_page(made=made, form=InviteForm(formdata=None), status=201)
 
 
 def _change(user_id: int, change: str) -> Any:
@@ -129,6 +136,13 @@ def _change(user_id: int, change: str) -> Any:
         accounts = _accounts(db_session)
         try:
             email = accounts.get(user_id).email
+            if user_id == current_user.id and change == "password":
+                raise AccountError("change your own password on Your account")
+            if user_id == current_user.id and change == "disable":
+                # The last organiser hears that first: it is the reason that matters most.
+                accounts.keep_an_organiser(accounts.get(user_id), disable=True)
+                raise AccountError("you cannot disable your own account; another organiser "
+                                   "can")
             if change == "role":
                 accounts.set_role(email, form.role.data or "")
                 message = f"{email} is now {form.role.data}."
@@ -158,49 +172,24 @@ def _change(user_id: int, change: str) -> Any:
     if refused:
         return _accounts_page(error=refused, status=400)
     if made:
-        return _accounts_page(made=made)
+        return _accounts_page(made=made, form=InviteForm(formdata=None))
     flash(message, "info")
     return redirect(url_for("dashboard.accounts"))
 
 
-@bp.post("/accounts/<int:user_id>/role")
+#: What the buttons on one person's card do (the form's `action` field).
+CHANGES = frozenset({"role", "disable", "enable", "password", "link", "two-factor"})
+
+
+@bp.post("/accounts/<int:user_id>")
 @organiser_only
-def account_role(user_id: int) -> Any:
-    return _change(user_id, "role")
+def account_change(user_id: int) -> Any:
+    change = request.form.get("action", "")
+    if change not in CHANGES:
+        abort(400)
+    return _change(user_id, change)
 
 
-@bp.post("/accounts/<int:user_id>/disable")
-@organiser_only
-def account_disable(user_id: int) -> Any:
-    return _change(user_id, "disable")
-
-
-@bp.post("/accounts/<int:user_id>/enable")
-@organiser_only
-def account_enable(user_id: int) -> Any:
-    return _change(user_id, "enable")
-
-
-@bp.post("/accounts/<int:user_id>/password")
-@organiser_only
-def account_reset_password(user_id: int) -> Any:
-    return _change(user_id, "password")
-
-
-@bp.post("/accounts/<int:user_id>/link")
-@organiser_only
-def account_link(user_id: int) -> Any:
-    return _change(user_id, "link")
-
-
-@bp.post("/accounts/<int:user_id>/two-factor")
-@organiser_only
-def account_remove_two_factor(user_id: int) -> Any:
-    return _change(user_id, "two-factor")
-
-
-@bp.post("/accounts/two-factor")
-@organiser_only
 def require_two_factor() -> Any:
     form = RequireTwoFactorForm()
     if not form.validate_on_submit():
@@ -252,14 +241,21 @@ def _account_page(*, error: str | None = None, status: int = 200) -> Any:
                            button=ButtonForm(), error=error), status
 
 
-@bp.get("/account")
+@bp.route("/account", methods=["GET", "POST"])
 @signed_in
 def account() -> Any:
-    return _account_page()
+    """Your account; a POST changes your password (action=password) or turns two-factor
+    sign-in off (action=two-factor-off)."""
+    if request.method == "GET":
+        return _account_page()
+    action = request.form.get("action", "")
+    if action == "two-factor-off":
+        return two_factor_off()
+    if action != "password":
+        abort(400)
+    return change_password()
 
 
-@bp.post("/account/password")
-@signed_in
 def change_password() -> Any:
     form = ChangePasswordForm()
     if not form.validate_on_submit():
@@ -297,10 +293,12 @@ def change_password() -> Any:
     return redirect(url_for("dashboard.surveys"))
 
 
-@bp.get("/account/two-factor")
+@bp.route("/account/two-factor", methods=["GET", "POST"])
 @signed_in
 def two_factor() -> Any:
     """Set up two-factor sign-in: a QR code and the secret, until a code confirms it."""
+    if request.method == "POST":
+        return two_factor_confirm()
     if current_user.has_two_factor:
         return redirect(url_for("dashboard.account"))
     with database() as (_repo, db_session):
@@ -331,8 +329,6 @@ def _qr(text: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
-@bp.post("/account/two-factor")
-@signed_in
 def two_factor_confirm() -> Any:
     form = CodeForm()
     if current_user.has_two_factor:
@@ -359,8 +355,6 @@ def two_factor_confirm() -> Any:
     return redirect(url_for("dashboard.account"))
 
 
-@bp.post("/account/two-factor/off")
-@signed_in
 def two_factor_off() -> Any:
     form = ButtonForm()
     if not form.validate_on_submit():

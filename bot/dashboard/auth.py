@@ -49,8 +49,7 @@ PENDING = "two_factor_pending"
 #: Pages a signed-in person may still reach while they must change a temporary password
 #: or set up two-factor sign-in first.
 GATE_OPEN = frozenset({"dashboard.login", "dashboard.logout", "dashboard.login_code",
-                       "dashboard.account", "dashboard.change_password",
-                       "dashboard.two_factor", "dashboard.two_factor_confirm",
+                       "dashboard.account", "dashboard.two_factor",
                        "dashboard.accept_invite"})
 
 

@@ -148,8 +148,9 @@ class Accounts:
         self.repo.audit(self.actor_id, what, user.email, self.now,
                         detail={"via": self.via, **detail})
 
-    def _keep_an_organiser(self, user: User, *, disable: bool = False,
+    def keep_an_organiser(self, user: User, *, disable: bool = False,
                            role: str | None = None) -> None:
+        """AccountError if disabling `user` or giving it `role` leaves no organiser."""
         loses = user.role == "organiser" and user.disabled_at is None and (
             disable or (role is not None and role != "organiser"))
         if loses and self.repo.active_organisers() <= 1:
@@ -199,7 +200,7 @@ class Accounts:
     def disable(self, email: str) -> User:
         """Stop the account signing in and end its open sessions now."""
         user = self.find(email)
-        self._keep_an_organiser(user, disable=True)
+        self.keep_an_organiser(user, disable=True)
         self.repo.update_user(user.id, disabled_at=user.disabled_at or self.now)
         self.repo.end_sessions(user.id)
         self._audit("disabled", user)
@@ -214,7 +215,7 @@ class Accounts:
     def set_role(self, email: str, role: str) -> User:
         check_role(role)
         user = self.find(email)
-        self._keep_an_organiser(user, role=role)
+        self.keep_an_organiser(user, role=role)
         self.repo.update_user(user.id, role=role)
         self._audit("changed role of", user, role=role)
         return user
