@@ -93,8 +93,8 @@ _SANDBOX_SHAPES = {"sms": (0, 1600), "whatsapp": (3, 1600), "telegram": (8, 4096
 class SandboxChannel(_NoWebhook):
     """SMS, WhatsApp or Telegram with no provider configured: nothing leaves the machine.
 
-    The sender keeps each message for the sandbox inbox instead (`sandbox = True` tells
-    it to), where an organiser reads it as the person would and can reply as them. The
+    The sender keeps each message for the sandbox inbox instead, as the person's phone
+    would show it (`shown`), where an organiser reads it and can reply as them. The
     channel has the provider's name, so the people, pseudonyms and conversations are
     exactly those a real provider would have, and its button and length limits.
     """
@@ -115,3 +115,13 @@ class SandboxChannel(_NoWebhook):
 
     def send(self, address: str, message: OutboundMessage) -> list[SendResult]:
         return [SendResult(f"sandbox-{secrets.token_hex(8)}")]
+
+    def shown(self, message: OutboundMessage) -> OutboundMessage:
+        """What the person's phone would show: buttons only where the provider would
+        send them (WhatsApp up to 3, Telegram up to 8, never for several choices at
+        once); otherwise, and always on SMS, the choices as numbered lines."""
+        choices = message.choices
+        if choices and not message.multiple and len(choices) <= self.max_buttons:
+            return message
+        return OutboundMessage(numbered(message), language=message.language,
+                               business_initiated=message.business_initiated)

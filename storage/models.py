@@ -437,6 +437,23 @@ class AnswerTheme(Base):
     tagged_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ThemeRejection(Base):
+    """A suggested theme a reviewer rejected for an answer: it is not suggested for that
+    answer again. The theme is named (folded to lower case), not referenced, because a
+    suggested theme may not exist yet."""
+
+    __tablename__ = "theme_rejections"
+
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    rejected_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    rejected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Note(Base):
     """A reviewer's note on an answer."""
 

@@ -56,9 +56,9 @@ from surveys.conversation import (
 from surveys.i18n import gettext as _
 from surveys.keywords import Keyword, keyword
 from surveys.media import not_used
-from surveys.model import FREE_TEXT_LIMIT, Text
+from surveys.model import FREE_TEXT_LIMIT, Text, shown_keyword
 from surveys.parsing import DONT_KNOW, NO_WORDS, YES_WORDS, normalise, yes_or_no
-from surveys.reading import ID_PATTERN, LANGUAGE_PATTERN, Reader, read_header
+from surveys.reading import ID_PATTERN, LANGUAGE_PATTERN, Reader, read_header, read_keywords
 from surveys.signposting import read_local_contact
 
 KIND = "consultation"
@@ -85,7 +85,7 @@ CONSULTATION_KEYS = {
     "opens", "closes", "intro", "summary", "consent", "consent_version", "thank_you",
     "questions", "votes_per_question", "statement_max_length", "retention_days",
     "reminders", "reminder_after_hours", "ask_quote_permission", "offer_share_back",
-    "safeguarding_phone",
+    "safeguarding_phone", "keywords",
 }
 QUESTION_KEYS = {"id", "text", "why", "topic", "statements"}
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -138,10 +138,16 @@ class Consultation:
     source_path: str = ""
     #: Added to the signposting after a possible disclosure (surveys.signposting).
     safeguarding_phone: str = ""
+    #: Words that start it, per language (`keywords: {en: FAIRPAY, cy: CYFLOGTEG}`).
+    keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {q.id: i for i, q in enumerate(self.questions)})
+
+    def keyword(self, language: str | None = None) -> str | None:
+        """The word that starts it, as shown to someone reading `language`."""
+        return shown_keyword(self.keywords, language, self.default_language)
 
     @property
     def kind(self) -> str:
@@ -230,6 +236,7 @@ def parse_consultation(data: Mapping[str, Any], name: str = "<consultation>") ->
         offer_share_back=_flag(reader, data, "offer_share_back"),
         source_path=name,
         safeguarding_phone=read_local_contact(reader, data.get("safeguarding_phone")),
+        keywords=read_keywords(reader, data.get("keywords"), languages),
     )
 
 
@@ -937,11 +944,11 @@ def _help(turn: _Turn, question: ConsultationQuestion | None) -> str:
         now = turn.t("Write one short sentence others can agree or disagree with. A reviewer "
                      "checks it first, and we never show your name. Reply NO to move on.")
     else:
-        now = turn.t("Tell us what you think, in your own words.")
+        now = turn.t("Reply in your own words.")
     parts = [now]
-    if question is not None and question.why and phase not in ("vote", "more"):
+    if question is not None and question.why and phase not in ("vote", "more", "propose"):
         parts.append(turn.t("Why we ask: {why}", why=question.why.get(turn.lang)))
-    parts.append(turn.t("About this consultation: {url}", url=c.source_url))
+    parts.append(turn.t("Read more: {url}", url=c.source_url))
     parts.append(turn.t("Words you can send: {words}.", words=", ".join(
         turn.t(word) for word in _help_words(turn))))
     return "\n".join(parts)

@@ -61,8 +61,9 @@ from surveys.conversation import (
     chosen_language,
     load_state,
 )
+from surveys.dates import long_date
 from surveys.i18n import gettext as _
-from surveys.keywords import Keyword, keyword
+from surveys.keywords import Keyword, keyword, starting_words
 from surveys.media import failed as media_failed_text
 from surveys.media import media_kind, media_note, not_used, received, takes
 from surveys.model import Question, QuestionType, Survey
@@ -607,11 +608,26 @@ class Catalog:
             return None
         return self.surveys.get(item_id) or self.consultations.get(item_id)
 
+    def started_by(self, said: str) -> tuple[Survey | Consultation, str | None] | None:
+        """The survey or consultation a (normalised) message names, by its id or by one of
+        its keywords in any language, with the keyword's language (None for an id)."""
+        found = self.item(said)
+        if found is not None:
+            return found, None
+        items: list[Survey | Consultation] = [*self.surveys.values(),
+                                              *self.consultations.values()]
+        for item in items:
+            words = starting_words(item)
+            if said in words:
+                return item, words[said]
+        return None
 
-def _begin_item(item: Survey | Consultation, state: Mapping[str, Any], now: datetime) -> Step:
+
+def _begin_item(item: Survey | Consultation, state: Mapping[str, Any], now: datetime,
+                language: str | None = None) -> Step:
     if isinstance(item, Survey):
-        return begin(item, state, now)
-    return consultation.begin(item, state, now)
+        return begin(item, state, now, language)
+    return consultation.begin(item, state, now, language)
 
 
 def _step_item(item: Survey | Consultation, state: Mapping[str, Any], event: Event,
@@ -711,11 +727,14 @@ def _converse(catalog: Catalog, s: dict[str, Any], event: Event, now: datetime,
         if handled is not None:
             return handled
 
-    chosen = _chosen_survey(catalog, s, event, word)
+    chosen, in_language = _chosen_survey(catalog, s, event, word)
     if chosen is not None:
         if not catalog.is_open(chosen, now):
-            return _closed(chosen, s, now)
-        return _begin_item(chosen, s, now)
+            return _closed(chosen, s, in_language, now)
+        # A keyword in one language (GOFALWYR) answers "which language?" for someone we
+        # have not asked yet; a language they chose stays.
+        unasked = s["lang"] is None or s["stage"] == "language"
+        return _begin_item(chosen, s, now, in_language if unasked else None)
 
     if s["paused"]:
         s["paused"] = False
@@ -730,7 +749,7 @@ def _converse(catalog: Catalog, s: dict[str, Any], event: Event, now: datetime,
 
     if current is not None and (s["stage"] in IN_SURVEY or _more_wanted(current, s, event)):
         if not catalog.is_open(current, now):
-            return _closed(current, s, now)
+            return _closed(current, s, None, now)
         return _step_item(current, s, event, now, context, catalog.organisation)
 
     if word is Keyword.START and s["stage"] == "declined" and current is not None:
@@ -884,16 +903,17 @@ def _time_choices(lang: str) -> tuple[ReplyChoice, ...]:
     return tuple(ReplyChoice(TIME_PREFIX + slot, labels[slot]) for slot in TIME_SLOTS)
 
 
-def _chosen_survey(catalog: Catalog, s: dict[str, Any], event: Event,
-                   word: Keyword | None) -> Survey | Consultation | None:
+def _chosen_survey(catalog: Catalog, s: dict[str, Any], event: Event, word: Keyword | None
+                   ) -> tuple[Survey | Consultation | None, str | None]:
+    """The survey or consultation this event chooses, if any, and the language of the
+    keyword it was chosen by (None for an id, a button or a menu number)."""
     if event.kind == "start":
-        return catalog.item(event.survey_id.strip().lower()) if event.survey_id else (
-            None
-        )
+        return (catalog.item(event.survey_id.strip().lower()) if event.survey_id else None,
+                None)
     if event.kind == "button" and event.payload.startswith(MENU_PREFIX):
-        return catalog.item(event.payload.removeprefix(MENU_PREFIX))
+        return catalog.item(event.payload.removeprefix(MENU_PREFIX)), None
     if event.kind != "text" or word is not None:
-        return None
+        return None, None
     said = normalise(event.text)
     current = catalog.item(s["survey"])
     if isinstance(current, Survey):
@@ -904,14 +924,15 @@ def _chosen_survey(catalog: Catalog, s: dict[str, Any], event: Event,
         )
     else:
         in_free_text = current is not None and consultation.awaits_words(current, s)
-    if catalog.item(said) is not None and not in_free_text:
-        return catalog.item(said)
+    started = catalog.started_by(said) if said and not in_free_text else None
+    if started is not None:
+        return started
     if s["stage"] not in IN_SURVEY and s["menu"]:
         for n, survey_id in enumerate(s["menu"], start=1):
             survey = catalog.item(survey_id)
             if survey and said in (str(n), normalise(survey.title.get(s["lang"]))):
-                return survey
-    return None
+                return survey, None
+    return None, None
 
 
 def _resume_or_menu(catalog: Catalog, result: Step, now: datetime, quiet: bool = False,
@@ -942,22 +963,21 @@ def _menu(catalog: Catalog, result: Step, now: datetime) -> None:
     s["menu"] = [survey.id for survey in open_now]
     result.say(
         _(lang, "Which survey would you like to do?"),
-        tuple(ReplyChoice(MENU_PREFIX + survey.id, survey.title.get(lang)) for survey in open_now),
+        tuple(ReplyChoice(MENU_PREFIX + item.id, menu_label(item, lang)) for item in open_now),
     )
 
 
-MONTHS = (t("January"), t("February"), t("March"), t("April"), t("May"), t("June"),
-          t("July"), t("August"), t("September"), t("October"), t("November"), t("December"))
+def menu_label(item: Survey | Consultation, language: str) -> str:
+    """A survey as the menu lists it: its title and, where it has one, the word that
+    starts it, both in the person's language: "Gofalu am rywun (GOFALWYR)"."""
+    title = item.title.get(language)
+    word = item.keyword(language)
+    return f"{title} ({word})" if word else title
 
 
-def long_date(moment: datetime, language: str) -> str:
-    """A date as people write it, e.g. "26 November 2026" or "26 Tachwedd 2026"."""
-    month = _(language, MONTHS[moment.month - 1])
-    return f"{moment.day} {month} {moment.year}"
-
-
-def _closed(survey: Survey | Consultation, s: dict[str, Any], now: datetime) -> Step:
-    lang = str(s["lang"] or survey.default_language)
+def _closed(survey: Survey | Consultation, s: dict[str, Any], asked_in: str | None,
+            now: datetime) -> Step:
+    lang = str(s["lang"] or asked_in or survey.default_language)
     result = Step(s)
     if survey.opens_at and now < survey.opens_at:
         result.say(_(lang, "\"{title}\" opens on {date}. Please come back then.",

@@ -194,7 +194,8 @@ def _took(catalog: Catalog, before: Mapping[str, Any], event: Event, result: Ste
         # A survey began: because they chose it, or because a first message that chose
         # nothing ("hello", or a whole story) starts the default survey. Keep the story.
         said = normalise(event.text)
-        return catalog.item(said) is not None or (said.isdigit() and bool(before.get("menu")))
+        return catalog.started_by(said) is not None or (said.isdigit()
+                                                       and bool(before.get("menu")))
     if result.records:
         return True
     if before.get("pending") == "delete":  # the answer to DELETE's question

@@ -6,7 +6,9 @@ text answer such as "please don't stop visiting" is never mistaken for one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from surveys.parsing import normalise
 
@@ -64,3 +66,67 @@ def keyword(text: str) -> Keyword | None:
     """The keyword `text` means, if the whole message is one."""
     said = normalise(text).lstrip("/")
     return WORDS.get(said)
+
+
+# --- Words that start a survey ------------------------------------------------------------
+
+
+class Startable(Protocol):
+    """A survey or consultation: what its id and keywords (`keywords:` in its file) are."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def keywords(self) -> Mapping[str, tuple[str, ...]]: ...
+
+
+S = TypeVar("S", bound=Startable)
+
+
+def starting_words(item: Startable) -> dict[str, str | None]:
+    """Every word that starts `item` (its id and its keywords, as a person would text
+    them), with the language each keyword belongs to (None for the id)."""
+    words: dict[str, str | None] = {item.id: None}
+    for lang, keywords in item.keywords.items():
+        for word in keywords:
+            words.setdefault(normalise(word), lang)
+    return words
+
+
+def keyword_clashes(items: Sequence[S]
+                    ) -> list[tuple[S, S, str]]:
+    """(item, other item, word) for each word that would start two different items."""
+    clashes = []
+    for n, item in enumerate(items):
+        for other in items[:n]:
+            if other.id == item.id:
+                continue
+            shared = set(starting_words(item)) & set(starting_words(other))
+            clashes += [(item, other, word.upper()) for word in sorted(shared)]
+    return clashes
+
+
+class Offered(Startable, Protocol):
+    """A survey or consultation, as far as its keywords' languages are concerned."""
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+
+
+def shown_keywords(item: Startable) -> str:
+    """Its keywords with their languages, e.g. "CARERS (en), GOFALWYR (cy)"."""
+    return ", ".join(f"{word} ({lang})" for lang, words in item.keywords.items()
+                     for word in words)
+
+
+def keyword_warnings(items: Sequence[Offered]) -> list[str]:
+    """A survey with keywords that offers a language without one: people reading that
+    language are shown the default language's word."""
+    warnings = []
+    for item in items:
+        missing = [lang for lang in item.languages if not item.keywords.get(lang)]
+        if item.keywords and missing:
+            warnings.append(f"{item.id} has no keyword in {', '.join(missing)}: the menu "
+                            "shows those readers the default language's word")
+    return warnings

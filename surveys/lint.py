@@ -5,10 +5,10 @@ apostrophe can triple the cost of every message, a fourth option can turn WhatsA
 buttons into a list, a long option code can stop Telegram's buttons working, and a long
 sentence can lose a reader. `lint_survey` renders every prompt of a survey (intro,
 consent, each question, the thank-you) and every system message around it (the menu, HELP
-at each stage, each re-ask, "Got it", reminders, LATER and TIME, STOP, DELETE, the media
-reply, the cut-answer notice, the signposting: see `surveys.system_messages`, measured
-with an organisation's name and contact) in every language on every channel, exactly as
-the engine and the channels build it, and reports:
+at each stage, each re-ask, "Got it", reminders, LATER and TIME, STOP, MYDATA, DELETE,
+the media reply, the cut-answer notice, the signposting: see `surveys.system_messages`,
+measured with an organisation's name and contact) in every language on every channel,
+exactly as the engine and the channels build it, and reports:
 
 * characters; for SMS the encoding (GSM-7 or UCS-2), the billed units (GSM-7 extension
   characters such as € count two) and segments (160 / 153 per part in GSM-7, 70 / 67 in
@@ -166,7 +166,7 @@ def prompts(survey: Survey, organisation: Organisation = EXAMPLE,
         if message.question is not None:
             beside.setdefault((message.question, message.language), []).append(message)
     general = [m for m in system if m.question is None]
-    first = ("hello", "hello:menu")
+    first = ("hello", "hello:menu", "hello:keyword")
     found: list[Prompt] = [_system(m) for m in general if m.id in first]
     if len(survey.languages) > 1:
         offer = begin(survey, None, _RENDER_TIME).replies
@@ -224,7 +224,7 @@ def _question_prompts(survey: Survey, question: Question, lang: str,
                     (*missing, *_readability(question.text.get(lang), lang)))]
     for message in system:
         notes: list[Finding] = []
-        if message.id.endswith(":reask") and len(message.reply.text) >= len(shown):
+        if ":reask" in message.id and len(message.reply.text) >= len(shown):
             notes.append(Finding(
                 "warning", f"re-ask is not shorter than the question "
                            f"({len(message.reply.text)} vs {len(shown)} characters): "
@@ -443,16 +443,15 @@ def lint_file(path: str | Path, max_segments: int = DEFAULT_MAX_SEGMENTS,
     loaded = load_file(path)
     if isinstance(loaded, Survey):
         return lint_survey(loaded, str(path), max_segments, organisation, others)
-    return lint_texts(loaded, str(path), max_segments)
+    return lint_texts(loaded, str(path), max_segments, organisation, others)
 
 
 def lint_texts(document: Any, file: str = "",
-               max_segments: int = DEFAULT_MAX_SEGMENTS) -> list[Check]:
-    """Lint every text of another kind of file (a consultation) as a plain message.
-
-    Its own engine builds its messages, so this sees only the words the author wrote,
-    without buttons or system sentences around them; lengths are a lower bound.
-    """
+               max_segments: int = DEFAULT_MAX_SEGMENTS, organisation: Organisation = EXAMPLE,
+               others: Iterable[Survey | Consultation] = ()) -> list[Check]:
+    """Lint every text of another kind of file (a consultation) as a plain message, then
+    the messages its engine builds around them (a question with its heading, a point to
+    vote on, HELP...: `surveys.system_messages`)."""
     languages: tuple[str, ...] = getattr(document, "languages", ("en",))
     default = getattr(document, "default_language", languages[0])
     found: list[Prompt] = []
@@ -462,6 +461,8 @@ def lint_texts(document: Any, file: str = "",
                 Finding("warning", f"{pid} has no {lang} text: it falls back to {default}"),)
             found.append(Prompt(pid, lang, Reply(text.get(lang)), text.get(lang),
                                 (*missing, *_readability(text.get(lang), lang))))
+    if isinstance(document, Consultation):
+        found += [_system(m) for m in system_messages(document, organisation, others)]
     return [check_prompt(prompt, rules, file, str(getattr(document, "id", "")), max_segments)
             for prompt in found for rules in CHANNELS]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from surveys.consultation import Consultation, parse_consultation
+from surveys.keywords import keyword_clashes
 from surveys.model import (
     FREE_TEXT_LIMIT,
     Condition,
@@ -26,6 +27,7 @@ from surveys.reading import (
     Reader,
     SurveyError,
     read_header,
+    read_keywords,
     read_yaml,
 )
 from surveys.signposting import read_local_contact
@@ -36,7 +38,7 @@ SURVEY_KEYS = {
     "id", "title", "version", "language", "languages", "description", "intro", "consent",
     "consent_version", "thank_you", "questions", "opens", "closes", "retention_days",
     "reminders", "reminder_after_hours", "kind", "ask_quote_permission", "offer_share_back",
-    "safeguarding_phone",
+    "safeguarding_phone", "keywords",
 }
 QUESTION_KEYS = {
     "id", "type", "text", "options", "optional", "why", "show_if", "min", "max", "integer",
@@ -127,6 +129,7 @@ def parse(data: Mapping[str, Any], name: str = "<survey>") -> Survey:
         offer_share_back=_optional_flag(reader, data, "offer_share_back"),
         source_path=name,
         safeguarding_phone=read_local_contact(reader, data.get("safeguarding_phone")),
+        keywords=read_keywords(reader, data.get("keywords"), survey_languages),
     )
 
 
@@ -306,7 +309,11 @@ def load_folder(folder: str | Path) -> list[Survey | Consultation]:
     for survey in surveys:
         if ids.count(survey.id) > 1:
             raise SurveyError(survey.source_path, f"another file in {folder} has id '{survey.id}'")
+    for survey, other, word in keyword_clashes(surveys):
+        raise SurveyError(survey.source_path, f"keyword {word} is also the id or a keyword of "
+                                              f"'{other.id}' ({other.source_path})")
     return surveys
+
 
 
 def library_path() -> Path:

@@ -52,6 +52,15 @@ class Text:
         return frozenset(self.by_language)
 
 
+def shown_keyword(keywords: Mapping[str, tuple[str, ...]], language: str | None,
+                  default_language: str) -> str | None:
+    """The first keyword in `language`, else in the default language, else none."""
+    for lang in (language, default_language):
+        if lang and keywords.get(lang):
+            return keywords[lang][0]
+    return None
+
+
 @dataclass(frozen=True)
 class Option:
     code: str
@@ -129,6 +138,8 @@ class Survey:
     source_path: str = ""
     #: Added to the signposting after a possible disclosure (surveys.signposting).
     safeguarding_phone: str = ""
+    #: Words that start it, per language (`keywords: {en: CARERS, cy: GOFALWYR}`), as shown.
+    keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -150,6 +161,10 @@ class Survey:
     def accepts_media(self) -> frozenset[str]:
         """The kinds of media ("audio", "image") any question of the survey takes."""
         return frozenset().union(*(q.accepts for q in self.questions)) - {"text"}
+
+    def keyword(self, language: str | None = None) -> str | None:
+        """The word that starts it, as shown to someone reading `language`."""
+        return shown_keyword(self.keywords, language, self.default_language)
 
     def is_open(self, now: datetime) -> bool:
         if self.opens_at and now < self.opens_at:

@@ -14,10 +14,18 @@ from typing import Any
 
 import yaml
 
+from surveys.commands import LANGUAGE_WORDS
+from surveys.commands import WORDS as COMMAND_WORDS
+from surveys.keywords import WORDS as KEYWORD_WORDS
 from surveys.model import Text
+from surveys.parsing import NUMBER_WORDS, ORDINAL_WORDS, normalise, yes_or_no
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+#: A survey keyword: a word or two of letters (any alphabet, so GOFALWYR and ÀRAINN both
+#: work), digits and hyphens, starting with a letter, at most 24 characters.
+KEYWORD_PATTERN = re.compile(r"^[^\W\d_][\w-]*( [\w-]+)?$")
+KEYWORD_MAX = 24
 #: How deeply a file's lists and mappings may nest. A survey needs about six levels
 #: (questions, a question, its options, an option, its label in each language); a file
 #: nested thousands deep would exhaust the YAML reader's stack.
@@ -165,3 +173,45 @@ def read_header(reader: Reader, data: Mapping[str, Any], allowed: set[str],
     if version == 0:
         raise reader.fail("'version' is missing (a whole number; raise it when you edit)")
     return item_id, language, version
+
+
+def read_keywords(reader: Reader, raw: Any, languages: tuple[str, ...]
+                  ) -> dict[str, tuple[str, ...]]:
+    """`keywords: {en: CARERS, cy: GOFALWYR}`: per language, a word (or a list of words)
+    that starts the survey when texted on its own. The first in each language is the one
+    shown in the menu. A keyword must not be a word the bot already gives a meaning to
+    (HELP, STOP, MENU, CYMRAEG, yes, no, a number), so it can never take over an answer."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or not raw:
+        raise reader.fail("'keywords' must map language codes to words, e.g. "
+                          "{en: CARERS, cy: GOFALWYR}")
+    found: dict[str, tuple[str, ...]] = {}
+    for lang, given in raw.items():
+        if lang not in languages:
+            raise reader.fail(f"'keywords' has language {lang!r}, which the survey does not "
+                              f"offer (languages: {', '.join(languages)})")
+        words = given if isinstance(given, list) else [given]
+        if not words:
+            raise reader.fail(f"'keywords' in language '{lang}' is empty")
+        shown: list[str] = []
+        for word in words:
+            shown.append(_keyword(reader, word, lang))
+        found[str(lang)] = tuple(dict.fromkeys(shown))
+    return found
+
+
+def _keyword(reader: Reader, word: Any, lang: str) -> str:
+    if not isinstance(word, str) or not word.strip():
+        raise reader.fail(f"'keywords' in language '{lang}' must be words, e.g. CARERS")
+    said = normalise(word)
+    if len(said) > KEYWORD_MAX or not KEYWORD_PATTERN.match(said):
+        raise reader.fail(f"keyword {word!r} must be one or two words of letters, digits or "
+                          f"hyphens, starting with a letter, at most {KEYWORD_MAX} characters")
+    if said in KEYWORD_WORDS or said in COMMAND_WORDS or said in LANGUAGE_WORDS:
+        raise reader.fail(f"keyword {word!r} already means something to WithUs "
+                          "(like HELP, STOP, MENU or CYMRAEG); choose another word")
+    if yes_or_no(said) is not None or said in NUMBER_WORDS or said in ORDINAL_WORDS:
+        raise reader.fail(f"keyword {word!r} reads as an answer (a yes, a no or a number); "
+                          "choose another word")
+    return " ".join(said.split()).upper()

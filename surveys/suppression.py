@@ -434,13 +434,19 @@ class Suppressor:
             if multiple:
                 high = min(high, row_total[cell[0]])
             cells[cell] = (value[cell], 0 if reason == "small" else k, high)
-        # The hidden rows balance together: only the sum of their totals is known.
+        # The hidden rows balance together: only the sum of their totals is known. Where
+        # nobody in the hidden rows is in a column (and the shown rows hide nothing
+        # there), they are all 0 and that may be known, as a shown zero is: nobody can
+        # be picked out of nobody. Anything that follows for other cells is checked.
         rest = object()
         row_of = {r: r for r in shown_rows}
+        used = [c for c in columns
+                if any(counts[r].get(c, 0) for r in unknown_rows)
+                or any((r, c) in hidden for r in shown_rows)]
         for r in unknown_rows:
             row_of[r] = rest
             top: float = k - 1 if hidden_rows[r] == "small" else float("inf")
-            for c in columns:
+            for c in used:
                 cells[(r, c)] = (counts[r].get(c, 0), 0, top)
 
         def can(cell: tuple[Any, Any], step: int) -> bool:

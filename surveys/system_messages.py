@@ -2,7 +2,7 @@
 
 A survey's author writes its intro, questions and thank-you; people also get the engine's
 own words around them: the menu, HELP at each stage (ending with the organisation's
-contact), re-asks, "Got it: ... Reply BACK to change it.", reminders, LATER and TIME, STOP
+contact), MYDATA, re-asks, "Got it: ... Reply BACK to change it.", reminders, LATER and TIME, STOP
 and STOPIO, the media reply, the notice when a long answer is cut, the safeguarding
 signposting and pause. `system_messages` produces each of them, in every language the
 survey offers, by driving `surveys.keeping.converse` (the function the service calls)
@@ -10,9 +10,10 @@ from a saved state to the point where it is said, or, for the signposting the se
 after a possible disclosure, by calling the function that builds it. So `surveys.lint`
 measures what is sent, not a copy of it that could drift.
 
-Where the words depend on what a person sent (which re-ask, which fuzzy answer, which
-time, which kind of media), every case is tried and the longest as an SMS is kept: that
-is the one that could break the budget. Pure: no I/O; the time is fixed.
+Each reason for a re-ask gets its own message id ("overall:reask:one_only"). Where the
+words depend on what else a person sent (which fuzzy answer, which time, which kind of
+media), every case is tried and the longest as an SMS is kept: that is the one that could
+break the budget. Pure: no I/O; the time is fixed.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from surveys import keeping, signposting, sms
-from surveys.consultation import Consultation
+from surveys import keeping, mydata, signposting, sms
+from surveys.consultation import (
+    Candidate,
+    Consultation,
+    ConsultationQuestion,
+    build_context,
+)
 from surveys.conversation import (
     CONSENT_NO,
     LANGUAGE_PREFIX,
@@ -45,11 +51,17 @@ RENDER_TIME = datetime(2000, 1, 1, 12, tzinfo=UTC)
 #: A local safeguarding contact as long as one may be (signposting.MAX_LOCAL_CONTACT),
 #: for surveys that set none: a deployment may set one of up to that length.
 EXAMPLE_LOCAL_CONTACT = "Adult safeguarding team: 0300 123 4567 "[:signposting.MAX_LOCAL_CONTACT]
+#: A day with long names in English and Welsh (Wednesday 23 September, Mercher 23 Medi).
+_LONG_DAY = datetime(2026, 9, 23, 10, tzinfo=UTC)
 #: A reply no question can understand.
 NONSENSE = "qqxz"
 #: Everyday words the rating scales read approximately ("Got it: Very good.").
 RATING_WORDS = ("excellent", "brilliant", "rubbish", "terrible", "not bad", "ok", "10/10",
                 "5 stars", "1 star")
+#: Why a reply was not taken (`Parsed.problem`), as each re-ask is named in the table.
+REASONS = {"choice": "unclear", "one_only": "one_only", "outside": "not_an_option",
+           "range": "out_of_range", "number": "not_a_number", "whole": "not_whole",
+           "empty": "empty", "dont_know": "dont_know", "ambiguous": "did_you_mean"}
 #: Media a person may send where words were asked for.
 MEDIA_KINDS = ("photo", "voice", "video", "sticker", "location", "contact", "document")
 #: A long answer in ordinary words, to be cut at a free-text question's limit.
@@ -68,9 +80,10 @@ class SystemMessage:
     question: str | None = None
 
 
-def system_messages(survey: Survey, organisation: Organisation = EXAMPLE,
+def system_messages(survey: Survey | Consultation, organisation: Organisation = EXAMPLE,
                     others: Iterable[Survey | Consultation] = ()) -> list[SystemMessage]:
-    """Every system message around `survey`, in the order a person meets them.
+    """Every system message around `survey` (or a consultation), in the order a person
+    meets them.
 
     `others` are the surveys and consultations offered beside it (they make the menu);
     `organisation` gives the name said to newcomers and the contact at the end of HELP.
@@ -94,21 +107,25 @@ def _undated(item: Any) -> Any:
 
 
 class _Driver:
-    def __init__(self, survey: Survey, organisation: Organisation,
+    def __init__(self, survey: Survey | Consultation, organisation: Organisation,
                  others: Iterable[Survey | Consultation]) -> None:
         self.survey = _undated(survey)
         self.now = RENDER_TIME
         surveys: dict[str, Survey] = {}
         consultations: dict[str, Consultation] = {}
-        for item in others:
-            if item.id == survey.id:
+        for item in [*others, self.survey]:
+            if item.id == survey.id and item is not self.survey:
                 continue
             if isinstance(item, Consultation):
                 consultations[item.id] = _undated(item)
             else:
                 surveys[item.id] = _undated(item)
-        surveys[survey.id] = self.survey
         self.catalog = Catalog(surveys, None, consultations, organisation=organisation)
+        #: For a consultation, the statements it offers: its seeds.
+        self.candidates: list[Candidate] = []
+        if isinstance(self.survey, Consultation):
+            self.candidates = [Candidate(n, qid, text) for n, (qid, text) in
+                               enumerate(self.survey.seed_statements(), start=1)]
         self.found: list[SystemMessage] = []
 
     # --- driving the engine ---------------------------------------------------------------
@@ -122,14 +139,35 @@ class _Driver:
 
     def at(self, question: Question, lang: str, tries: int = 0) -> dict[str, Any]:
         """Asking `question`, after every question before it (so BACK is offered)."""
+        assert isinstance(self.survey, Survey)
         asked = [q.id for q in self.survey.questions[:self.survey.position(question.id) + 1]
                  if q.is_answerable]
         return self.state(lang, stage="asking", q=question.id, asked=asked, tries=tries)
 
+    def asking(self, lang: str) -> dict[str, Any]:
+        """At the first question."""
+        item = self.survey
+        if isinstance(item, Survey):
+            return self.at(next(q for q in item.questions if q.is_answerable), lang)
+        return self.viewing(item.questions[0], lang)
+
+    def viewing(self, question: ConsultationQuestion, lang: str,
+                **values: Any) -> dict[str, Any]:
+        """A consultation asking for a view on `question` (or, with `phase`, a vote...)."""
+        assert isinstance(self.survey, Consultation)
+        asked = [q.id for q in self.survey.questions[:self.survey.position(question.id) + 1]]
+        return self.state(lang, stage="asking", q=question.id, asked=asked, values={
+            "phase": "view", "statement": None, "seen_q": 0,
+            "limit": self.survey.votes_per_question, **values})
+
     def say(self, state: dict[str, Any], text: str = "", *, kind: str = "text",
-            catalog: Catalog | None = None, **event: Any) -> Step:
+            catalog: Catalog | None = None, context: dict[str, Any] | None = None,
+            **event: Any) -> Step:
+        if context is None and isinstance(self.survey, Consultation):
+            context = build_context(self.survey, state, self.candidates, {}, "lint")
         return keeping.converse(catalog or self.catalog, state,
-                                Event(kind, text=text, **event), self.now)  # type: ignore[arg-type]
+                                Event(kind, text=text, **event),  # type: ignore[arg-type]
+                                self.now, context)
 
     def add(self, pid: str, lang: str, replies: Sequence[Reply], index: int = 0,
             question: str | None = None) -> None:
@@ -162,13 +200,18 @@ class _Driver:
         self.newcomer()
         for lang in survey.languages:
             self.consent(lang)
-            for question in survey.questions:
-                if question.is_answerable:
-                    self.question(question, lang)
+            if isinstance(survey, Survey):
+                for question in survey.questions:
+                    if question.is_answerable:
+                        self.question(question, lang)
+            else:
+                for number, view in enumerate(survey.questions):
+                    self.consultation_question(view, lang, first=number == 0)
             self.after_questions(lang)
             self.outside(lang)
             self.preferences(lang)
             self.stopping(lang)
+            self.mydata(lang)
             self.data_rights(lang)
             self.media(lang)
             self.safeguarding(lang)
@@ -182,6 +225,9 @@ class _Driver:
         starting = replace(self.catalog, default_survey=self.survey.id)
         self.add("hello", hello_lang, self.say(new_state(), "Hi", catalog=starting).replies)
         self.add("hello:menu", "en", self.say(new_state(), "Hi").replies)
+        for lang, words in getattr(self.survey, "keywords", {}).items():
+            if words:  # a newcomer who texts the survey's keyword starts in that language
+                self.add("hello:keyword", lang, self.say(new_state(), words[0]).replies)
 
     def consent(self, lang: str) -> None:
         s = self.state(lang, stage="consent")
@@ -194,9 +240,13 @@ class _Driver:
     def question(self, question: Question, lang: str) -> None:
         qid = question.id
         late = self.at(question, lang, tries=MAX_QUIET_TRIES - 1)
-        self.worst(f"{qid}:reask", lang,
-                   [*(self.reask(late, said) for said in _unreadable(question)),
-                    _ambiguous(question, lang)], qid)
+        reasks: dict[str, list[Reply | None]] = {}
+        for said in _unreadable(question):
+            why = REASONS.get(parse_answer(question, said, lang).problem, "unclear")
+            reasks.setdefault(why, []).append(self.reask(late, said))
+        reasks.setdefault("did_you_mean", []).append(_ambiguous(question, lang))
+        for why, replies in reasks.items():
+            self.worst(f"{qid}:reask:{why}", lang, replies, qid)
         tried = self.at(question, lang, tries=MAX_QUIET_TRIES)
         self.add(f"{qid}:help", lang, self.say(tried, "HELP").replies, question=qid)
         got_it = [self.first(self.at(question, lang), said)
@@ -207,6 +257,36 @@ class _Driver:
             long = _LONG_WORDS * (limit // len(_LONG_WORDS) + 2)
             self.add(f"{qid}:cut", lang, self.say(self.at(question, lang), long).replies,
                      question=qid)
+
+    def consultation_question(self, question: ConsultationQuestion, lang: str,
+                              first: bool) -> None:
+        """A view in their own words, votes on others' points, then a point of their own."""
+        qid = question.id
+        view = self.viewing(question, lang)
+        self.add(f"{qid}:ask", lang, self.say(view, "REPEAT").replies, question=qid)
+        self.add(f"{qid}:help", lang, self.say(view, "HELP").replies, question=qid)
+        self.add(f"{qid}:reask", lang, self.say(view, "   ").replies, question=qid)
+        seeds = [c for c in self.candidates if c.question_id == qid]
+        if seeds:  # the first point offered, introduced: the longest seed
+            longest = max(seeds, key=lambda c: len(c.text))
+            assert isinstance(self.survey, Consultation)
+            context = build_context(self.survey, view, [longest], {}, "lint")
+            voting = self.say(view, "I think it should be fair.", context=context)
+            self.add(f"{qid}:vote", lang, voting.replies, -1, question=qid)
+            late = dict(voting.state, tries=MAX_QUIET_TRIES - 1, kept=None)
+            self.add(f"{qid}:vote:reask", lang, self.say(late, NONSENSE, context=context).replies,
+                     question=qid)
+            self.add(f"{qid}:vote:help", lang, self.say(voting.state, "HELP",
+                                                         context=context).replies, question=qid)
+        if not first:
+            return
+        propose = self.viewing(question, lang, phase="propose")
+        self.add("propose", lang, self.say(propose, "REPEAT").replies)
+        self.add("propose:help", lang, self.say(propose, "HELP").replies)
+        limit = self.survey.statement_max_length
+        too_long = " ".join(["Carers should be paid for every hour"] * (limit // 30 + 2))
+        self.add("propose:long", lang, self.say(propose, too_long).replies)
+        self.add("proposed", lang, self.say(propose, "Carers should be paid for travel.").replies)
 
     def after_questions(self, lang: str) -> None:
         for stage, pid, wanted in (("quote", "quote", self.survey.ask_quote_permission),
@@ -225,17 +305,15 @@ class _Driver:
         self.add("menu", lang, self.say(done, "MENU").replies)
         menu = self.say(done, "MENU").state
         self.add("menu:help", lang, self.say(menu, "HELP").replies)
-        first = next(q for q in self.survey.questions if q.is_answerable)
-        asking = self.at(first, lang)
+        asking = self.asking(lang)
         self.add("reminder", lang, self.say(asking, kind="timeout").replies)
         self.add("pause", lang, self.say(asking, "PAUSE").replies)
-        self.add("welcome_back", lang, self.say(dict(asking, paused=True), "hello").replies)
+        self.add("welcome_back", lang, self.say(dict(asking, paused=True), "START").replies)
         closed = replace(self.catalog, closed={self.survey.id: self.now - timedelta(days=1)})
         self.add("closed", lang, self.say(asking, "hello", catalog=closed).replies)
 
     def preferences(self, lang: str) -> None:
-        first = next(q for q in self.survey.questions if q.is_answerable)
-        asking = self.at(first, lang)
+        asking = self.asking(lang)
         times = ("morning", "afternoon", "evening", "night", "7pm")
         self.add("later", lang, self.say(asking, "LATER").replies)
         later = self.say(asking, "LATER").state
@@ -250,8 +328,7 @@ class _Driver:
                           payload=LANGUAGE_PREFIX + lang).replies)
 
     def stopping(self, lang: str) -> None:
-        first = next(q for q in self.survey.questions if q.is_answerable)
-        asking = self.at(first, lang)
+        asking = self.asking(lang)
         self.add("stop", lang, self.say(asking, "STOP").replies)
         if lang == "cy" or (lang == self.survey.languages[0] and "cy" not in
                             self.survey.languages):
@@ -267,8 +344,27 @@ class _Driver:
         self.add("deleted", lang, self.say(pending, "YES").replies)
         self.add("delete:no", lang, self.say(pending, "NO").replies)
 
+    def mydata(self, lang: str) -> None:
+        """MYDATA's reply (the service builds it with `surveys.mydata` from what is held):
+        the costliest of this survey alone, on one day or over months, and beside every
+        other one in the menu."""
+        item = self.survey
+        answers = len([q for q in item.questions if getattr(q, "is_answerable", True)])
+        one_day = (_LONG_DAY, _LONG_DAY)
+        months = (_LONG_DAY, _LONG_DAY + timedelta(days=98))
+        held = [mydata.Held(item.title.get(lang), answers, *one_day),
+                mydata.Held(item.title.get(lang), answers, *months)]
+        everything = [mydata.Held(other.title.get(lang), answers, *months)
+                      for other in self.catalog.open_surveys(self.now)]
+        self.worst("mydata", lang, [Reply(mydata.summary([h], lang, "sms")) for h in held]
+                   + [Reply(mydata.summary(everything, lang, "sms"))])
+
     def media(self, lang: str) -> None:
         survey = self.survey
+        if isinstance(survey, Consultation):
+            self.worst("media", lang, (self.first(self.asking(lang), kind="media",
+                                                  media_type=kind) for kind in MEDIA_KINDS))
+            return
         words = next((q for q in survey.questions
                       if q.is_answerable and q.accepts <= {"text"}), None)
         if words is not None:
@@ -292,8 +388,7 @@ class _Driver:
             self.found.append(SystemMessage(
                 f"signposting:{category}", lang,
                 Reply(signposting.signposting(category, lang, contact))))
-        first = next(q for q in self.survey.questions if q.is_answerable)
-        paused = signposting.pause_after_disclosure(Step(self.at(first, lang)), lang)
+        paused = signposting.pause_after_disclosure(Step(self.asking(lang)), lang)
         self.add("safeguarding:pause", lang, paused.replies)
         for pid, said in (("safeguarding:reask", NONSENSE), ("safeguarding:carry_on", "1"),
                           ("safeguarding:stopped", "2"), ("safeguarding:contact", "3")):
@@ -352,11 +447,14 @@ def _typos(label: str) -> list[str]:
 
 #: For tests: every id `system_messages` can produce that does not belong to a question.
 GENERAL_IDS = (
-    "hello", "hello:menu", "consent:reask", "consent:help", "declined", "quote", "quote:reask",
+    "hello", "hello:menu", "hello:keyword", "consent:reask", "consent:help", "declined",
+    "quote", "quote:reask",
     "quote:help", "shareback", "shareback:reask", "shareback:help", "finished", "menu",
     "menu:help", "reminder", "pause", "welcome_back", "closed", "later", "later:set", "time",
-    "time:set", "language:set", "stop", "stopio", "start", "delete", "deleted", "delete:no",
-    "media", "media:received", "media:failed", "signposting:self_harm", "signposting:abuse",
+    "time:set", "language:set", "stop", "stopio", "start", "mydata", "delete", "deleted",
+    "delete:no",
+    "propose", "propose:help", "propose:long", "proposed", "media", "media:received",
+    "media:failed", "signposting:self_harm", "signposting:abuse",
     "signposting:neglect", "safeguarding:pause", "safeguarding:reask", "safeguarding:carry_on",
     "safeguarding:stopped", "safeguarding:contact",
 )

@@ -299,11 +299,30 @@ class Reader:
             found.append(round(sign * result.fun))
         return found[0], found[1]
 
-    def leaks(self) -> list[str]:
-        """Everything the page gives away, in words; empty when the promise holds."""
+    def copy(self) -> Reader:
+        """What this reader knows so far, to compare with what more pages add."""
+        other = Reader(self.k)
+        other.names = dict(self.names)
+        other.rows = list(self.rows)
+        other.secrets = list(self.secrets)
+        other.breakdowns = list(self.breakdowns)
+        return other
+
+    def leaks(self, baseline: Reader | None = None) -> list[str]:
+        """Everything the page gives away, in words; empty when the promise holds.
+
+        With a `baseline` (the reader before the narrowed pages), only what the narrowed
+        pages add counts: a hidden figure the baseline already pins to the same value
+        (the size of a group whose answer the whole survey shows, say) is public, and
+        one pinned to 0 says that nobody in a group did something, which shown zeros
+        say anyway; what follows from it about anyone else is checked on its own.
+        """
         problems = []
         for secret in self.secrets:
             lo, hi = self.bounds(secret.expr)
+            if lo == hi and baseline is not None and (
+                    lo == 0 or baseline.bounds(secret.expr) == (lo, hi)):
+                continue
             if lo == hi:
                 word = f"fewer than {self.k}" if secret.small else "hidden"
                 problems.append(f"{secret.where} reads '{word}', but a reader can work out "
@@ -389,7 +408,10 @@ def read_survey_page(reader: Reader, survey: Survey, page: Page, prefix: str = "
     order = answerable(survey)
     started = {f"{p}started": 1}
     started_fig = figure(page.figures.get("Started", ""))
-    floor = 0 if started_fig is not None and started_fig.small else 1
+    # A narrowed view (no "Started") is one row of a table, where a hidden zero reads
+    # "fewer than k" like any small cell.
+    narrowed = "Started" not in page.figures
+    floor = 0 if narrowed or (started_fig is not None and started_fig.small) else 1
     reader.read(f"{label}: Started", started, started_fig, floor=0)
     reader.read(f"{label}: Agreed to take part", {f"{p}started": 1, f"{p}D": -1},
                 figure(page.figures.get("Agreed to take part", "")), floor=floor)
@@ -422,10 +444,10 @@ def read_survey_page(reader: Reader, survey: Survey, page: Page, prefix: str = "
         found = ANSWERED.search(caption) or found
         if found and "Answered or skipped by" in found.group(0):
             answered_expr = {f"{p}N:{qid}": 1, f"{p}K:{qid}": 1}
-        floor = 1
+        floor = 0 if narrowed else 1
         if found:
             answered_fig = figure(found.group(1))
-            floor = 0 if answered_fig is not None and answered_fig.small else 1
+            floor = 0 if narrowed or (answered_fig is not None and answered_fig.small) else 1
             reader.read(f"{label}: '{qid}' {found.group(0)}", answered_expr, answered_fig,
                         floor=0)
         elif "Fewer than" in text and "answered" in text:
@@ -572,3 +594,79 @@ def nested(reader: Reader, whole: str, part: str, names: Iterable[str]) -> None:
     """A narrowed view's counts are at most the whole view's."""
     for name in names:
         reader.fact({f"{whole}{name}": 1, f"{part}{name}": -1}, 0)
+
+
+# --- groups by another question's answer, and the cross-tab ----------------------------------
+
+
+def group_prefix(code: str) -> str:
+    """The unknowns of the group who gave `code` to the grouping question ("" = no answer)."""
+    return f"{code or '-'}."
+
+
+def know_the_groups(reader: Reader, survey: Survey, by: str, codes: list[str]) -> None:
+    """The whole survey splits into one group per answer to `by`, and one of those who
+    gave it none: every count is the sum of the groups' counts, and a group's answer to
+    `by` is the one that names it."""
+    groups = [*codes, ""]
+    for code in groups:
+        know_the_survey(reader, survey, group_prefix(code))
+    names = [n for n in list(reader.names) if "." not in n]
+    for name in names:
+        reader.equal({name: 1, **{group_prefix(c) + name: -1 for c in groups}}, 0)
+    for code in groups:
+        p = group_prefix(code)
+        for other in codes:
+            if other != code:
+                reader.equal({f"{p}A:{by}:{other}": 1}, 0)
+        if code:
+            reader.equal({f"{p}D": 1}, 0)  # they answered, so they agreed
+            reader.equal({f"{p}K:{by}": 1}, 0)
+            reader.equal({f"{p}M:{by}": 1}, 0)
+            reader.equal({f"{p}A:{by}:{code}": 1, f"A:{by}:{code}": -1}, 0)
+            reader.equal({f"{p}N:{by}": 1, f"{p}A:{by}:{code}": -1}, 0)
+        else:
+            reader.equal({f"{p}N:{by}": 1}, 0)
+
+
+def read_crosstab(reader: Reader, survey: Survey, page: Page, by: str, shown: str) -> None:
+    """A cross-tab of `shown` (columns) by `by` (rows): each row is one group's answers."""
+    table = next((t for t in page.tables if t.caption.startswith("People, by their answers")),
+                 None)
+    assert table is not None, "no cross-tab on the page"
+    by_q, shown_q = survey.question(by), survey.question(shown)
+    assert by_q is not None and shown_q is not None
+    labels = [o.label.get() for o in shown_q.options] or ["Yes", "No"]
+    for row_label, cells in table.rows:
+        if cells and cells[-1] == "Answered":
+            continue  # the heading
+        if row_label.startswith("Everyone"):
+            p = ""
+        else:
+            code = _option_code(survey, by, row_label)
+            assert code is not None, row_label
+            p = group_prefix(code)
+        where = f"the cross-tab, row '{row_label}'"
+        total_text = cells[-1]
+        with_skips = total_text.endswith("with skips")
+        total_fig = figure(total_text.removesuffix("with skips"))
+        answered = {f"{p}N:{shown}": 1}
+        if with_skips:
+            answered = {f"{p}N:{shown}": 1, f"{p}K:{shown}": 1}
+        reader.read(f"{where}: answered", answered, total_fig, floor=0)
+        exact = False
+        for i, label in enumerate([*labels, "Skipped"]):
+            if i >= len(cells) - 1:
+                break
+            text = cells[i]
+            pct_found = re.search(r"(\d+)%$", text)
+            shown_fig = figure(re.sub(r"\s*\d+%$", "", text))
+            code = _option_code(survey, shown, label)
+            expr = ({f"{p}K:{shown}": 1} if code == "__skipped__"
+                    else {f"{p}A:{shown}:{code}": 1})
+            exact = exact or bool(shown_fig and shown_fig.value)
+            reader.read(f"{where}, column '{label}'", expr, shown_fig, answered,
+                        int(pct_found.group(1)) if pct_found else None, floor=0)
+        if exact:
+            reader.breakdowns.append(Breakdown(f"{where}: its answers",
+                                               {f"{p}N:{shown}": 1, f"{p}K:{shown}": 1}))

@@ -34,6 +34,7 @@ from surveys.conversation import (
 )
 from surveys.engine import Catalog
 from surveys.keeping import converse
+from surveys.mydata import Held, summary
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 #: Between two messages, unless a `wait` says otherwise: long enough that each is read on
@@ -155,16 +156,49 @@ class StatementPool:
                                   "author": self.ME, "status": "pending"})
 
 
+class Holdings:
+    """Plays the service's part for MYDATA: what the database would hold per survey (its
+    responses' first and last moments, its answers), so a transcript shows the reply the
+    service writes with surveys.mydata."""
+
+    def __init__(self, channel: str | None) -> None:
+        self.channel = channel
+        self.held: dict[str, list[Any]] = {}  # survey id: [answers, first, last]
+
+    def apply(self, records: list[Record], now: datetime) -> None:
+        for record in records:
+            if isinstance(record, Started):
+                self.held.setdefault(record.survey_id, [0, now, now])
+            if isinstance(record, AnswerGiven | Started | Completed | ConsentDecision):
+                held = self.held.setdefault(record.survey_id, [0, now, now])
+                held[2] = now
+                if isinstance(record, AnswerGiven) and record.kind == "value":
+                    held[0] += 1
+            if isinstance(record, ErasureRequested):
+                self.held.clear()
+
+    def reply(self, catalog: Catalog, language: str) -> Reply:
+        held = []
+        for survey_id, (answers, first, last) in self.held.items():
+            item = catalog.item(survey_id)
+            title = item.title.get(language) if item else survey_id
+            held.append(Held(title, answers, first, last))
+        return Reply(summary(held, language, self.channel or "sms"))
+
+
 def run(catalog: Catalog, events: list[Any],
         statements: list[dict[str, Any]] | None = None,
         render: Callable[[Reply, Event, dict[str, Any]], list[str]] | None = None,
-        ) -> list[dict[str, Any]]:
+        channel: str | None = None) -> list[dict[str, Any]]:
     """Play `events`; return one entry per event with the replies and records.
 
-    `statements` stands in for the database in a consultation (see StatementPool).
+    `statements` stands in for the database in a consultation (see StatementPool), and
+    a model of what is stored answers MYDATA as the service would (see Holdings), for
+    someone reached on `channel` (SMS unless given).
     """
     now, state = START, None
     pool = StatementPool(statements)
+    holdings = Holdings(channel)
     transcript: list[dict[str, Any]] = []
     waited = False
     for raw in events:
@@ -179,8 +213,12 @@ def run(catalog: Catalog, events: list[Any],
         result = converse(catalog, state, event, now, pool.context(catalog, state))
         pool.apply(result.records)
         state = result.state
-        out = ([part for r in result.replies for part in render(r, event, state)]
-               if render else [render_reply(r) for r in result.replies])
+        replies = list(result.replies)
+        if any(isinstance(r, DataRequested) for r in result.records):
+            replies.append(holdings.reply(catalog, str(state.get("lang") or "en")))
+        holdings.apply(result.records, now)
+        out = ([part for r in replies for part in render(r, event, state)]
+               if render else [render_reply(r) for r in replies])
         entry: dict[str, Any] = {"in": raw, "out": out}
         if result.records:
             entry["stored"] = [render_record(r) for r in result.records]

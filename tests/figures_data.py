@@ -35,7 +35,8 @@ def seed_over_days(runtime: Runtime, survey_id: str, people: list[Person], start
     by_day: dict[int, list[Person]] = {}
     pattern = itertools.cycle([0, 0, 1, 0, 2, 1, 3, 5, 8, 13])
     for person, offset in zip(people, pattern, strict=False):
-        by_day.setdefault(min(offset, days - 1), []).append(person)
+        # The pattern spans 14 days; stretched or squeezed to `days`.
+        by_day.setdefault(round(offset * (days - 1) / 13), []).append(person)
     for offset, group in sorted(by_day.items()):
         seed(runtime, survey_id, group, when=start + timedelta(days=offset, hours=offset % 7))
 

@@ -40,7 +40,7 @@ def test_chat_completes_fft_and_stores_it_under_a_pseudonym(env: dict[str, str],
     assert withus(["db", "upgrade"], env).returncode == 0
     loaded = withus(["surveys", "load", str(LIBRARY)], env)
     assert loaded.returncode == 0, loaded.stderr
-    assert "loaded: fft v3" in loaded.stdout
+    assert "loaded: fft v4" in loaded.stdout
     script = "1\nyes\n2\nThe carers were lovely but always in a rush.\n1\n1\n"
     chat = withus(["chat", "fft", "--address", PHONE], env, stdin=script)
     assert chat.returncode == 0, chat.stderr
@@ -51,7 +51,7 @@ def test_chat_completes_fft_and_stores_it_under_a_pseudonym(env: dict[str, str],
     assert out.rstrip().endswith("what we learned and what changes.")
     listing = withus(["surveys", "list"], env)
     # One person: below WITHUS_MIN_CELL, so the same words as the dashboard.
-    assert ("fft\tYour experience of care\tv3\tfewer than 10 started, fewer than 10 completed"
+    assert ("fft\tYour experience of care\tv4\tfewer than 10 started, fewer than 10 completed"
             in listing.stdout)
 
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
@@ -107,7 +107,7 @@ def test_surveys_open_close_archive_and_the_status_column(env: dict[str, str]) -
     assert withus(["db", "upgrade"], env).returncode == 0
     assert withus(["surveys", "load", str(LIBRARY)], env).returncode == 0
     listing = withus(["surveys", "list"], env)
-    assert ("fft\tYour experience of care\tv3\tfewer than 10 started, fewer than 10 completed"
+    assert ("fft\tYour experience of care\tv4\tfewer than 10 started, fewer than 10 completed"
             "\topen") in listing.stdout
     closed = withus(["surveys", "close", "fft"], env)
     assert closed.returncode == 0, closed.stderr

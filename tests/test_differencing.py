@@ -26,9 +26,12 @@ from tests.conftest_db import TEST_VAULT_KEY
 from tests.differencing import (
     Reader,
     complement_leaks,
+    group_prefix,
+    know_the_groups,
     know_the_survey,
     nested,
     read_cli_list,
+    read_crosstab,
     read_survey_page,
     read_surveys_list,
     scrape,
@@ -156,6 +159,67 @@ def test_the_reader_finds_what_a_careless_page_would_give_away() -> None:
     assert any("'Did not agree to take part' reads 'fewer than 10'" in leak
                and "exactly 1" in leak for leak in leaks)
 
+
+@pytest.mark.parametrize(("by", "shown"), [("hours", "time_for_me"), ("assessment", "helps"),
+                                           ("assessment", "hours")])
+def test_filters_by_answer_and_the_crosstab_give_nothing_away(
+        client: FlaskClient, runtime: Runtime, by: str, shown: str) -> None:
+    """The whole page, the page filtered to each answer of `by`, and the cross-tab of
+    `shown` by `by`, read together by one reader who also knows that the groups split
+    the whole survey: no hidden cell may be pinned down, no exact count may describe
+    fewer than k people, and no group may differ from the whole by 1 to k-1 people in a
+    figure both show."""
+    seed(runtime, "carers", carers_45())
+    survey = runtime.catalog.get().surveys["carers"]
+    sign_in(client, REVIEWER)
+    question = survey.question(by)
+    assert question is not None
+    codes = [o.code for o in question.options] or ["yes", "no"]
+    reader = the_reader(runtime, "carers")
+    know_the_groups(reader, survey, by, codes)
+    read_survey_page(reader, survey, scrape(page(client, "/dashboard/surveys/carers")))
+    baseline = reader.copy()
+    for code in codes:
+        html = page(client, f"/dashboard/surveys/carers?answer={by}:{code}")
+        assert "Showing only the people who answered" in html
+        read_survey_page(reader, survey, scrape(html), group_prefix(code),
+                         f"the page filtered to {by}={code}")
+    crosstab = scrape(page(client, f"/dashboard/surveys/carers/crosstab?rows={by}&columns={shown}"))
+    read_crosstab(reader, survey, crosstab, by, shown)
+    leaks = reader.leaks(baseline)
+    for code in codes:
+        leaks += complement_leaks(reader, survey, "", group_prefix(code), f"{by}={code}")
+    assert not leaks, "\n".join(leaks)
+
+
+def test_the_reader_finds_what_a_crosstab_without_secondary_suppression_gives_away() -> None:
+    """A cross-tab that hides only the small cells: the whole survey shows 14 who rated
+    their time 4, and the 20-to-49 row shows 10 of them, so the 50-hours-or-more row's
+    "fewer than 10" under 4 is 14 - 10 = 4 (the others in that column are shown as 0)."""
+    from surveys.loader import library_path, load_file
+
+    survey = load_file(library_path() / "carers.yaml")
+    reader = Reader(K)
+    know_the_survey(reader, survey)
+    know_the_groups(reader, survey, "hours", ["under_20", "h20_49", "h50_plus", "not_sure"])
+    few = "fewer than 10"
+    html = f"""
+      <table><caption>People, by their answers</caption>
+        <tr><th>Under 20 hours</th><td>{few}</td><td>{few}</td><td>{few}</td><td>0</td>
+          <td>0</td><td>0</td><td>12</td></tr>
+        <tr><th>20 to 49 hours</th><td>0</td><td>0</td><td>10</td><td>10</td><td>0</td>
+          <td>0</td><td>20</td></tr>
+        <tr><th>50 hours or more</th><td>0</td><td>0</td><td>0</td><td>{few}</td>
+          <td>{few}</td><td>0</td><td>9</td></tr>
+        <tr><th>Not sure</th><td>0</td><td>0</td><td>0</td><td>0</td><td>3</td><td>0</td>
+          <td>3</td></tr>
+        <tr><th>Everyone who answered</th><td>3</td><td>4</td><td>15</td><td>14</td>
+          <td>8</td><td>0</td><td>44</td></tr></table>
+    """
+    read_crosstab(reader, survey, scrape(html), "hours", "time_for_me")
+    leaks = reader.leaks()
+    assert any("row '50 hours or more', column '4'" in leak and "exactly 4" in leak
+               for leak in leaks), leaks
 
 
 def test_the_figures_people_expect_give_nothing_away(client: FlaskClient,

@@ -91,13 +91,57 @@ def test_a_survey_id_starts_that_survey(said: str) -> None:
     assert isinstance(result.records[0], Started) and result.records[0].survey_id == "fft"
 
 
+@pytest.mark.parametrize(("said", "survey_id", "language"), [
+    ("GOFALWYR", "carers", "cy"), ("gofalwyr!", "carers", "cy"), ("Profiad", "fft", "cy"),
+    ("GWEITHLU", "workforce", "cy"), ("CARERS", "carers", None)])
+def test_a_keyword_in_either_language_starts_its_survey(said: str, survey_id: str,
+                                                        language: str | None) -> None:
+    """A Welsh keyword also answers "which language?" for a newcomer: the survey begins
+    in Welsh, with no language question. An id (CARERS) leaves the choice to them."""
+    result = converse(Catalog(LIBRARY), None, text(said), NOW)
+    assert result.state["survey"] == survey_id
+    if language == "cy":
+        assert result.state["stage"] == "consent" and result.state["lang"] == "cy"
+        assert LIBRARY[survey_id].intro.get("cy") in result.replies[0].text
+        assert result.replies[0].text.startswith("Helo gan ")
+    else:
+        assert result.state["stage"] == "language"
+
+
+def test_a_welsh_keyword_keeps_the_language_someone_chose() -> None:
+    english = converse(Catalog(LIBRARY, "fft"), None, text("hi"), NOW)
+    english = converse(Catalog(LIBRARY, "fft"), english.state, text("1"), NOW)
+    assert english.state["lang"] == "en"
+    carers = converse(Catalog(LIBRARY, "fft"), english.state, text("GOFALWYR"), NOW)
+    assert carers.state["survey"] == "carers" and carers.state["lang"] == "en"
+    assert carers.replies[0].text == LIBRARY["carers"].intro.get("en")
+
+
+def test_a_keyword_is_an_answer_in_a_free_text_question() -> None:
+    catalog = Catalog(LIBRARY)
+    state = converse(catalog, None, text("PROFIAD"), NOW).state
+    state = converse(catalog, state, text("ie"), NOW).state
+    state = converse(catalog, state, text("1"), NOW).state
+    assert state["q"] == "why"
+    said = converse(catalog, state, text("gofalwyr"), NOW)
+    assert said.state["survey"] == "fft"
+    assert [r.value for r in said.records if type(r).__name__ == "AnswerGiven"] == ["gofalwyr"]
+
+
+def test_the_menu_shows_titles_and_keywords_in_the_persons_language() -> None:
+    menu = converse(Catalog(LIBRARY), {"lang": "cy", "stage": "done"}, text("DEWISLEN"), NOW)
+    labels = [c.label for c in menu.replies[0].choices]
+    assert "Gofalu am rywun (GOFALWYR)" in labels and "Eich profiad o ofal (PROFIAD)" in labels
+    assert menu.replies[0].text == "Pa arolwg hoffech chi ei wneud?"
+
+
 def test_unmatched_first_message_gets_default_survey_or_numbered_menu() -> None:
     with_default = converse(Catalog(LIBRARY, "carers"), None, text("hi"), NOW)
     assert with_default.state["survey"] == "carers"
     menu = converse(Catalog(LIBRARY), None, text("hi"), NOW)
     assert menu.state["stage"] == "menu"
     assert [c.label for c in menu.replies[0].choices] == [
-        s.title.get() for s in LIBRARY.values()
+        f"{s.title.get()} ({s.keyword('en')})" for s in LIBRARY.values()
     ]
     chosen = converse(Catalog(LIBRARY), menu.state, text("3"), NOW)
     assert chosen.state["survey"] == list(LIBRARY)[2]

@@ -78,7 +78,7 @@ def _channel_renderer(name: str | None) -> Any:
 def test_transcript_matches_golden(path: Path, request: pytest.FixtureRequest) -> None:
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     transcript = run(_catalog(spec), spec["events"], spec.get("statements"),
-                     _channel_renderer(spec.get("channel")))
+                     _channel_renderer(spec.get("channel")), spec.get("channel"))
     if request.config.getoption("--update-golden"):
         spec["transcript"] = transcript
         path.write_text(yaml.dump(spec, Dumper=_Dumper, sort_keys=False, allow_unicode=True,

@@ -176,7 +176,7 @@ def test_a_scale_shows_its_average(client: FlaskClient, runtime: Runtime) -> Non
     seed(runtime, "carers", people)
     words = text_of(page(client, "/dashboard/surveys/carers"))
     assert "Average (mean) 3.5 out of 5 Median 3.5" in words
-    assert "On the scale from 1 to 5, from the 44 answers above." in words
+    assert "On the scale from 1 to 5, from all 44 answers." in words
 
 
 def test_the_printable_summary_has_figures_themes_and_only_permitted_quotes(

@@ -298,8 +298,8 @@ def _library() -> list[Any]:
 #: What must be measured for every survey (the rest depends on the survey's questions).
 ALWAYS = {"hello", "hello:menu", "consent:reask", "consent:help", "declined", "finished",
           "menu", "menu:help", "reminder", "later", "later:set", "time", "time:set", "stop",
-          "start", "delete", "deleted", "media", "signposting:self_harm", "signposting:abuse",
-          "signposting:neglect", "safeguarding:pause", "safeguarding:reask",
+          "start", "mydata", "delete", "deleted", "media", "signposting:self_harm",
+          "signposting:abuse", "signposting:neglect", "safeguarding:pause", "safeguarding:reask",
           "safeguarding:contact"}
 
 
@@ -315,15 +315,45 @@ def test_every_system_message_of_every_example_fits_two_segments(name: str) -> N
         ids = {c.id for c in system if c.language == lang}
         assert ALWAYS - {"hello", "hello:menu"} <= ids, (lang, ALWAYS - ids)
         for question in survey.questions:
-            assert {f"{question.id}:reask", f"{question.id}:help"} <= ids
+            assert f"{question.id}:help" in ids
+            reasks = {i.removeprefix(f"{question.id}:reask:") for i in ids
+                      if i.startswith(f"{question.id}:reask:")}
+            expected = {"single_choice": {"unclear", "one_only", "not_an_option"},
+                        "scale": {"unclear", "one_only", "not_an_option"},
+                        "multiple_choice": {"unclear", "not_an_option"},
+                        "yes_no": {"unclear", "one_only"},
+                        "number": {"not_a_number", "out_of_range"},
+                        "free_text": {"empty"}}[question.type.value]
+            assert expected <= reasks, (question.id, lang, reasks)
     assert {"hello", "hello:menu", "stopio"} <= {c.id for c in system}
-    assert set(c.id for c in system) - {f"{q.id}:{kind}" for q in survey.questions
-                                        for kind in ("reask", "help", "got_it", "cut")
-                                        } <= set(GENERAL_IDS)
+    for lang in survey.keywords:  # a newcomer who texts CARERS or GOFALWYR
+        assert ("hello:keyword", lang) in {(c.id, c.language) for c in system}
+    general = {c.id for c in system if c.id.split(":")[0] not in
+               {q.id for q in survey.questions}}
+    assert general <= set(GENERAL_IDS)
     over = [(c.id, c.language, c.segments, c.text) for c in system
             if c.segments is None or c.segments > 2]
     assert over == []
     assert not has_errors(checks), [(c.id, c.errors) for c in checks if c.errors]
+
+
+def test_the_consultations_own_messages_fit_two_segments() -> None:
+    # Its engine builds its own: a question with its heading, a point to vote on, HELP at
+    # each phase (with the consultation's web address), a point of one's own...
+    consultation = load_file(library_path() / "fair_pay.yaml")
+    checks = lint_file(library_path() / "fair_pay.yaml", organisation=EXAMPLE,
+                       others=_library())
+    system = {c.id: c for c in checks if c.system and c.channel == "sms"}
+    for question in consultation.questions:
+        for kind in ("ask", "help", "reask", "vote", "vote:help", "vote:reask"):
+            assert f"{question.id}:{kind}" in system, (question.id, kind)
+    assert ALWAYS - {"later:set"} <= set(system) | {"later:set"}
+    assert {"propose", "propose:help", "propose:long", "proposed"} <= set(system)
+    assert system["coverage:vote"].text.startswith("Now some points from others")
+    assert "Read more: https://www.gov.uk/" in system["coverage:help"].text
+    over = [(c.id, c.segments) for c in system.values() if (c.segments or 0) > 2]
+    assert over == []
+    assert not has_errors(checks)
 
 
 def _fft_system(organisation: Organisation = EXAMPLE) -> dict[tuple[str, str], Check]:
@@ -343,11 +373,15 @@ def test_system_messages_are_the_engines_words_in_each_language() -> None:
     assert "Reply BACK to change it." in found[("overall:got_it", "en")].text
     assert "We kept it up to" in found[("why:cut", "en")].text
     assert "116 123" in found[("signposting:self_harm", "cy")].text
-    # Re-asks are tried for every reason and the costliest kept: for six options, "99 is
-    # not one of the options" after two tries (with SKIP or HELP) is longer than the rest.
-    assert found[("overall:reask", "en")].text == (
+    assert found[("mydata", "en")].text.startswith("You answered 2 questions in")
+    assert "Atebwch DILEU" in found[("mydata", "cy")].text
+    # Each reason for a re-ask has its own row, as sent after two tries (SKIP or HELP).
+    assert found[("overall:reask:not_an_option", "en")].text == (
         "99 is not one of the options. Please reply with a number from 1 to 6. "
         "Or reply SKIP or HELP.")
+    assert found[("overall:reask:one_only", "en")].text.startswith(
+        "Only one answer here, please.")
+    assert found[("overall:reask:did_you_mean", "cy")].text.startswith("Ydych chi'n golygu")
 
 
 def test_a_long_contact_or_name_is_an_error_naming_the_message() -> None:
@@ -372,7 +406,7 @@ def test_the_command_shows_system_messages_and_fails_on_a_long_contact() -> None
     assert shown.exit_code == 0, shown.output
     assert ("* WithUs's own message, measured with organisation 'Cwm Taf Carers' and "
             "contact 'call Sam on 01632 960123'") in shown.output
-    for row in ("*menu ", "*menu:help ", "*overall:help ", "*overall:reask ", "*reminder ",
+    for row in ("*menu ", "*menu:help ", "*overall:help ", "*overall:reask:one_only ", "*reminder ",
                 "*stopio ", "*signposting:neglect ", "*later:set "):
         assert row in shown.output, row
     long = runner.invoke(lint_command, [fft, "--contact", "x" * 120])

@@ -142,3 +142,43 @@ def test_translations_fall_back_to_the_default_language() -> None:
     survey = parse(with_("languages", ["en", "cy"]) | {"questions": data["questions"]})
     assert survey.questions[0].text.get("cy") == "Sut wyt ti?"
     assert survey.questions[1].text.get("cy") == "Why?"  # not translated yet: English
+
+
+def test_keywords_per_language_are_read_and_shown_in_capitals() -> None:
+    data = with_("languages", ["en", "cy"]) | {"keywords": {"en": ["check", "checks"],
+                                                            "cy": "gwiriad"}}
+    survey = parse(data)
+    assert survey.keywords == {"en": ("CHECK", "CHECKS"), "cy": ("GWIRIAD",)}
+    assert survey.keyword("cy") == "GWIRIAD" and survey.keyword("en") == "CHECK"
+    assert survey.keyword("fr") == "CHECK"  # a language without one: the default's word
+    assert parse(GOOD).keyword("cy") is None
+
+
+@pytest.mark.parametrize(("keywords", "message"), [
+    ("CHECK", "'keywords' must map language codes to words"),
+    ({"cy": "GWIRIAD"}, "'keywords' has language 'cy', which the survey does not offer"),
+    ({"en": []}, "'keywords' in language 'en' is empty"),
+    ({"en": 12}, "must be words"),
+    ({"en": "1 check"}, "starting with a letter"),
+    ({"en": "check this survey"}, "one or two words"),
+    ({"en": "a" * 25}, "at most 24 characters"),
+    ({"en": "STOP"}, "already means something to WithUs"),
+    ({"en": "Cymraeg"}, "already means something to WithUs"),
+    ({"en": "menu"}, "already means something to WithUs"),
+    ({"en": "yes"}, "reads as an answer"),
+    ({"en": "ydw"}, "reads as an answer"),
+    ({"en": "three"}, "reads as an answer"),
+])
+def test_a_keyword_that_could_be_mistaken_is_refused(keywords: object, message: str) -> None:
+    with pytest.raises(SurveyError, match=message):
+        parse(with_("keywords", keywords), "check.yaml")
+
+
+def test_a_keyword_that_would_start_two_surveys_is_refused_in_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(with_("keywords", {"en": "CHECKUP"})),
+                                     encoding="utf-8")
+    other = with_("id", "checkup")
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(other), encoding="utf-8")
+    with pytest.raises(SurveyError, match="keyword CHECKUP is also the id or a keyword of "
+                                          "'check'"):
+        load_folder(tmp_path)

@@ -11,9 +11,10 @@ import io
 import logging
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -52,6 +53,8 @@ from storage.models import (
 from storage.models import InboundMessage as InboundRow
 from storage.repositories.privacy import ERASE_AFTER
 from storage.uow import UnitOfWork
+from surveys.model import Text
+from surveys.sms import segments, to_gsm
 from tests.helpers import FakeClock, load_library, settings_for
 
 #: A small survey of our own, so these tests don't move when the library's wording does.
@@ -269,12 +272,28 @@ def test_mydata_summary_names_surveys_counts_answers_and_dates(runtime: Runtime,
     with uow(runtime) as u:
         summary = data_summary(u, pid_of(runtime), "en")
     assert summary == (
+        'You answered 2 questions in "Care at home" on Monday 23 November 2026 and 1 in "Help '
+        'at home" on Thursday 26 November 2026.\n'
         "We hold your phone number, encrypted and kept apart from your answers.\n"
-        'Your answers: 3, from 23 Nov 2026 to 26 Nov 2026, in "Care at home" (2) and '
-        '"Help at home" (1).\n'
         "Reply DELETE to delete it all.")
     assert "rushed" not in summary  # never repeats what they said
-    assert len(summary) <= 306  # two concatenated SMS
+    assert segments(to_gsm(summary)) <= 2
+
+
+def test_mydata_uses_titles_and_dates_in_the_persons_language(runtime: Runtime,
+                                                              clock: FakeClock) -> None:
+    """Titles from the catalogue in their language; days in the organisation's time zone
+    (23:30 UTC on 30 June is 00:30 on 1 July in London)."""
+    clock.now = datetime(2027, 6, 30, 23, 30, tzinfo=UTC)
+    complete(runtime)
+    titles = {"care": Text({"en": "Care at home", "cy": "Gofal yn y cartref"}, "en")}
+    with uow(runtime) as u:
+        summary = data_summary(u, pid_of(runtime), "cy", titles, ZoneInfo("Europe/London"))
+    assert summary.splitlines() == [
+        'Fe wnaethoch chi ateb 2 o gwestiynau yn "Gofal yn y cartref" ddydd Iau 1 Gorffennaf '
+        "2027.",
+        "Rydym yn cadw eich rhif symudol wedi'i amgryptio, mewn lle gwahanol i'ch atebion.",
+        "Atebwch DILEU i ddileu'r cyfan."]
 
 
 def test_mydata_for_someone_with_no_answers_says_so(runtime: Runtime) -> None:
@@ -282,11 +301,11 @@ def test_mydata_for_someone_with_no_answers_says_so(runtime: Runtime) -> None:
         u.participants.ensure("p" + "a" * 24, "telegram", runtime.clock())
         u.vault.store("p" + "a" * 24, "telegram", "123456789", runtime.clock())
         summary = data_summary(u, "p" + "a" * 24, "en")
-    assert summary == ("We hold your Telegram chat id, encrypted and kept apart from your "
-                       "answers.\nWe hold no answers from you.\nReply DELETE to delete it all.")
+    assert summary == ("We hold no answers from you.\nWe hold your Telegram chat id, encrypted "
+                       "and kept apart from your answers.\nReply DELETE to delete it all.")
 
 
-def test_mydata_lists_at_most_three_surveys_and_stays_short(runtime: Runtime,
+def test_mydata_names_at_most_three_surveys_and_stays_short(runtime: Runtime,
                                                             tmp_path: Path) -> None:
     load_surveys(runtime, tmp_path / "many", *(
         (f"s{n}", f"A very long survey title that goes on and on, number {n}", 365)
@@ -295,9 +314,9 @@ def test_mydata_lists_at_most_three_surveys_and_stays_short(runtime: Runtime,
         take(runtime, f"s{n}", PHONE)
     with uow(runtime) as u:
         summary = data_summary(u, pid_of(runtime), "en")
-    assert summary.count('"A very long survey title that..." (1)') == 3
-    assert "(1) and 2 more surveys." in summary
-    assert len(summary) <= 306
+    assert summary.count('"A very long survey title that..."') == 3
+    assert "and 2 in 2 other surveys on 23 November 2026." in summary  # one day: said once
+    assert segments(to_gsm(summary)) <= 2
 
 
 # --- Erasure --------------------------------------------------------------------------

@@ -89,8 +89,9 @@ def test_mydata_replies_with_a_summary(runtime: Runtime, fake: RecordingChannel)
     complete(runtime)
     replies = say(runtime, "MYDATA")
     assert len(replies) == 1
-    assert replies[0].startswith("We hold your phone number, encrypted")
-    assert 'Your answers: 2, on 23 Nov 2026, in "Care at home" (2).' in replies[0]
+    assert replies[0].startswith(
+        'You answered 2 questions in "Care at home" on Monday 23 November 2026.\n'
+        "We hold your phone number, encrypted")
     assert "rushed" not in replies[0]
     assert fake.sent[-1][0] == E164
 

@@ -103,7 +103,7 @@ def test_completing_fft_stores_answers_under_a_pseudonym(runtime: Runtime,
         answers = {a.question_id: a for a in session.scalars(select(Answer))}
         consent = session.scalars(select(Consent)).one()
     assert response.status == "completed" and response.completed_at is not None
-    assert response.survey_id == "fft" and response.survey_version == 3
+    assert response.survey_id == "fft" and response.survey_version == 4
     assert response.quote_ok is True and response.share_back is False
     assert response.participant_id.startswith("p") and len(response.participant_id) == 25
     assert answers["overall"].value == "good" and answers["overall"].label == "Good"

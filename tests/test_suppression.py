@@ -319,3 +319,20 @@ def test_no_cell_of_a_table_can_be_worked_out(k: int, rows: int, cols: int,
                     or everyone_in_one)
     reader = _table_reader(k, counts, table, undisplayed)
     assert not reader.leaks(), (counts, reader.leaks())
+
+
+def test_a_table_does_not_hide_a_row_for_zeros_a_reader_may_know() -> None:
+    """Grouped by hours caring, the hours question itself: the 20-to-49 row holds everyone
+    who said so, and the hidden rows' zeros in that column are no secret (nobody can be
+    picked out of nobody). Before, they counted as "worked out", and the shown row lost
+    its figures; a column nobody chose did the same."""
+    columns = ["u", "m", "h", "n", "skipped"]
+    rows = {"u": 12, "m": 20, "h": 9, "n": 3}
+    counts = {r: {c: (n if c == r else 0) for c in columns} for r, n in rows.items()}
+    counts["none"] = dict.fromkeys(columns, 0)
+    table = Suppressor(10).table(counts, undisplayed=["none"])
+    assert {c: str(cell) for c, cell in table["m"].cells.items()} == {
+        "u": "0", "m": "20", "h": "0", "n": "0", "skipped": "0"}
+    assert str(table["h"].total) == "fewer than 10" and str(table["n"].total) == "fewer than 10"
+    assert table["u"].total.hidden  # else the two small rows' 12 follows from the total
+    assert all(table[r]["skipped"].count == 0 for r in rows)

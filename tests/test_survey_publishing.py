@@ -4,6 +4,7 @@ pages (real app, real CSRF tokens, real database) and the engine's menu."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import zipfile
@@ -30,6 +31,7 @@ from bot.services.surveys import (
 from storage.models import AuditEvent, SurveyDefinition
 from surveys.conversation import Event
 from surveys.engine import converse
+from surveys.reading import SurveyError
 from tests.helpers import FakeClock
 from tests.test_dashboard import (  # noqa: F401  (fixtures)
     ORGANISER,
@@ -122,6 +124,24 @@ def test_publishing_keeps_every_version_and_numbers_a_changed_file_anew(
     assert stored is not None and "version: 2\n" in stored.source
     assert "How did you find" in stored.source
     assert audit.count("survey.publish") == 2
+
+
+def test_a_keyword_that_would_start_a_published_survey_is_refused(runtime: Runtime) -> None:
+    """GOFALWYR must start one survey: publishing a second that claims it (or another's
+    id) says which survey has it, and nothing is stored. Archived surveys give theirs up."""
+    _publish(runtime, PILOT.replace("title: Oak", "keywords: {en: OAKLANE}\ntitle: Oak"))
+    for word in ("OAKLANE", "PILOT"):
+        rival = PILOT.replace("id: pilot", "id: rival").replace(
+            "title: Oak", f"keywords: {{en: {word}}}\ntitle: Oak")
+        with runtime.sessions() as session, pytest.raises(
+                SurveyError, match=f"keyword {word} would also start 'pilot'"):
+            publish(session, rival, runtime.clock(), "rival.yaml")
+    with runtime.sessions() as session:
+        assert session.get(SurveyDefinition, ("rival", 1)) is None
+        change_status(session, "pilot", "archive", runtime.clock())
+        session.commit()
+    assert _publish(runtime, PILOT.replace("id: pilot", "id: rival").replace(
+        "title: Oak", "keywords: {en: OAKLANE}\ntitle: Oak")) == 1
 
 
 def test_set_version_rewrites_or_adds_the_line() -> None:
@@ -334,3 +354,20 @@ def test_dates_form_and_unknown_surveys(client: FlaskClient, runtime: Runtime) -
     assert 'id="survey-status">Scheduled<' in html and "1 Mar 2099 09:00" in html
     listed = page(client, "/dashboard/")
     assert "Scheduled" in listed and "Consultations" in listed
+
+
+def test_the_check_measures_withus_messages_with_this_deployments_name_and_contact(
+        client: FlaskClient, runtime: Runtime) -> None:
+    # WITHUS_ORG_NAME and WITHUS_CONTACT go into the greeting and every HELP: a contact
+    # that makes HELP three SMS parts is an error naming the message, before publishing.
+    runtime.settings = dataclasses.replace(
+        runtime.settings, org_name="Oak Lane Day Centre",
+        contact="call the Oak Lane office on 01632 960123, Monday to Friday 9am to 5pm, "
+                "or email oaklane@example.org and we will reply within two working days, or "
+                "come to the open morning at Oak Lane on the first Tuesday of each month")
+    sign_in(client, ORGANISER)
+    code, html = _check_page(client, file=(io.BytesIO(PILOT.encode()), "pilot.yaml"))
+    assert code == 200, html
+    assert "Hello from Oak Lane Day Centre." in html
+    assert "visit:help [en]" in html and "3 SMS segments; the limit is 2" in html
+    assert "*menu:help" in html  # WithUs's own messages are marked in the table

@@ -5,6 +5,10 @@ Commands import the runtime inside their functions, so `withus --help` stays fas
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import click
 
 from bot.services.config import ConfigError, Settings
@@ -35,3 +39,20 @@ def runtime(config: Settings | None = None, migrate: bool | None = None) -> Runt
         return build(config)
     except ConfigError as exc:  # e.g. the media store's settings
         raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for long work, only when stderr is a terminal (never in
+    a log file or a pipe). Yields `update(steps, total)`: `steps` more are done, of
+    `total` (which may change as the work finds out how much there is)."""
+    stream = sys.stderr
+    if not stream.isatty():
+        yield lambda steps, total: None
+        return
+    with click.progressbar(length=1, label=label, file=stream) as bar:
+        def update(steps: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(steps)
+
+        yield update

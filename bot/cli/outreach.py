@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli.common import EXIT_BAD_INPUT
+from bot.cli.common import EXIT_BAD_INPUT, progress_bar
 from bot.cli.common import runtime as _runtime
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ def contacts_import(file: Path, channel: str, cohort: str, column: str | None) -
         elif getattr(runtime.channels[channel], "sandbox", False):
             click.echo(f"note: {channel} has no provider here, so messages to this cohort "
                        "go to the sandbox inbox (a rehearsal) until one is set up.", err=True)
-        report = import_contacts(runtime, file, channel, cohort, column)
+        with progress_bar(f"importing {file.name}") as update:
+            report = import_contacts(runtime, file, channel, cohort, column, update)
     except OutreachError as exc:
         _fail(str(exc))
         return

@@ -54,7 +54,7 @@ def surveys_load(path: Path) -> None:
                 new = store(uow.session, survey, source, runtime.clock())
                 results.append((survey, new))
             uow.commit()
-    except SurveyVersionConflict as exc:
+    except (SurveyVersionConflict, SurveyError) as exc:  # SurveyError: a keyword clash
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     finally:
@@ -66,8 +66,8 @@ def surveys_load(path: Path) -> None:
 
 @surveys.command("list")
 def surveys_list() -> None:
-    """One line per survey: id, title, version, responses started and completed, and
-    status (open, scheduled, closed or archived).
+    """One line per survey: id, title, version, responses started and completed, status
+    (open, scheduled, closed or archived) and the keywords that start it, per language.
 
     The figures follow the dashboard's small-number rule (WITHUS_MIN_CELL), computed by
     the same code, so the two never disagree: below that many, "fewer than N".
@@ -76,6 +76,7 @@ def surveys_list() -> None:
     from bot.services.surveys import listing
     from storage.repositories.dashboard import DashboardRepository
     from storage.uow import UnitOfWork
+    from surveys.keywords import shown_keywords
     from surveys.model import Survey
     from surveys.suppression import Suppressor
 
@@ -101,7 +102,7 @@ def surveys_list() -> None:
         else:  # a consultation: the same rule for its one figure
             counts = f"{suppress.group({'n': completed.get(item.id, 0)}).total} completed"
         click.echo(f"{item.id}\t{item.title.get()}\tv{item.version}\t{counts}\t"
-                   f"{_status_text(row)}")
+                   f"{_status_text(row)}\t{shown_keywords(item) or '-'}")
 
 
 def _status_text(row: Any) -> str:
@@ -195,18 +196,22 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: st
     Covers the survey's own texts and WithUs's own messages around them (marked * in the
     table): the first "Hello from ...", the menu of all the FILEs together, HELP at each
     stage with the contact, re-asks for each reason, "Got it: ...", reminders, LATER and
-    TIME, STOP and STOPIO, DELETE, the media reply, the notice when a long answer is cut,
-    and the safeguarding signposting and pause, in every language the survey offers.
+    TIME, STOP and STOPIO, MYDATA, DELETE, the media reply, the notice when a long answer is cut,
+    and the safeguarding signposting and pause, in every language the survey offers; for
+    a consultation, also each question with its heading, the point to vote on and HELP
+    at each phase.
 
     Reports characters, SMS encoding (GSM-7 or UCS-2) and segments, the characters that
     force UCS-2 with a replacement, channel limits (Telegram button data, WhatsApp
     buttons), reading age and long sentences, missing translations and re-asks longer
-    than their question; and, on stderr, a survey with no local safeguarding contact
-    (its safeguarding_phone, or WITHUS_SAFEGUARDING_PHONE). An SMS over --max-segments
-    is an error. Exits 1 when a limit is broken, 2 when a file can't be loaded, and 0
-    when there are only warnings.
+    than their question; lists each survey's keywords; and, on stderr, a survey with no
+    local safeguarding contact (its safeguarding_phone, or WITHUS_SAFEGUARDING_PHONE), a
+    language with no keyword, and a keyword that would start two surveys. An SMS over
+    --max-segments is an error, and so is a keyword clash. Exits 1 when a limit is
+    broken, 2 when a file can't be loaded, and 0 when there are only warnings.
     """
     from bot.services.safeguarding import local_contact_warnings
+    from surveys.keywords import keyword_clashes, keyword_warnings, shown_keywords
     from surveys.lint import has_errors, lint_file, report
     from surveys.loader import SurveyError, load_file
     from surveys.organisation import EXAMPLE, Organisation
@@ -231,14 +236,25 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: st
                             others=loaded.values())
     for warning in local_contact_warnings(list(loaded.values())):
         click.echo(f"warning: {warning}", err=True)
+    linted = list(loaded.values())
+    for warning in keyword_warnings(linted):
+        click.echo(f"warning: {warning}", err=True)
+    clashes = keyword_clashes(linted)
+    for item, other, word in clashes:
+        click.echo(f"error: keyword {word} would start both '{other.id}' and '{item.id}'",
+                   err=True)
     if as_json:
         click.echo(json.dumps([check.to_json() for check in checks], ensure_ascii=False,
                               indent=2))
     elif checks:
         click.echo(report(checks, organisation), nl=False)
+        if any(item.keywords for item in linted):
+            click.echo("keywords (texted on their own, they start a survey):")
+            for item in linted:
+                click.echo(f"  {item.id}: {shown_keywords(item) or '-'}")
     if broken:
         sys.exit(EXIT_BAD_INPUT)
-    if has_errors(checks):
+    if has_errors(checks) or clashes:
         sys.exit(EXIT_ERRORS)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import EXIT_BAD_INPUT
+from bot.cli.common import EXIT_BAD_INPUT, progress_bar
 from bot.cli.common import runtime as _runtime
 from bot.services.accounts import (
     AccountError,
@@ -238,15 +238,17 @@ def export(survey_id: str, fmt: str, output: Path, random_ids: bool, reason: str
         plan = ExportPlan(versions, random_ids=random_ids, include_test=include_test)
         output.parent.mkdir(parents=True, exist_ok=True)
         dictionary.write_bytes(dictionary_csv(plan))
-        with click.progressbar(length=total, label=f"exporting {survey_id}",
-                               file=sys.stderr) as bar:
+        with progress_bar(f"exporting {survey_id}") as update:
+            def advance(rows: int) -> None:
+                update(rows, total)
+
             if fmt == "xlsx":
                 written = run_export(runtime.sessions, plan, "xlsx", sys.stdout.buffer,
-                                     xlsx_path=output, progress=bar.update)
+                                     xlsx_path=output, progress=advance)
             else:
                 with output.open("wb") as out:
                     written = run_export(runtime.sessions, plan, fmt,  # type: ignore[arg-type]
-                                         out, progress=bar.update)
+                                         out, progress=advance)
     finally:
         runtime.close()
     click.echo(f"wrote {written} responses to {output} and the data dictionary to {dictionary}")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.dashboard import bp
 from bot.dashboard.results import QuestionResult, View, _rows, option_labels
-from storage.repositories.timeline import responses_by_day
+from storage.repositories.by_answer import days_for
 from surveys.figures import (
     Bucket,
     Positive,
@@ -137,21 +137,21 @@ class Timeline:
             found.append((i * step + gap / 2, height - h, step - gap, column))
         return found
 
-    def ticks(self) -> list[tuple[float, str]]:
-        """A few labels along the bottom: first, last and some between (x as % of width)."""
+    def ticks(self) -> list[tuple[float, str, bool]]:
+        """Up to about six labels along the bottom (x as % of the width), every other one
+        "minor" (left out at phone width, where six would overlap)."""
         n = len(self.columns)
         if not n:
             return []
         every = max(1, round(n / 6))
-        found = [(100 * (i + 0.5) / n, c.bucket.label) for i, c in enumerate(self.columns)
-                 if i % every == 0]
-        return found
+        picked = [i for i in range(n) if i % every == 0]
+        return [(100 * (i + 0.5) / n, self.columns[i].bucket.label, j % 2 == 1)
+                for j, i in enumerate(picked)]
 
 
 def timeline(session: Session, survey_id: str, suppress: Suppressor, view: View) -> Timeline:
     """Responses over time for the view, by the threat model of a question: see the module."""
-    raw = {key: responses_by_day(session, survey_id, rows)
-           for key, rows in view.rows.items()}
+    raw = days_for(session, survey_id, view.rows)  # one grouped query per split by answer
     days = [day for per_day in raw.values() for day in per_day]
     if not days:
         return Timeline("day", [], Cell(0, "shown", suppress.k))

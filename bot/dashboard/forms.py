@@ -89,6 +89,16 @@ class BulkTagForm(FlaskForm):
     back = HiddenField()
 
 
+class SuggestionForm(FlaskForm):
+    """Accept or reject a suggested theme for the answers it names (`answer` fields): an
+    existing theme by id, or a new one by name."""
+
+    question = StringField("Question", validators=[DataRequired(), Length(max=64)])
+    theme = IntegerField("Theme", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    name = StringField("Theme name", validators=[Optional(), Length(max=80)])
+    back = HiddenField()
+
+
 class NoteForm(FlaskForm):
     text = TextAreaField("Note", validators=[DataRequired(), Length(max=2000)])
     back = HiddenField()

@@ -30,8 +30,8 @@ from surveys.suppression import Suppressor
 #: The buckets of an invitation's progress, in order, with what they mean in plain words.
 BUCKETS = (
     ("queued", "Waiting to go", "in the outbox, some perhaps until quiet hours end"),
-    ("sandbox", "In the sandbox", "a rehearsal: kept in the sandbox inbox on the simulator "
-     "page, not sent to anyone's phone"),
+    ("sandbox", "In the sandbox", "a rehearsal: kept in the sandbox inbox (Sandbox, in the "
+     "menu), not sent to anyone's phone"),
     ("no_provider", "Held: no provider", "their channel has no provider set up here; they "
      "go once one is"),
     ("sent", "Sent", "handed to the provider, no delivery report yet"),
@@ -157,7 +157,7 @@ def schedule_invitation() -> Any:
     if scheduled.sandboxed:
         message += (f" {' and '.join(scheduled.sandboxed)} "
                     f"{'has' if len(scheduled.sandboxed) == 1 else 'have'} no provider here, "
-                    "so those messages go to the sandbox inbox on the simulator page: a "
+                    "so those messages go to the sandbox inbox (Sandbox, in the menu): a "
                     "rehearsal, sent to nobody's phone.")
     flash(message, "info")
     return redirect(url_for("dashboard.invitation", invitation_id=scheduled.invitation_id))

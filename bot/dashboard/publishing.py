@@ -37,6 +37,7 @@ from bot.services.surveys import (
 from storage.errors import SurveyVersionConflict
 from storage.repositories import SurveyRepository
 from surveys.consultation import Consultation
+from surveys.organisation import EXAMPLE, Organisation
 from surveys.reading import SurveyError
 
 #: The one page that takes a file: an XLSForm at its limit and the form around it.
@@ -85,10 +86,21 @@ def publish_page() -> Any:
         return render_template("dashboard/publish.html", form=form, draft=None,
                                error=str(exc)), code
     with database() as (_repo, session):
-        draft = check(session, source, name, left_out)
+        draft = check(session, source, name, left_out, **_measured_with())
     publish_form = PublishForm(formdata=None, source=draft.source, name=name)
     return render_template("dashboard/publish.html", form=form, draft=draft, error=None,
                            publish_form=publish_form), (422 if draft.error else 200)
+
+
+def _measured_with() -> dict[str, Any]:
+    """What the check measures WithUs's own messages with: this deployment's name and
+    contact (an example contact of typical length when none is set, since one may be set
+    later) and the menu of what is published now."""
+    runtime = current_runtime()
+    settings = runtime.settings
+    catalog = runtime.catalog.get()
+    return {"organisation": Organisation(settings.org_name, settings.contact or EXAMPLE.contact),
+            "others": [*catalog.surveys.values(), *catalog.consultations.values()]}
 
 
 @bp.post("/publish/confirm")
@@ -102,7 +114,7 @@ def publish_confirm() -> Any:
     runtime = current_runtime()
     problem: tuple[str | None, int] | None = None
     with database() as (_repo, session):
-        draft = check(session, source, name)
+        draft = check(session, source, name, **_measured_with())
         if draft.error or draft.item is None:
             problem = (None, 422)
         elif draft.lint_errors and not form.confirm.data:

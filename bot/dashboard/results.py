@@ -20,6 +20,7 @@ from flask import abort
 
 from channels.base import Choice, OutboundMessage, numbered
 from channels.smstext import encoding, segments
+from storage.repositories.by_answer import NO_ANSWER, funnels_for, summaries_for
 from storage.repositories.dashboard import (
     EVERYONE,
     STOPPED_BEFORE_ANY,
@@ -36,6 +37,8 @@ from surveys.suppression import Breakdown, Cell, Suppressor, share
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram",
                  "web": "Web simulator", "console": "Terminal"}
 TELEGRAM_MAX_BUTTONS = 8
+#: Questions a view can be narrowed by, or a cross-tab split by: one answer per person.
+SINGLE_ANSWER = (QuestionType.SINGLE_CHOICE, QuestionType.SCALE, QuestionType.YES_NO)
 #: The cell for skips beside a question's answers (option codes never contain spaces).
 SKIPPED = "skipped it"
 #: The cell for voice notes or photos sent instead of words.
@@ -115,10 +118,13 @@ def whole_survey(where: ResponseFilter = EVERYONE) -> View:
     return View(where, {"all": where}, "all")
 
 
-def view_for(where: ResponseFilter, channels: Sequence[str], languages: Sequence[str]) -> View:
+def view_for(where: ResponseFilter, channels: Sequence[str], languages: Sequence[str],
+             answer_codes: Sequence[str] = ()) -> View:
     """The partition a filter's view sits in: every combination of the same kinds of
-    narrowing (channel, language, and before / inside / after the date range)."""
-    if not (where.date_from or where.date_to or where.channel or where.language):
+    narrowing (channel, language, before / inside / after the date range, and each
+    answer to the question narrowed by, with no answer as a row never shown)."""
+    if not (where.date_from or where.date_to or where.channel or where.language
+            or where.answer):
         return whole_survey(where)
     axes: list[list[tuple[str, dict[str, Any]]]] = []
     undisplayed_parts: set[str] = set()
@@ -135,6 +141,11 @@ def view_for(where: ResponseFilter, channels: Sequence[str], languages: Sequence
         axes.append([(c, {"channel": c}) for c in channels])
     if where.language:
         axes.append([(lang, {"language": lang}) for lang in languages])
+    if where.answer:
+        qid = where.answer[0]
+        axes.append([(f"answer:{code}", {"answer": (qid, code)})
+                     for code in [*answer_codes, NO_ANSWER]])
+        undisplayed_parts.add(f"answer:{NO_ANSWER}")
     rows: dict[Hashable, ResponseFilter] = {}
     undisplayed = set()
     me: Hashable = None
@@ -185,8 +196,7 @@ def funnel(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
     """
     view = view or (whole_survey() if not where.active else View(where, {"me": where}, "me"))
     answerable = [q for q in survey.questions if q.is_answerable]
-    raw = {key: repo.funnel(survey.id, [q.id for q in answerable], rows)
-           for key, rows in view.rows.items()}
+    raw = funnels_for(repo, survey.id, [q.id for q in answerable], view.rows)
     labels = [("not_consented", "Did not agree to take part"),
               (STOPPED_BEFORE_ANY, "Agreed, then stopped before the first answer")]
     labels += [(q.id, f"Stopped after: {q.text.get()}") for q in answerable]
@@ -258,6 +268,8 @@ class QuestionResult:
     text_visible: bool = False
     #: True when `answered` counts the skips too (a narrowed view that hides them).
     with_skips: bool = False
+    #: The suppressed cells behind the bars, skips included (for the cross-tab).
+    breakdown: Breakdown[str] | None = None
 
     @property
     def title(self) -> str:
@@ -288,6 +300,12 @@ def option_labels(question: Question) -> list[tuple[str, str]]:
     return labels
 
 
+def answer_codes(survey: Survey) -> dict[str, list[str]]:
+    """The questions a view may be narrowed by (one answer each), with their codes."""
+    return {q.id: [code for code, _label in option_labels(q)] for q in survey.questions
+            if q.type in SINGLE_ANSWER}
+
+
 def question_results(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
                      where: ResponseFilter = EVERYONE, *, view: View | None = None
                      ) -> tuple[list[QuestionResult], dict[str, int]]:
@@ -303,8 +321,7 @@ def question_results(repo: DashboardRepository, survey: Survey, suppress: Suppre
     answerable = [q for q in survey.questions if q.is_answerable]
     coded = [q.id for q in answerable if q.type in CHOICE_TYPES or q.type is QuestionType.NUMBER]
     free = [q.id for q in answerable if q.type is QuestionType.FREE_TEXT]
-    summaries = {key: repo.answer_summary(survey.id, coded, free, rows)
-                 for key, rows in view.rows.items()}
+    summaries = summaries_for(repo, survey.id, coded, free, view.rows)
     results = []
     for q in answerable:
         results.append(_question(q, summaries, view, suppress))
@@ -356,7 +373,8 @@ def _question(q: Question, summaries: Mapping[Hashable, AnswerSummary], view: Vi
             for code, _label in labels:
                 row.setdefault(code, 0)
         breakdown = _rows(suppress, view, per_row, multiple=True, totals=answered)
-        return QuestionResult(q, "multiple", breakdown.total, None, bars=bars(breakdown, labels))
+        return QuestionResult(q, "multiple", breakdown.total, None, bars=bars(breakdown, labels),
+                              breakdown=breakdown)
     per_row = {}
     for key, s in summaries.items():
         tally = {code: 0 for code, _label in labels}
@@ -387,7 +405,8 @@ def _choice(q: Question, answered: Cell, skipped: Cell | None, breakdown: Breakd
     """Bars over the people who answered (skips apart), as NHS England reports FFT."""
     shown = [Bar(label, breakdown[code], share(breakdown[code], answered))
              for code, label in labels]
-    return QuestionResult(q, "choice", answered, skipped, bars=shown, with_skips=with_skips)
+    return QuestionResult(q, "choice", answered, skipped, bars=shown, with_skips=with_skips,
+                          breakdown=breakdown)
 
 
 def number_summary(histogram: Mapping[float, int]) -> list[tuple[str, str]]:

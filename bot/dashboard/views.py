@@ -24,9 +24,11 @@ from flask_login import current_user
 
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, organiser_only, signed_in
+from bot.dashboard.crosstab import answer_filters, chosen_answer, described
 from bot.dashboard.figures import timeline
 from bot.dashboard.forms import ExportForm, NoteForm, TagForm, ThemeForm
 from bot.dashboard.results import (
+    answer_codes,
     channel_name,
     funnel,
     prompt_previews,
@@ -34,6 +36,7 @@ from bot.dashboard.results import (
     survey_rows,
     view_for,
 )
+from bot.dashboard.suggestions import suggestions_view
 from bot.dashboard.themes import answers_view
 from bot.services.surveys import listing
 from storage.exports import (
@@ -101,7 +104,8 @@ def surveys() -> str:
                            consultations=consultations, archived=archived, waiting=waiting)
 
 
-def _filters(channels: list[str], languages: list[str]) -> tuple[ResponseFilter, list[str]]:
+def _filters(channels: list[str], languages: list[str],
+             codes: dict[str, list[str]] | None = None) -> tuple[ResponseFilter, list[str]]:
     problems = []
 
     def day(name: str) -> date | None:
@@ -120,6 +124,7 @@ def _filters(channels: list[str], languages: list[str]) -> tuple[ResponseFilter,
         date_from=day("from"), date_to=day("to"),
         channel=channel if channel in channels else None,
         language=language if language in languages else None,
+        answer=chosen_answer(request.args.get("answer", ""), codes or {}),
     )
     return where, problems
 
@@ -131,17 +136,21 @@ def survey(survey_id: str) -> str:
     suppress = _suppressor()
     with database() as (repo, _s):
         channels, languages = repo.choices_in_use(survey_id)
-        where, problems = _filters(channels, languages)
+        codes = answer_codes(the_survey)
+        where, problems = _filters(channels, languages, codes)
         # Rehearsals in the sandbox are left out of every figure unless asked for.
         tests = repo.test_responses(survey_id)
         include_test = request.args.get("test") == "include"
         where = replace(where, without_test=bool(tests) and not include_test)
-        view = view_for(where, channels, languages)
+        view = view_for(where, channels, languages,
+                        codes[where.answer[0]] if where.answer else ())
         the_funnel = funnel(repo, the_survey, suppress, where, view=view)
         results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
         the_timeline = timeline(_s, survey_id, suppress, view)
         answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
                                request.args)
+        answers.update(suggestions_view(repo, the_survey, where, answers, request.args,
+                                        answered_raw))
         kept = KeptRepository(_s)
         others_people = kept.people_with_others(survey_id)
         others = kept.others_in_survey(survey_id, limit=50) if others_people >= suppress.k else []
@@ -152,6 +161,8 @@ def survey(survey_id: str) -> str:
         export_form=ExportForm(), back=request.full_path.rstrip("?"), others=others,
         others_people=others_people, question_text=_question_text(the_survey), **answers,
         tests=tests, include_test=include_test, timeline=the_timeline,
+        answer_filters=answer_filters(the_survey),
+        answered_with=described(the_survey, where.answer),
     )
 
 

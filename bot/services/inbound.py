@@ -56,12 +56,14 @@ from surveys.conversation import (
     Step,
     SurveyClosed,
 )
-from surveys.engine import Catalog, long_date
+from surveys.dates import long_date
+from surveys.engine import Catalog
 from surveys.i18n import gettext as _
 from surveys.keeping import FOLLOW_ON_SECONDS, JOIN_SECONDS, Windows, converse
 from surveys.keywords import Keyword, keyword
 from surveys.redaction import Redactor
 from surveys.safeguarding import Disclosure
+from surveys.timing import parse_timezone
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +214,7 @@ class WithUsService:
             provider_confirms = stopping and provider_confirmed(channel, message.text)
             if provider_confirms:  # and blocks every message from us until START
                 result.state["blocked"] = True
-            replies = self._privacy(uow, pid, result, response_id, now)
+            replies = self._privacy(uow, catalog, pid, result, response_id, now)
             replies = self._promised(uow, pid, message, state, result, replies, now)
             if disclosure is not None:
                 signposting = safeguarding.record_disclosure(
@@ -360,8 +362,8 @@ class WithUsService:
             return None
         return consultations.statement_context(uow.session, consultation, state, pid)
 
-    def _privacy(self, uow: UnitOfWork, pid: str, result: Step, response_id: int | None,
-                 now: datetime) -> list[tuple[Reply, dict[str, Any]]]:
+    def _privacy(self, uow: UnitOfWork, catalog: Catalog, pid: str, result: Step,
+                 response_id: int | None, now: datetime) -> list[tuple[Reply, dict[str, Any]]]:
         """The step's replies, with what privacy and safeguarding add to them.
 
         - Someone who asks, at the pause after a possible disclosure, to be contacted is
@@ -376,8 +378,11 @@ class WithUsService:
             if isinstance(record, ContactWanted):
                 safeguarding.contact_wanted(uow, self.settings, pid, now)
             elif isinstance(record, DataRequested):
-                replies.append((Reply(privacy.data_summary(uow, pid, lang)),
-                                {"allow_opted_out": True}))
+                titles = {**{sid: s.title for sid, s in catalog.surveys.items()},
+                          **{cid: c.title for cid, c in catalog.consultations.items()}}
+                zone = parse_timezone(self.settings.timezone) if self.settings else None
+                summary = privacy.data_summary(uow, pid, lang, titles, zone)
+                replies.append((Reply(summary), {"allow_opted_out": True}))
             elif isinstance(record, SurveyClosed):
                 shared = OutreachRepository(uow.session).latest_sent_shareback(record.survey_id)
                 if shared:  # reciprocity: what came of it, even for those who missed it

@@ -219,13 +219,15 @@ def sms_problem(address: str) -> str | None:
 
 
 def read_contacts(
-    text: str, channel: str, region: str, column: str | None = None
+    text: str, channel: str, region: str, column: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """Parse a CSV (or a plain list, one per line): ([(line, address)], [(line, reason)]).
 
     The addresses are in `column` (a header name, or a 1-based number), else in the first
     column whose header looks like a phone number or chat id, else the first column. A
     first row with no digits in that column is a header. Blank lines are ignored.
+    `progress(1)` is called after each row.
     """
     if channel not in CHANNELS:
         raise OutreachError(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
@@ -240,6 +242,8 @@ def read_contacts(
         index = int(column) - 1
     first = True
     for row in _rows(reader):
+        if progress is not None:
+            progress(1)
         if not any(cell.strip() for cell in row):
             continue
         if first:
@@ -290,7 +294,8 @@ def _rows(reader: Any) -> Iterator[list[str]]:
 
 
 def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: str,
-                    column: str | None = None) -> ImportReport:
+                    column: str | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Add the people listed in `source` (a CSV path or its text) to the named cohort.
 
     Each address gets its pseudonym and an encrypted vault entry, as if the person had
@@ -298,6 +303,9 @@ def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: 
     by line and skipped, repeats within the file are dropped, and people who have opted
     out stay in the cohort (so the numbers add up) but are never invited.
     One transaction: an import that fails stores nothing.
+
+    `progress(steps, total)`, if given, is told of work done as it goes (three steps per
+    row of the file: read, checked, stored), for a progress bar (`withus contacts import`).
     """
     cohort = cohort.strip()
     if not cohort or len(cohort) > 80:
@@ -313,10 +321,13 @@ def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: 
     else:
         text = source
     region = runtime.settings.default_region
-    rows, invalid = read_contacts(text, channel, region, column)
+    tick = _Ticks(progress, 3 * max(text.count("\n") + 1, 1))
+    rows, invalid = read_contacts(text, channel, region, column, tick)
+    tick.to(tick.total // 3)
     report = ImportReport(cohort, channel, invalid=invalid)
     addresses: dict[str, str] = {}  # pseudonym -> address, in file order
     for line, address in rows:
+        tick(1)
         pid = runtime.pseudonymiser(channel, address)
         if pid in addresses:
             report.duplicates += 1
@@ -328,6 +339,7 @@ def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: 
             report.landlines += 1
     pids = list(addresses)
     now = runtime.clock()
+    tick.to(2 * tick.total // 3)
     if not pids:
         # Nothing usable: store nothing, and above all make no empty cohort.
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
@@ -336,6 +348,7 @@ def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: 
         log.info("contacts import stored nothing", extra={
             "channel": channel, "invalid": len(report.invalid)})
         report.stored = False
+        tick.to(tick.total)
         return report
     with UnitOfWork(runtime.sessions, runtime.vault) as uow:
         repo = OutreachRepository(uow.session)
@@ -344,12 +357,15 @@ def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: 
         report.cohort_created = not existed
         already = repo.members_among(cohort_id, pids)
         new = [pid for pid in pids if pid not in already]
-        repo.add_people(
-            [(pid, channel, runtime.vault.encrypt(addresses[pid])) for pid in new], now
-        )
+        sealed = []
+        for pid in new:
+            sealed.append((pid, channel, runtime.vault.encrypt(addresses[pid])))
+            tick(1)
+        repo.add_people(sealed, now)
         repo.add_members(cohort_id, new, now)
         report.opted_out = len(repo.opted_out_among(pids))
         uow.commit()
+    tick.to(tick.total)
     report.imported = len(new)
     report.already_in_cohort = len(already)
     log.info("contacts imported", extra={
@@ -358,6 +374,23 @@ def import_contacts(runtime: Runtime, source: str | Path, channel: str, cohort: 
         "opted_out": report.opted_out,
     })
     return report
+
+
+class _Ticks:
+    """Work done so far, passed on to a progress callback as (steps, total)."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self, steps: int) -> None:
+        steps = min(steps, self.total - self.done)
+        if self.progress is not None and steps > 0:
+            self.done += steps
+            self.progress(steps, self.total)
+
+    def to(self, done: int) -> None:
+        """Jump to `done` steps (what a stage skipped: blank lines, repeats, invalid rows)."""
+        self(done - self.done)
 
 
 def _cohort_id(repo: OutreachRepository, cohort: str) -> int:

@@ -25,7 +25,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +34,16 @@ import yaml
 from bot.services import media
 from bot.services.config import ConfigError, Settings
 from storage.models import Erasure
-from storage.repositories.privacy import ERASE_AFTER, PrivacyRepository, SurveyHolding
+from storage.repositories.privacy import ERASE_AFTER, PrivacyRepository
 from storage.uow import UnitOfWork
-from surveys.i18n import gettext as _
+from surveys import mydata
+from surveys.model import Text
+from surveys.mydata import Held
 
 log = logging.getLogger(__name__)
 
 #: How long a DELETE confirmation may wait for the sender before we erase regardless.
 ERASE_GRACE = timedelta(hours=1)
-#: Most surveys named in a MYDATA reply, and the longest title shown, so the reply fits
-#: in two concatenated text messages (`SMS_LIMIT` characters).
-SUMMARY_SURVEYS = 3
-SUMMARY_TITLE_CHARS = 32
-SMS_LIMIT = 306
 
 
 # --- Settings ---------------------------------------------------------------------------
@@ -109,68 +106,33 @@ def privacy_settings(settings: Settings) -> PrivacySettings:
 # --- MYDATA -----------------------------------------------------------------------------
 
 
-def _date(moment: datetime) -> str:
-    return f"{moment.day} {moment:%b %Y}"
+def data_summary(uow: UnitOfWork, pid: str, language: str,
+                 titles: Mapping[str, Text] | None = None, zone: tzinfo | None = None) -> str:
+    """The MYDATA reply: what we hold, as a sentence, in at most two text messages
+    (surveys.mydata writes it).
 
-
-def _contact_words(channel: str | None, language: str) -> str:
-    if channel == "telegram":
-        return _(language, "your Telegram chat id")
-    if channel in ("sms", "whatsapp"):
-        return _(language, "your phone number")
-    return _(language, "how to reach you")
-
-
-def data_summary(uow: UnitOfWork, pid: str, language: str) -> str:
-    """The MYDATA reply: what we hold, in plain words, in at most two text messages.
-
-    Says how many answers, from when to when, in which surveys (by title), and that the
-    address is kept encrypted and apart from the answers. Never repeats an answer: the
-    phone may not be theirs alone. Titles are dropped, most recent first, if they would
-    make it longer than two messages.
+    Says how many questions they answered, in which surveys (by title in their language,
+    from `titles` where the survey is still in the catalogue) and on which days (in
+    `zone`, the organisation's time zone), and that the address is kept encrypted and
+    apart from the answers. Never repeats an answer: the phone may not be theirs alone.
     """
     repo = PrivacyRepository(uow.session)
     channel = repo.vault_channel(pid)
-    holdings = repo.holdings(pid)
-    head = []
-    if channel is not None:
-        head.append(_(language, "We hold {contact}, encrypted and kept apart from your answers.",
-                      contact=_contact_words(channel, language)))
-    tail = _(language, "Reply DELETE to delete it all.")
-    if not holdings:
-        return "\n".join([*head, _(language, "We hold no answers from you."), tail])
-    for named in range(min(SUMMARY_SURVEYS, len(holdings)), -1, -1):
-        text = "\n".join([*head, _answers_line(holdings, named, language), tail])
-        if len(text) <= SMS_LIMIT:
-            break
-    return text
+    titles = titles or {}
+    held = []
+    for holding in repo.holdings(pid):
+        title = titles.get(holding.survey_id)
+        held.append(Held(title.get(language) if title else holding.title, holding.answers,
+                         _local(holding.first, zone), _local(holding.last, zone)))
+    return mydata.summary(held, language, channel)
 
 
-def _answers_line(holdings: list[SurveyHolding], named: int, language: str) -> str:
-    total = sum(h.answers for h in holdings)
-    first = min(h.first for h in holdings)
-    last = max(h.last for h in holdings)
-    if first.date() == last.date():
-        when = _(language, "on {date}", date=_date(first))
-    else:
-        when = _(language, "from {first} to {last}", first=_date(first), last=_date(last))
-    names = [f'"{_short(h.title)}" ({h.answers})' for h in holdings[:named]]
-    rest = len(holdings) - named
-    if rest:
-        names.append(_(language, "{n} more surveys", n=rest) if rest > 1
-                     else _(language, "1 more survey"))
-    if len(names) > 1:
-        where = _(language, "{items} and {last}", items=", ".join(names[:-1]), last=names[-1])
-    else:
-        where = names[0]
-    return _(language, "Your answers: {total}, {when}, in {where}.", total=total, when=when,
-             where=where)
-
-
-def _short(title: str) -> str:
-    if len(title) <= SUMMARY_TITLE_CHARS:
-        return title
-    return title[: SUMMARY_TITLE_CHARS - 3].rstrip() + "..."
+def _local(moment: datetime, zone: tzinfo | None) -> datetime:
+    if zone is None:
+        return moment
+    if moment.tzinfo is None:  # SQLite gives back naive UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone)
 
 
 # --- Erasure -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.privacy import erase_after, finish_erasure
 from channels.base import Channel, Choice, OutboundMessage, SendError
+from channels.local import SandboxChannel
 from storage.repositories.outreach import NO_PROVIDER
 from storage.repositories.sandbox import SandboxRepository
 from storage.uow import UnitOfWork
@@ -387,8 +388,12 @@ class Sender:
             if outbox_id in self._inflight:
                 self._inflight[outbox_id] = provider_ids
         uow.outbox.mark_sent(outbox_id, provider_ids, now)
-        if getattr(channel, "sandbox", False):  # kept for the sandbox inbox, not sent
-            SandboxRepository(uow.session).delivered(outbox_id, pid, channel.name, payload, now)
+        if isinstance(channel, SandboxChannel):  # kept for the sandbox inbox, not sent
+            shown = channel.shown(to_outbound(payload))
+            SandboxRepository(uow.session).delivered(
+                outbox_id, pid, channel.name,
+                {**payload, "text": shown.text,
+                 "choices": [[c.payload, c.label] for c in shown.choices]}, now)
         report.sent += 1
         log.info("outbound sent", extra={"outbox_id": outbox_id, "channel": channel.name,
                                          "participant": pid, "parts": len(results)})

@@ -30,6 +30,7 @@ from bot.services.safeguarding import local_contact_warnings
 from storage.models import AuditEvent, SurveyDefinition, SurveyStatus
 from storage.repositories import SurveyRepository
 from surveys.consultation import Consultation
+from surveys.keywords import keyword_clashes
 from surveys.lint import (
     DEFAULT_MAX_SEGMENTS,
     Check,
@@ -46,6 +47,7 @@ from surveys.lint import (
 from surveys.loader import MAX_FILE_BYTES as MAX_YAML_BYTES
 from surveys.loader import load_text
 from surveys.model import Survey
+from surveys.organisation import EXAMPLE, Organisation
 from surveys.reading import SurveyError
 from surveys.xlsform import MAX_FILE_BYTES as MAX_XLSFORM_BYTES
 from surveys.xlsform import XLSFormError, import_xlsform
@@ -162,6 +164,9 @@ class Draft:
     stored_version: int | None = None
     unchanged: bool = False
     not_imported: tuple[str, ...] = field(default=())
+    #: What WithUs's own messages were measured with: the name, the contact, the menu.
+    organisation: Organisation = EXAMPLE
+    others: tuple[Item, ...] = ()
 
     @property
     def publishable(self) -> bool:
@@ -174,7 +179,7 @@ class Draft:
     @property
     def report(self) -> str:
         """`withus surveys lint`'s table, as the command prints it."""
-        return report(self.checks) if self.checks else ""
+        return report(self.checks, self.organisation) if self.checks else ""
 
     @property
     def rows(self) -> list[Row]:
@@ -186,7 +191,9 @@ class Draft:
 
     @property
     def previews(self) -> dict[str, list[PromptPreview]]:
-        return previews(self.item, self.checks) if self.item is not None else {}
+        if self.item is None:
+            return {}
+        return previews(self.item, self.checks, self.organisation, self.others)
 
 
 @dataclass(frozen=True)
@@ -208,12 +215,13 @@ class PromptPreview:
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram"}
 
 
-def previews(item: Item, checks: Sequence[Check]) -> dict[str, list[PromptPreview]]:
+def previews(item: Item, checks: Sequence[Check], organisation: Organisation = EXAMPLE,
+             others: Sequence[Item] = ()) -> dict[str, list[PromptPreview]]:
     """Every message by language, then prompt, as SMS, WhatsApp and Telegram send it."""
     labels: dict[tuple[str, str], tuple[str, ...]] = {}
     if isinstance(item, Survey):
         labels = {(p.id, p.language): tuple(c.label for c in p.reply.choices)
-                  for p in prompts(item)}
+                  for p in prompts(item, organisation, others)}
     by_prompt: dict[tuple[str, str], list[ChannelPreview]] = {}
     for c in checks:
         if c.channel == "sms":
@@ -232,8 +240,12 @@ def previews(item: Item, checks: Sequence[Check]) -> dict[str, list[PromptPrevie
 
 
 def check(session: Session, source: str, name: str = "the survey",
-          not_imported: Sequence[str] = (), max_segments: int = DEFAULT_MAX_SEGMENTS) -> Draft:
-    """Load and lint survey YAML, and work out the version it would be published as."""
+          not_imported: Sequence[str] = (), max_segments: int = DEFAULT_MAX_SEGMENTS,
+          organisation: Organisation = EXAMPLE, others: Sequence[Item] = ()) -> Draft:
+    """Load and lint survey YAML, and work out the version it would be published as.
+
+    WithUs's own messages are measured with `organisation` and a menu of the survey and
+    `others` (the deployment's, from the dashboard)."""
     if len(source.encode()) > MAX_YAML_BYTES:
         return Draft(source, error=f"{name}: the survey is larger than "
                                    f"{MAX_YAML_BYTES // 1024} KB",
@@ -246,12 +258,14 @@ def check(session: Session, source: str, name: str = "the survey",
     target, text = _next_version(item, source, latest)
     if text != source:
         item = load_text(text, name)
-    checks = (lint_survey(item, name, max_segments) if isinstance(item, Survey)
-              else lint_texts(item, name, max_segments))
+    checks = (lint_survey(item, name, max_segments, organisation, others)
+              if isinstance(item, Survey)
+              else lint_texts(item, name, max_segments, organisation, others))
     return Draft(text, item, None, tuple(checks), tuple(local_contact_warnings([item])),
                  target, latest.version if latest else None,
                  unchanged=latest is not None and latest.sha256 == _sha(text),
-                 not_imported=tuple(not_imported))
+                 not_imported=tuple(not_imported), organisation=organisation,
+                 others=tuple(others))
 
 
 def _sha(text: str) -> str:
@@ -312,11 +326,26 @@ def store(session: Session, item: Item, source: str, now: datetime) -> bool:
 
     Raises `storage.errors.SurveyVersionConflict` if the version holds other words.
     """
+    _refuse_keyword_clash(session, item)
     new = SurveyRepository(session).store(item.id, item.version, item.title.get(), source,
                                           _sha(source), now)
     if isinstance(item, Consultation):  # its seed statements, approved
         store_seeds(session, item, now)
     return new
+
+
+def _refuse_keyword_clash(session: Session, item: Item) -> None:
+    """A word (id or keyword) that would start this and another stored survey that is not
+    archived: `SurveyError`, naming both."""
+    repo = SurveyRepository(session)
+    archived = {sid for sid, row in repo.statuses().items() if row.archived_at is not None}
+    others = [load_text(d.source, f"{d.survey_id} v{d.version}") for d in repo.latest_all()
+              if d.survey_id != item.id and d.survey_id not in archived]
+    for newer, older, word in keyword_clashes([*others, item]):
+        if newer is item:
+            raise SurveyError(item.source_path or item.id,
+                              f"keyword {word} would also start '{older.id}', which is "
+                              "already published: choose another word")
 
 
 # --- open, scheduled, closed, archived -----------------------------------------------------

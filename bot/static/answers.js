@@ -84,20 +84,35 @@
     var focused = document.activeElement;
     var focusedId = focused && focused.id;
     var answer = form.closest("li.answer");
+    var inSuggestions = Boolean(form.closest("#suggestions-panel"));
     var body = new FormData(form);
+    var asking = form.hasAttribute("data-get");
+    var target = form.action;
+    if (asking) {
+      // A GET form (Suggest themes): the same URL the browser would go to.
+      var url = new URL(form.action, window.location.href);
+      url.search = new URLSearchParams(body).toString();
+      url.hash = "";
+      target = url.toString();
+    }
     setBusy(form, true);
+    if (asking) {
+      say("Grouping similar answers\u2026", false);
+    }
     var response;
     var html;
     try {
-      response = await fetch(form.action, {
+      response = await fetch(target, asking ? {
+        method: "GET", credentials: "same-origin", headers: {"X-Requested-With": "fetch"}
+      } : {
         method: "POST", body: body, credentials: "same-origin",
         headers: {"X-Requested-With": "fetch"}
       });
       html = await response.text();
     } catch (err) {
       setBusy(form, false);
-      say("That was not saved: the server could not be reached. Check the connection " +
-          "and try again.", true);
+      say((asking ? "No suggestions" : "That was not saved") + ": the server could not be " +
+          "reached. Check the connection and try again.", true);
       return;
     }
     setBusy(form, false);
@@ -105,7 +120,8 @@
     var landed = new URL(response.url, window.location.href);
     if (!response.ok) {
       var problem = doc.querySelector("main p");
-      say("That was not saved. " + (problem ? problem.textContent.trim() : ""), true);
+      say((asking ? "No suggestions. " : "That was not saved. ") +
+          (problem ? problem.textContent.trim() : ""), true);
       return;
     }
     if (landed.pathname !== surveyPage || !doc.getElementById("answers-section")) {
@@ -114,6 +130,15 @@
       return;
     }
     swapFrom(doc);
+    if (asking) {
+      // The page now shows suggestions: keep them after a reload, and have every form
+      // come back to this view (so accepting one suggestion shows the rest).
+      var here = landed.pathname + landed.search;
+      window.history.replaceState(null, "", here + window.location.hash);
+      document.querySelectorAll("#answers-section input[name=back]").forEach(function (input) {
+        input.value = here;
+      });
+    }
     var message = messagesOf(doc);
     say(message.text, message.error);
     if (!message.error) {
@@ -123,6 +148,18 @@
       if (form.hasAttribute("data-bulk")) {
         document.querySelectorAll("input[form=bulk-tag][name=answer], [data-select-all]")
           .forEach(function (box) { box.checked = false; });
+      }
+    }
+    if (asking || (inSuggestions && !(focusedId && document.getElementById(focusedId)))) {
+      // The suggestion acted on has gone: go on from the list of suggestions.
+      var heading = document.getElementById("suggestions-heading");
+      if (heading) {
+        heading.setAttribute("tabindex", "-1");
+        heading.focus({preventScroll: true});
+      }
+      if (asking) {
+        say(message.text || "Suggestions are ready below.", message.error);
+        return;
       }
     }
     refocus(focusedId, answer && document.getElementById(answer.id));

@@ -26,13 +26,14 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    exists,
     func,
     literal_column,
     or_,
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from storage.models import (
     ROLES,
@@ -48,6 +49,7 @@ from storage.models import (
     Response,
     SandboxMessage,
     Theme,
+    ThemeRejection,
     User,
 )
 from storage.repositories._sql import check_one_of, insert, rowcount
@@ -69,11 +71,14 @@ class ResponseFilter:
     #: Leave out test responses (sandbox rehearsals). Set it only when a survey has
     #: some (`DashboardRepository.test_responses`): the join it needs costs time.
     without_test: bool = False
+    #: (question id, option code): only those who gave that answer to a single-answer
+    #: question; code "" is those who gave it no answer (skipped, or never reached it).
+    answer: tuple[str, str] | None = None
 
     @property
     def active(self) -> bool:
         return any((self.date_from, self.date_to, self.channel, self.language,
-                    self.without_test))
+                    self.without_test, self.answer))
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -88,7 +93,27 @@ class ResponseFilter:
             found.append(Response.channel == self.channel)
         if self.language:
             found.append(Response.language == self.language)
+        if self.answer:
+            found.append(answered_with(*self.answer))
         return found
+
+
+def answer_texts(code: str) -> list[str]:
+    """How an option code is stored, as JSON text: a string, or a number for a scale."""
+    texts = [json.dumps(code)]
+    if code.lstrip("-").isdigit():
+        texts.append(json.dumps(int(code)))
+    return texts
+
+
+def answered_with(question_id: str, code: str) -> ColumnElement[bool]:
+    """The response gave `code` to the question (or, for code "", no answer at all)."""
+    given = aliased(Answer)
+    match = exists().where(given.response_id == Response.id,
+                           given.question_id == question_id, given.kind == "value")
+    if not code:
+        return ~match
+    return match.where(cast(given.value, Text).in_(answer_texts(code)))
 
 
 #: No filter: every response.
@@ -144,6 +169,11 @@ class SurveyCounts:
 class DashboardRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    @property
+    def session(self) -> Session:
+        """The session it works on, for the repositories that add to it (by_answer.py)."""
+        return self._session
 
     # --- accounts ------------------------------------------------------------------------
 
@@ -347,6 +377,39 @@ class DashboardRepository:
             )
             for answer_id, theme_id in rows:
                 found[answer_id].append(theme_id)
+        return found
+
+    def tags_in_question(self, survey_id: str, question_id: str) -> dict[int, list[int]]:
+        """Theme ids per tagged answer of one question (for suggested themes)."""
+        found: dict[int, list[int]] = {}
+        rows = self._session.execute(
+            select(AnswerTheme.answer_id, AnswerTheme.theme_id)
+            .join(Answer, Answer.id == AnswerTheme.answer_id)
+            .where(Answer.survey_id == survey_id, Answer.question_id == question_id)
+            .order_by(AnswerTheme.answer_id, AnswerTheme.theme_id)
+        )
+        for answer_id, theme_id in rows:
+            found.setdefault(answer_id, []).append(theme_id)
+        return found
+
+    def reject_theme(self, answer_ids: Iterable[int], name: str, user_id: int | None,
+                     now: datetime) -> None:
+        """Remember that a suggested theme (its folded name) is wrong for these answers."""
+        for answer_id in answer_ids:
+            self._session.execute(insert(self._session, ThemeRejection).values(
+                answer_id=answer_id, name=name, rejected_by=user_id, rejected_at=now,
+            ).on_conflict_do_nothing(index_elements=["answer_id", "name"]))
+
+    def rejections_in_question(self, survey_id: str, question_id: str) -> dict[int, set[str]]:
+        """The rejected theme names per answer of one question."""
+        found: dict[int, set[str]] = {}
+        rows = self._session.execute(
+            select(ThemeRejection.answer_id, ThemeRejection.name)
+            .join(Answer, Answer.id == ThemeRejection.answer_id)
+            .where(Answer.survey_id == survey_id, Answer.question_id == question_id)
+        )
+        for answer_id, name in rows:
+            found.setdefault(answer_id, set()).add(name)
         return found
 
     def add_note(self, answer_id: int, user_id: int | None, text: str, now: datetime) -> int:

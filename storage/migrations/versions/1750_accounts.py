@@ -3,7 +3,7 @@ temporary password to change at first sign-in, two-factor (TOTP) secrets, one-ti
 links, and settings an organiser changes in the dashboard.
 
 Revision ID: 1750
-Revises: 1720
+Revises: 1740
 Create Date: 2026-12-05 07:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "1750"
-down_revision: str | None = "1720"
+down_revision: str | None = "1740"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

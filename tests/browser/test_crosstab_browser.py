@@ -1,0 +1,93 @@
+"""Filtering the results by another question's answer, and the cross-tab, in Chromium at
+1280 and 390 px: used as a reviewer would (choose, apply, follow a row's link), checked
+with axe-core, never scrolling the page sideways, and screenshotted to
+test-output/screenshots/crosstab-*.png.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.services.runtime import Runtime
+from tests.browser.conftest import serve
+from tests.browser.seed import add_user, seed
+from tests.browser.test_dashboard_browser import check_accessibility, shot
+from tests.browser.test_phone_width_browser import sideways, sign_in
+from tests.helpers import FakeClock, make_runtime
+from tests.test_differencing import carers_45
+
+pytestmark = pytest.mark.timeout(300)
+
+REVIEWER = "reviewer@example.org"
+
+
+@pytest.fixture(scope="module")
+def carers_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("crosstab")
+    runtime: Runtime = make_runtime(f"sqlite:///{folder / 'withus.db'}", folder,
+                                    clock=FakeClock(datetime(2026, 11, 23, 10, tzinfo=UTC)))
+    seed(runtime, "carers", carers_45())
+    add_user(runtime, REVIEWER, "reviewer")
+    with serve(runtime) as base:
+        yield base
+
+
+def fits(page: Any, width: int, what: str) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, (
+        what, sideways(page))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_filter_by_answer_then_compare_two_questions(browser: Any, carers_server: str,
+                                                     width: int) -> None:
+    base = carers_server
+    context = browser.new_context(bypass_csp=True, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    sign_in(page, base, REVIEWER)
+    page.goto(f"{base}/dashboard/surveys/carers")
+
+    # Only those who care 20 to 49 hours a week.
+    page.get_by_label("Answer to another question").select_option("hours:h20_49")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**answer=hours*")
+    assert page.locator("#answer-view").inner_text().startswith(
+        "Showing only the people who answered \u201c20 to 49 hours\u201d")
+    time_for_me = page.locator("article", has=page.locator("#q-time_for_me")).locator("table")
+    assert time_for_me.locator("caption").inner_text() == "Answered by 20"
+    rows = time_for_me.locator("tbody tr")
+    assert rows.nth(2).locator("td").first.inner_text() == "10"
+    assert rows.nth(3).locator("td").first.inner_text() == "10"
+    fits(page, width, "the filtered results page")
+    check_accessibility(page, f"the results filtered by an answer, {width} px")
+    shot(page, f"crosstab-filtered-{width}")
+
+    # The cross-tab of the same question by the same answer.
+    page.get_by_role("link", name="Compare two questions in a cross-tab").click()
+    page.get_by_label("Rows: people's answer to").select_option("hours")
+    page.get_by_label("Columns: their answer to").select_option("time_for_me")
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_url("**crosstab?rows=hours*")
+    table = page.locator("table.crosstab")
+    assert table.locator("caption").inner_text().startswith("People, by their answers")
+    row = table.locator("tbody tr", has=page.get_by_role("link", name="20 to 49 hours"))
+    cells = [" ".join(t.replace(",", " ").split()) for t in row.locator("td").all_inner_texts()]
+    assert cells == ["0 0%", "0 0%", "10 50%", "10 50%", "0 0%", "0", "20"]
+    small = table.locator("tbody tr", has=page.get_by_role("link", name="Not sure"))
+    assert "fewer than 10" in small.locator("td").first.inner_text()
+    assert table.locator("tfoot td").last.inner_text() == "44"
+    # At phone width the table scrolls inside its own box, which the keyboard can reach.
+    box = page.locator(".table-scroll", has=table)
+    assert box.get_attribute("tabindex") == "0"
+    fits(page, width, "the cross-tab page")
+    check_accessibility(page, f"the cross-tab, {width} px")
+    shot(page, f"crosstab-{width}")
+
+    # A row's name leads to the results filtered to that answer.
+    row.get_by_role("link", name="20 to 49 hours").click()
+    page.wait_for_url("**answer=hours*")
+    assert page.get_by_label("Answer to another question").input_value() == "hours:h20_49"
+    context.close()
