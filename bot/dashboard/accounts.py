@@ -11,6 +11,7 @@ link's token is kept, and the temporary password is hashed like any other.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from typing import Any
 
@@ -317,8 +318,10 @@ def _two_factor_page(secret: str, *, error: str | None = None, status: int = 200
                            form=CodeForm(), error=error), status
 
 
+@functools.lru_cache(maxsize=32)
 def _qr(text: str) -> str:
-    """The QR code of `text` as an SVG data URI (drawn here: no image leaves the server)."""
+    """The QR code of `text` as an SVG data URI (drawn here: no image leaves the server).
+    Kept for a page reloaded while the same secret waits to be confirmed."""
     import qrcode
     import qrcode.image.svg
 

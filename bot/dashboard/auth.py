@@ -26,6 +26,7 @@ from bot.dashboard import bp, current_runtime
 from bot.dashboard.forms import ButtonForm, CodeForm, LoginForm
 from bot.services.accounts import (  # noqa: F401 (hash_password: for bot.cli)
     PASSWORDS,
+    REQUIRE_TWO_FACTOR,
     Accounts,
     PasswordTooShort,
     check_password,
@@ -96,12 +97,11 @@ def load_user(user_id: str) -> DashboardUser | None:
     epoch = session.get(EPOCH)
     if not (user_id.isdigit() and len(user_id) < 20 and isinstance(epoch, int)):
         return None
-    with database() as (repo, db_session):
-        user = repo.user(int(user_id))
+    with database() as (repo, _db_session):
+        user, required = repo.user_with_setting(int(user_id), REQUIRE_TWO_FACTOR)
         if user is None or user.disabled_at is not None or user.session_epoch != epoch:
             return None
-        required = Accounts(db_session, current_runtime().clock()).two_factor_required()
-        return dashboard_user(user, required)
+        return dashboard_user(user, bool(required))
 
 
 def dashboard_user(user: Any, two_factor_required: bool) -> DashboardUser:

@@ -189,6 +189,15 @@ class DashboardRepository:
     def user(self, user_id: int) -> User | None:
         return self._session.get(User, user_id)
 
+    def user_with_setting(self, user_id: int, name: str) -> tuple[User | None, Any]:
+        """An account and one dashboard setting in one query (every signed-in request
+        needs both)."""
+        row = self._session.execute(
+            select(User, DashboardSetting.value)
+            .outerjoin(DashboardSetting, DashboardSetting.name == name)
+            .where(User.id == user_id)).first()
+        return (None, None) if row is None else (row[0], row[1])
+
     def user_by_email(self, email: str) -> User | None:
         return self._session.scalars(
             select(User).where(User.email == email.strip().lower())
