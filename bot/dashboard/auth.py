@@ -119,6 +119,14 @@ def sign_in(user: DashboardUser) -> None:
 
 
 @bp.before_request
+def forms_only() -> None:
+    """Every dashboard form is sent as a form. A JSON body would reach Flask-WTF, which
+    reads JSON as the form and fails on anything but an object: refuse it with a 400."""
+    if request.method == "POST" and request.is_json:
+        abort(400)
+
+
+@bp.before_request
 def first_things_first() -> Any:
     """A temporary password is changed, and two-factor set up when everyone must have it,
     before any other page: each page sends the person to the one they must see first."""
