@@ -412,3 +412,13 @@ def test_an_organiser_cannot_disable_or_reset_themselves_on_the_page(
         assert message in reply.get_data(as_text=True)
     assert can_see(organiser)
     assert user(runtime, ORGANISER).disabled_at is None
+
+
+def test_a_json_body_is_a_400_not_a_500(app: Flask) -> None:
+    organiser = signed_in(app, ORGANISER)
+    csrf = token(organiser, "/dashboard/account")
+    for path in ("/dashboard/account/two-factor", "/dashboard/accounts",
+                 "/dashboard/surveys/fft/answers/themes"):
+        reply = organiser.post(path, data=b"0", headers={
+            "Content-Type": "application/json", "X-CSRFToken": csrf})
+        assert reply.status_code == 400, path
