@@ -907,9 +907,9 @@ def _chosen_survey(catalog: Catalog, s: dict[str, Any], event: Event, word: Keyw
                    ) -> tuple[Survey | Consultation | None, str | None]:
     """The survey or consultation this event chooses, if any, and the language of the
     keyword it was chosen by (None for an id, a button or a menu number)."""
-    if event.kind == "start":
-        return (catalog.item(event.survey_id.strip().lower()) if event.survey_id else None,
-                None)
+    if event.kind == "start":  # a deep link (t.me/bot?start=GOFALWYR) names an id or keyword
+        started = catalog.started_by(normalise(event.survey_id)) if event.survey_id else None
+        return started if started is not None else (None, None)
     if event.kind == "button" and event.payload.startswith(MENU_PREFIX):
         return catalog.item(event.payload.removeprefix(MENU_PREFIX)), None
     if event.kind != "text" or word is not None:

@@ -82,7 +82,7 @@ def _contact(channel: str | None, language: str) -> list[str]:
     elif channel in ("sms", "whatsapp"):
         words = _(language, "your phone number")
     else:
-        words = _(language, "how to reach you")
+        words = _(language, "your contact details")
     return [_(language, "We hold {contact}, encrypted and kept apart from your answers.",
               contact=words)]
 

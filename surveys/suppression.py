@@ -61,7 +61,8 @@ class Cell:
         if self.count is not None:
             return f"{self.count:,}"
         if self.reason == "small":
-            return f"fewer than {self.k}"
+            # With k = 1 (a copy holding only test data) the only small count is 0.
+            return f"fewer than {self.k}" if self.k > 1 else "0"
         return "hidden"
 
     def __str__(self) -> str:

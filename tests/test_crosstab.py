@@ -8,6 +8,7 @@ grouped queries however many groups there are.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from sqlalchemy import event
 from bot.services.runtime import Runtime
 from bot.web.app import create_app
 from tests.browser.seed import Person, add_user, seed
+from tests.conftest_db import TEST_VAULT_KEY
 from tests.differencing import scrape
 from tests.helpers import FakeClock, make_runtime
+from tests.test_cli import withus
 from tests.test_dashboard import REVIEWER, page, sign_in
 from tests.test_differencing import carers_45
 
@@ -32,6 +35,17 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     seed(rt, "carers", carers_45())
     yield rt
     rt.close()
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The command line's settings, on the test's database."""
+    values = {k: v for k, v in os.environ.items() if not k.startswith("WITHUS_")}
+    values.update(WITHUS_DATABASE_URL=database_url, WITHUS_INSTANCE_PATH=str(tmp_path / "cli"),
+                  WITHUS_VAULT_KEYS=TEST_VAULT_KEY,
+                  WITHUS_PSEUDONYM_KEY="a-test-pseudonym-key-that-is-long-enough",
+                  WITHUS_SECRET_KEY="test")
+    return values
 
 
 @pytest.fixture
@@ -163,3 +177,32 @@ def test_the_split_is_one_grouped_query_whatever_the_number_of_groups(
     grouped = [s for s in used[("hours", "/dashboard/surveys/carers/crosstab")]
                if "GROUP BY" in s]
     assert len(grouped) == 1, grouped
+
+
+def test_an_answer_filter_with_a_channel_needs_every_group_at_k(client: FlaskClient) -> None:
+    """Two kinds of narrowing at once: every (channel, answer) group must hold k or more,
+    or the view shows nothing (as for channel and language together)."""
+    html = page(client, "/dashboard/surveys/carers?answer=hours:h20_49&channel=sms")
+    assert "Showing only the people who answered" in html
+    assert 'value="sms" selected' in html
+    # WhatsApp's 14 are carers 0 to 13, so some (channel, hours) groups are under k.
+    assert "Answered by 20" not in html and "Answered by 10" not in html
+    assert ">10<" not in html.split('id="results-heading"')[1]
+
+
+def test_the_cli_prints_the_same_crosstab(client: FlaskClient, env: dict[str, str]) -> None:
+    html = page(client, "/dashboard/surveys/carers/crosstab?rows=hours&columns=time_for_me")
+    shown = {label: [cell.split(" ")[0] if "%" in cell else cell for cell in cells]
+             for label, cells in _rows(html, "People, by their answers").items()}
+    result = withus(["surveys", "crosstab", "carers", "hours", "time_for_me"], env)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    assert lines[0][1:] == ["1 (None at all)", "2", "3", "4", "5 (Plenty)", "Skipped",
+                            "Answered"]
+    printed = {line[0]: line[1:] for line in lines[1:]}
+    assert printed == shown
+    assert printed["20 to 49 hours"] == ["0", "0", "10", "10", "0", "0", "20"]
+    for args in (["nothing", "hours", "time_for_me"], ["carers", "helps", "hours"],
+                 ["carers", "hours", "hours"], ["carers", "hours", "missing"]):
+        refused = withus(["surveys", "crosstab", *args], env)
+        assert refused.returncode == 2 and "error:" in refused.stderr, args

@@ -120,6 +120,21 @@ def test_an_organiser_invites_a_cohort_and_sees_its_progress(client: FlaskClient
     assert "leeds" in listing and "queued" in listing and "No invitations yet." not in listing
 
 
+def test_links_to_the_invitation_form_choose_the_survey_and_cohort(
+        client: FlaskClient, runtime: Runtime) -> None:
+    import_cohort(runtime, "bradford", 2)
+    import_cohort(runtime, "leeds", 2, first=10)
+    sign_in(client, ORGANISER)
+    chosen = page(client, "/dashboard/invitations?survey=fft&cohort=leeds")
+    assert '<option value="leeds" selected>' in chosen
+    assert '<option value="fft" selected>' in chosen
+    assert '<option value="bradford" selected>' not in chosen
+    unknown = page(client, "/dashboard/invitations?survey=nope&cohort=%3Cb%3E")
+    assert " selected>" not in unknown  # an unknown name chooses nothing
+    status = page(client, "/dashboard/surveys/fft/status")
+    assert 'href="/dashboard/invitations?survey=fft"' in status
+
+
 def test_small_counts_on_the_progress_page_are_suppressed(client: FlaskClient,
                                                           runtime: Runtime) -> None:
     import_cohort(runtime, "york", 3)

@@ -281,3 +281,34 @@ def test_the_reader_finds_an_average_made_from_hidden_counts() -> None:
                for leak in leaks), leaks
     assert any("'time_for_me' option '5 (Plenty)'" in leak and "exactly 2" in leak
                for leak in leaks), leaks
+
+
+def test_a_timeline_with_hidden_days_gives_nothing_away(client: FlaskClient,
+                                                        runtime: Runtime) -> None:
+    """Three channels over five days, with a small WhatsApp day and a small SMS day: the
+    WhatsApp view's chart hides those days and others with them ("fewer than 10",
+    "hidden"), and the reader, with the whole survey's day-by-day figures, can pin none."""
+    from datetime import UTC, datetime
+
+    days = [(30, 30, 30), (3, 20, 20), (20, 3, 20), (20, 20, 20), (25, 20, 20)]
+    for day, (whatsapp, sms, telegram) in enumerate(days):
+        seed(runtime, "fft",
+             [Person({"overall": "good", "why": SKIP}, channel="whatsapp")] * whatsapp
+             + [Person({"overall": "poor", "why": SKIP}, channel="sms")] * sms
+             + [Person({"overall": "good", "why": SKIP}, channel="telegram")] * telegram,
+             when=datetime(2026, 9, 7 + day, 9, tzinfo=UTC))
+    survey = runtime.catalog.get().surveys["fft"]
+    sign_in(client, REVIEWER)
+    reader = the_reader(runtime, "fft")
+    know_the_survey(reader, survey, "wa.")
+    read_survey_page(reader, survey, scrape(page(client, "/dashboard/surveys/fft")))
+    html = page(client, "/dashboard/surveys/fft?channel=whatsapp")
+    narrowed = scrape(html)
+    timeline = next(t for t in narrowed.tables if t.caption.startswith("Responses over time"))
+    shown = [cells[0] for _label, cells in timeline.rows]
+    assert "fewer than 10" in shown and "30" in shown  # partly hidden, partly shown
+    assert "A “?” marks a day this view hides" in html
+    read_survey_page(reader, survey, narrowed, "wa.", "the WhatsApp view")
+    nested(reader, "", "wa.", list(reader.names))
+    leaks = reader.leaks() + complement_leaks(reader, survey, "", "wa.", "WhatsApp view")
+    assert not leaks, "\n".join(leaks)

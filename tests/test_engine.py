@@ -108,6 +108,13 @@ def test_a_keyword_in_either_language_starts_its_survey(said: str, survey_id: st
         assert result.state["stage"] == "language"
 
 
+def test_a_deep_link_with_a_welsh_keyword_starts_in_welsh() -> None:
+    result = converse(Catalog(LIBRARY), None, Event("start", survey_id="GOFALWYR"), NOW)
+    assert result.state["survey"] == "carers" and result.state["lang"] == "cy"
+    by_id = converse(Catalog(LIBRARY), None, Event("start", survey_id="carers"), NOW)
+    assert by_id.state["survey"] == "carers" and by_id.state["stage"] == "language"
+
+
 def test_a_welsh_keyword_keeps_the_language_someone_chose() -> None:
     english = converse(Catalog(LIBRARY, "fft"), None, text("hi"), NOW)
     english = converse(Catalog(LIBRARY, "fft"), english.state, text("1"), NOW)

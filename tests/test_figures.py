@@ -174,8 +174,12 @@ def test_a_scale_shows_its_average(client: FlaskClient, runtime: Runtime) -> Non
                       **({"time_wish": "A sitter."} if value < 3 else {})})
               for value in [1] * 3 + [2] * 4 + [3] * 15 + [4] * 14 + [5] * 8]
     seed(runtime, "carers", people)
-    words = text_of(page(client, "/dashboard/surveys/carers"))
+    html = page(client, "/dashboard/surveys/carers")
+    words = text_of(html)
     assert "Average (mean) 3.5 out of 5 Median 3.5" in words
+    # Everyone on one day: said in words, with no chart of a single bar.
+    assert "44 people agreed to take part on 23 November 2026. The numbers" in words
+    assert "timeline-chart" not in html
     assert "On the scale from 1 to 5, from all 44 answers." in words
 
 
@@ -217,3 +221,29 @@ def test_the_summary_lists_tagged_themes_with_counts(client: FlaskClient,
     # under k reads "fewer than 10").
     assert ("Themes the group found in these answers Theme Answers Waiting and parking "
             "fewer than 10") in found, found
+
+
+def test_one_query_for_a_partition_splits_as_a_query_per_row_would(
+        runtime: Runtime) -> None:
+    """The timeline of a view split six ways is one GROUP BY; each row picked out of it
+    matches that row's own query (channel, language, dates; declined never counted)."""
+    from storage.repositories.dashboard import ResponseFilter
+    from storage.repositories.timeline import (
+        responses_by_day,
+        responses_by_day_and_group,
+        split_by_day,
+    )
+
+    seed_over_days(runtime, "fft", fft_people(FFT_32), START, 14)
+    seed(runtime, "fft", [Person(status="declined"), Person({"overall": "good"},
+                                                            language="cy")],
+         when=datetime(2026, 11, 4, 12, tzinfo=UTC))
+    with runtime.sessions() as session:
+        groups = responses_by_day_and_group(session, "fft")
+        assert sum(groups.values()) == 33  # the one who declined is not in it
+        for where in [ResponseFilter(), ResponseFilter(channel="whatsapp"),
+                      ResponseFilter(channel="sms", language="cy"),
+                      ResponseFilter(date_from=date(2026, 11, 3), date_to=date(2026, 11, 4)),
+                      ResponseFilter(date_to=date(2026, 11, 2), channel="sms")]:
+            assert split_by_day(groups, where) == responses_by_day(session, "fft", where)
+        assert responses_by_day(session, "fft")[date(2026, 11, 2)] == 11

@@ -105,3 +105,10 @@ def test_dates_in_each_language() -> None:
     assert days(at(30, 12, 2025), at(2, 1), "cy") == "o 30 Rhagfyr 2025 i 2 Ionawr 2026"
     assert days(at(3), at(4), "cy") == "o 3 i 4 Rhagfyr 2026"
     assert days(at(4), at(4), "en") == "on Friday 4 December 2026"
+
+
+def test_an_address_on_another_channel_is_called_contact_details() -> None:
+    assert summary([], "en", "console").splitlines()[1] == (
+        "We hold your contact details, encrypted and kept apart from your answers.")
+    assert summary([], "cy", "web").splitlines()[1] == (
+        "Rydym yn cadw eich cyfeiriad cyswllt wedi'i amgryptio, mewn lle gwahanol i'ch atebion.")

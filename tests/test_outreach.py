@@ -278,6 +278,15 @@ def test_an_invitation_is_queued_once_and_says_how_to_start(runtime: Runtime,
                                                "Which language would you like?")
 
 
+def test_a_welsh_invitation_names_the_welsh_keyword(runtime: Runtime) -> None:
+    fft = runtime.catalog.get().surveys["fft"]
+    welsh = outreach.invitation_payload(fft, "cy", "sms", "Cwm Taf Carers")
+    assert welsh["text"].startswith("Helo gan Cwm Taf Carers.")
+    assert "PROFIAD." in welsh["text"].splitlines()[2] and "FFT" not in welsh["text"]
+    english = outreach.invitation_payload(fft, "en", "sms", "Cwm Taf Carers")
+    assert "To start, reply FFT." in english["text"]
+
+
 def test_people_can_be_invited_to_a_consultation_and_are_reminded_in_it(
         runtime: Runtime, sms: Recorder, clock: FakeClock) -> None:
     """Consultations go to cohorts like surveys: the invitation names its keyword, and

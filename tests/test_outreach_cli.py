@@ -110,8 +110,8 @@ def test_invite_schedules_and_can_be_followed_and_cancelled(env: dict[str, str |
     assert later.stdout.splitlines() == [
         f"invitation {invitation_id}: fft to leeds (2 people), at 6 Jan 2031 09:30 GMT",
         "sms: 2 people; there is no provider for sms here, so their messages go to the "
-        "sandbox inbox (the simulator page, /simulator/sandbox), not to anyone's phone: a "
-        "rehearsal",
+        "sandbox inbox (Sandbox in the dashboard's menu, /simulator/sandbox), not to "
+        "anyone's phone: a rehearsal",
         "note: no scheduler is running, so nothing goes until `withus serve` or "
         "`withus scheduler` is started",
         f"follow it with: withus invitations show {invitation_id}",

@@ -235,8 +235,8 @@ def _plan(runtime: Runtime, scheduled: Scheduled) -> list[str]:
         people = f"{count} {'person' if count == 1 else 'people'}"
         if channel in scheduled.sandboxed:
             lines.append(f"{channel}: {people}; there is no provider for {channel} here, so "
-                         "their messages go to the sandbox inbox (the simulator page, "
-                         "/simulator/sandbox), not to anyone's phone: a rehearsal")
+                         "their messages go to the sandbox inbox (Sandbox in the dashboard's "
+                         "menu, /simulator/sandbox), not to anyone's phone: a rehearsal")
             continue
         rate = settings.rate_telegram if channel == "telegram" else settings.rate_twilio
         seconds = count / rate if rate else 0

@@ -105,6 +105,55 @@ def surveys_list() -> None:
                    f"{_status_text(row)}\t{shown_keywords(item) or '-'}")
 
 
+@surveys.command("crosstab")
+@click.argument("survey_id")
+@click.argument("rows")
+@click.argument("columns")
+@click.option("--include-test", is_flag=True, help="Count sandbox test responses too.")
+def surveys_crosstab(survey_id: str, rows: str, columns: str, include_test: bool) -> None:
+    """The answers to question COLUMNS by the answer to question ROWS, tab-separated.
+
+    The same table as the dashboard's "Compare two questions", by the same code and the
+    same small-number rules (WITHUS_MIN_CELL): small cells read "fewer than N", cells
+    hidden so that they cannot be worked out read "hidden". An unknown survey or a
+    question that cannot be used exits 2.
+    """
+    from bot.dashboard.crosstab import crosstab
+    from bot.dashboard.results import SINGLE_ANSWER
+    from storage.repositories.dashboard import DashboardRepository, ResponseFilter
+    from surveys.model import CHOICE_TYPES
+    from surveys.suppression import Suppressor
+
+    runtime = build_runtime()
+    try:
+        survey = runtime.catalog.get().surveys.get(survey_id)
+        if survey is None:
+            click.echo(f"error: no survey {survey_id!r}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        by, shown = survey.question(rows), survey.question(columns)
+        if by is None or by.type not in SINGLE_ANSWER:
+            click.echo(f"error: ROWS must be a single choice, scale or yes/no question of "
+                       f"{survey_id}, not {rows!r}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        if shown is None or shown.type not in CHOICE_TYPES or shown is by:
+            click.echo(f"error: COLUMNS must be another choice, scale or yes/no question of "
+                       f"{survey_id}, not {columns!r}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        with runtime.sessions() as session:
+            repo = DashboardRepository(session)
+            tests = repo.test_responses(survey_id)
+            where = ResponseFilter(without_test=bool(tests) and not include_test)
+            table = crosstab(repo, survey, Suppressor(runtime.settings.min_cell), by, shown,
+                             where)
+    finally:
+        runtime.close()
+    click.echo("\t".join([by.text.get(), *table.columns, "Answered"]))
+    for row in [*table.rows, table.everyone]:
+        total = f"{row.total} with skips" if row.with_skips and not row.total.hidden \
+            else str(row.total)
+        click.echo("\t".join([row.label, *(str(cell) for cell in row.cells), total]))
+
+
 def _status_text(row: Any) -> str:
     """"open", "open until 1 March 2027 09:00 UTC", "scheduled from ...", "closed"."""
     if row.status == "open" and row.closes_at is not None:

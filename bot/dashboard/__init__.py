@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
         media,
         outreach,
         publishing,
+        response_view,
         safeguarding,
         suggestions,
         summary,

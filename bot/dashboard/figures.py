@@ -12,13 +12,15 @@ through the view's table in a narrowed view (docs/privacy.md, *Responses over ti
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy.orm import Session
 
 from bot.dashboard import bp
 from bot.dashboard.results import QuestionResult, View, _rows, option_labels
 from storage.repositories.by_answer import days_for
+from storage.repositories.dashboard import ResponseFilter
+from storage.repositories.timeline import responses_by_day_and_group, split_by_day
 from surveys.figures import (
     Bucket,
     Positive,
@@ -90,6 +92,11 @@ class Timeline:
         return bool(self.columns) and not self.total.hidden
 
     @property
+    def drawn(self) -> bool:
+        """Is there a chart to draw? Not for one day alone (the sentence says it all)."""
+        return self.shown and len(self.columns) > 1 and self.peak > 0
+
+    @property
     def peak(self) -> int:
         return max((c.cell.count or 0 for c in self.columns), default=0)
 
@@ -103,21 +110,26 @@ class Timeline:
         if not self.columns:
             return "Nobody has agreed to take part yet."
         first, last = self.columns[0].bucket, self.columns[-1].bucket
-        span = f"between {first.start:%-d %B %Y} and {last.end:%-d %B %Y}"
+        span = (f"on {first.start:%-d %B %Y}" if first.start == last.end
+                else f"between {first.start:%-d %B %Y} and {last.end:%-d %B %Y}")
         if self.total.reason == "small":
             return (f"Fewer than {self.total.k} people agreed to take part {span}, so "
                     "the chart is not shown.")
         if self.total.hidden:
             return ("Hidden in this view: the groups it is split into, day by day, are too "
                     "small to show apart.")
+        by = f", shown a {self.unit} at a time" if len(self.columns) > 1 else ""
         words = (f"{self.total} {'person' if self.total.count == 1 else 'people'} agreed "
-                 f"to take part {span}, shown a {self.unit} at a time.")
+                 f"to take part {span}{by}.")
         shown = [c for c in self.columns if c.cell.count is not None]
-        if shown and self.peak:
+        if shown and self.peak and len(self.columns) > 1:
             busiest = [c for c in shown if c.cell.count == self.peak]
             when = ", ".join(c.bucket.label for c in busiest[:3])
             more = " and others" if len(busiest) > 3 else ""
-            words += f" The most in one {self.unit}: {self.peak} ({when}{more})."
+            hidden = any(c.cell.hidden for c in self.columns)
+            shown_word = " shown" if hidden else ""
+            words += (f" The most in one {self.unit}{shown_word}: {self.peak} "
+                      f"({when}{more}).")
         if any(c.cell.hidden for c in self.columns):
             words += " Some are hidden in this view, to protect small groups."
         return words
@@ -149,9 +161,25 @@ class Timeline:
                 for j, i in enumerate(picked)]
 
 
+#: What `split_by_day` can narrow by, from one query's groups.
+SPLITTABLE = frozenset({"date_from", "date_to", "channel", "language", "without_test"})
+
+
+def _by_channel_language_dates(where: ResponseFilter) -> bool:
+    return not any(getattr(where, f.name) for f in fields(where) if f.name not in SPLITTABLE)
+
+
 def timeline(session: Session, survey_id: str, suppress: Suppressor, view: View) -> Timeline:
     """Responses over time for the view, by the threat model of a question: see the module."""
-    raw = days_for(session, survey_id, view.rows)  # one grouped query per split by answer
+    if all(_by_channel_language_dates(rows) for rows in view.rows.values()):
+        # One query for the whole partition (test responses left out if the view does).
+        rows = view.rows.values()
+        groups = responses_by_day_and_group(
+            session, survey_id, ResponseFilter(without_test=view.where.without_test),
+            by_channel=any(r.channel for r in rows), by_language=any(r.language for r in rows))
+        raw = {key: split_by_day(groups, rows) for key, rows in view.rows.items()}
+    else:  # split by another answer: one grouped query per split (by_answer.py)
+        raw = days_for(session, survey_id, view.rows)
     days = [day for per_day in raw.values() for day in per_day]
     if not days:
         return Timeline("day", [], Cell(0, "shown", suppress.k))

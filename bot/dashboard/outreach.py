@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, TextAreaField
@@ -128,7 +128,13 @@ def _invitations_page(form: InviteForm, error: str | None = None) -> Any:
 @bp.get("/invitations")
 @organiser_only
 def invitations() -> Any:
-    return _invitations_page(_invite_form())
+    form = _invite_form()
+    # Links from a cohort's import report or a survey's page choose it already.
+    for field in (form.survey, form.cohort):
+        wanted = request.args.get(field.name, "")
+        if wanted in {value for value, _label in field.choices or []}:
+            field.data = wanted
+    return _invitations_page(form)
 
 
 @bp.post("/invitations")

@@ -527,7 +527,8 @@ def invitation_payload(survey: Survey | Consultation, language: str | None,
                        channel: str, organisation: str = "WithUs") -> dict[str, Any]:
     """The invitation as an outbox payload: the survey's intro and how to start.
 
-    It names the survey's keyword ("reply FFT") because a reply that matches nothing
+    It names the survey's keyword in the invitation's language ("reply FFT", "atebwch
+    PROFIAD"; else its id) because a reply that matches nothing
     would otherwise start the default survey. On Telegram there is a Start button too.
     It is business-initiated, so on WhatsApp it goes as the approved template. It opens
     by saying who is writing (WITHUS_ORG_NAME).
@@ -536,7 +537,8 @@ def invitation_payload(survey: Survey | Consultation, language: str | None,
     hello, intro = _(lang, "Hello from {name}.", name=organisation), survey.intro.get(lang)
     if not intro.casefold().startswith(hello.casefold()):  # said once, not twice
         intro = f"{hello} {intro}"
-    parts = [intro, _(lang, "To start, reply {keyword}.", keyword=survey.id.upper())]
+    word = survey.keyword(lang) or survey.id.upper()  # PROFIAD in Welsh, FFT in English
+    parts = [intro, _(lang, "To start, reply {keyword}.", keyword=word)]
     if not _STOP_WORD.search(intro):
         parts.append(_(lang, "If you'd rather not hear from us, reply STOP."))
     choices = [[MENU_PREFIX + survey.id, _(lang, "Start")]] if channel == "telegram" else []

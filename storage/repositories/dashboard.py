@@ -129,6 +129,8 @@ class FreeTextAnswer:
     quote_ok: bool
     #: From a rehearsal in the sandbox.
     is_test: bool = False
+    #: The response it belongs to (its number, for organisers' link to the whole response).
+    response_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -658,7 +660,7 @@ class DashboardRepository:
         text = self._json_text(Answer.value)
         base = (
             select(Answer.id, Answer.question_id, text.label("text"), Answer.answered_at,
-                   Response.quote_ok, Response.is_test)
+                   Response.quote_ok, Response.is_test, Answer.response_id)
             .join(Response, Response.id == Answer.response_id)
             .where(Answer.survey_id == survey_id, Answer.question_id == question_id,
                    Answer.kind == "value", *where.conditions())
@@ -678,8 +680,8 @@ class DashboardRepository:
             ) or 0)
         rows = self._session.execute(base.order_by(Answer.id.desc()).limit(limit).offset(offset))
         answers = [FreeTextAnswer(answer_id, qid, str(value or ""), at, bool(quote_ok),
-                                  bool(is_test))
-                   for answer_id, qid, value, at, quote_ok, is_test in rows]
+                                  bool(is_test), response_id)
+                   for answer_id, qid, value, at, quote_ok, is_test, response_id in rows]
         return total, answers
 
     def theme_counts(self, survey_id: str, question_ids: Sequence[str],

@@ -1,7 +1,8 @@
 """Filtering the results by another question's answer, and the cross-tab, in Chromium at
 1280 and 390 px: used as a reviewer would (choose, apply, follow a row's link), checked
 with axe-core, never scrolling the page sideways, and screenshotted to
-test-output/screenshots/crosstab-*.png.
+test-output/screenshots/crosstab-*.png; and one response's full view as an organiser
+reaches it (response-*.png).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.services.runtime import Runtime
-from tests.browser.conftest import serve
+from tests.browser.conftest import SCREENSHOTS, serve
 from tests.browser.seed import add_user, seed
 from tests.browser.test_dashboard_browser import check_accessibility, shot
 from tests.browser.test_phone_width_browser import sideways, sign_in
@@ -22,7 +23,7 @@ from tests.test_differencing import carers_45
 
 pytestmark = pytest.mark.timeout(300)
 
-REVIEWER = "reviewer@example.org"
+REVIEWER, ORGANISER = "reviewer@example.org", "organiser@example.org"
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,7 @@ def carers_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                     clock=FakeClock(datetime(2026, 11, 23, 10, tzinfo=UTC)))
     seed(runtime, "carers", carers_45())
     add_user(runtime, REVIEWER, "reviewer")
+    add_user(runtime, ORGANISER, "organiser")
     with serve(runtime) as base:
         yield base
 
@@ -85,9 +87,42 @@ def test_filter_by_answer_then_compare_two_questions(browser: Any, carers_server
     fits(page, width, "the cross-tab page")
     check_accessibility(page, f"the cross-tab, {width} px")
     shot(page, f"crosstab-{width}")
+    if width < 600:  # scrolled sideways, the row names stay put over the numbers
+        box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+        assert box.evaluate("b => b.scrollLeft") > 0
+        name = table.locator("tbody th").first.bounding_box()
+        assert name is not None and name["x"] < 30
+        box.screenshot(path=str(SCREENSHOTS / f"crosstab-{width}-scrolled.png"))
 
     # A row's name leads to the results filtered to that answer.
     row.get_by_role("link", name="20 to 49 hours").click()
     page.wait_for_url("**answer=hours*")
     assert page.get_by_label("Answer to another question").input_value() == "hours:h20_49"
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_an_organiser_opens_one_response_by_its_number(browser: Any, carers_server: str,
+                                                       width: int) -> None:
+    base = carers_server
+    context = browser.new_context(bypass_csp=True, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    sign_in(page, base, ORGANISER)
+    page.goto(f"{base}/dashboard/surveys/carers?question=missing")
+    # From a written answer's link to the whole response.
+    link = page.locator("ol.answers li.answer").first.get_by_role("link", name="Response")
+    number = (link.get_attribute("href") or "").rsplit("/", 1)[-1]
+    assert number.isdigit() and link.inner_text().startswith(f"Response {number}")
+    link.click()
+    page.wait_for_url(f"**/responses/{number}")
+    assert page.get_by_role("heading", level=1).inner_text() == f"Response {number}"
+    assert "More respite, carer" in page.locator("ol.response-answers").inner_text()
+    fits(page, width, "one response")
+    check_accessibility(page, f"one response, {width} px")
+    shot(page, f"response-{width}")
+    # And by typing its number on the survey page.
+    page.goto(f"{base}/dashboard/surveys/carers")
+    page.get_by_label("Response number").fill(number)
+    page.get_by_role("button", name="Open it").click()
+    page.wait_for_url(f"**/responses/{number}")
     context.close()
