@@ -342,8 +342,47 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Raised to end every open session of the account at once (disabled, password reset):
+    #: a session remembers the number it signed in with and stops at its next click.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: A temporary password was given out: the first sign-in must choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
+    #: The two-factor (TOTP) secret, encrypted with the contact vault's keys. Set but not
+    #: yet confirmed while totp_enabled_at is empty.
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The last 30-second step whose code was accepted, so a code works only once.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     _repr_fields = ("role",)
+
+
+class AccountInvite(Base):
+    """A one-time link for a new account to choose its password. Only a hash of the token
+    is kept, so the table cannot be used to sign in."""
+
+    __tablename__ = "account_invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DashboardSetting(Base):
+    """A setting an organiser changes in the dashboard (e.g. two-factor for everyone)."""
+
+    __tablename__ = "dashboard_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(json_type())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    _repr_fields = ("value",)
 
 
 class LoginAttempt(Base):

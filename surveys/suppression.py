@@ -251,7 +251,8 @@ class Suppressor:
 
     def table(self, counts: Mapping[Row, Mapping[Key, int]], *,
               undisplayed: Iterable[Row] = (), multiple: bool = False,
-              totals: Mapping[Row, int] | None = None) -> dict[Row, Breakdown[Key]]:
+              totals: Mapping[Row, int] | None = None,
+              same_question: bool = False) -> dict[Row, Breakdown[Key]]:
         """A narrowed view or a cross-tab: rows are groups (channels, languages, the
         answers to another question), columns a question's answers.
 
@@ -270,6 +271,12 @@ class Suppressor:
         For multiple choice (`multiple=True`) the cells of a row do not add up to its
         total, so a cell is hidden too when the people in the row who did not choose it
         are 1 to k-1. `totals` gives each row's total (needed for multiple choice).
+
+        A hidden row's cell that a reader could work out to be 0 counts as worked out
+        (learning that nobody in a small group gave an answer is learning about them),
+        unless nobody at all gave that answer (the whole survey shows 0), or
+        `same_question` says the rows are the answers to the very question in the
+        columns: then a row's zeros outside its own answer are known to everyone.
         Returns a `Breakdown` per displayed row.
         """
         keep_out = set(undisplayed)
@@ -383,7 +390,7 @@ class Suppressor:
             if not settle():
                 return everything(secret)
             stuck = self._pinned(value, hidden, columns, shown_rows, row_total, counts,
-                                 unknown_rows, hidden_rows, multiple)
+                                 unknown_rows, hidden_rows, multiple, same_question)
             if stuck is None:
                 break
             # Rows and columns crossing at one hidden cell could still give it away:
@@ -419,7 +426,8 @@ class Suppressor:
                 hidden: Mapping[tuple[Any, Any], Reason], columns: list[Any],
                 shown_rows: list[Any], row_total: Mapping[Any, int],
                 counts: Mapping[Any, Mapping[Any, int]], unknown_rows: list[Any],
-                hidden_rows: Mapping[Any, Reason], multiple: bool) -> tuple[Any, Any] | None:
+                hidden_rows: Mapping[Any, Reason], multiple: bool,
+                same_question: bool = False) -> tuple[Any, Any] | None:
         """A hidden cell a reader could work out exactly from the table's totals, or None.
 
         A cell is safe when some other filling-in of the hidden cells fits everything
@@ -435,15 +443,19 @@ class Suppressor:
             if multiple:
                 high = min(high, row_total[cell[0]])
             cells[cell] = (value[cell], 0 if reason == "small" else k, high)
-        # The hidden rows balance together: only the sum of their totals is known. Where
-        # nobody in the hidden rows is in a column (and the shown rows hide nothing
-        # there), they are all 0 and that may be known, as a shown zero is: nobody can
-        # be picked out of nobody. Anything that follows for other cells is checked.
+        # The hidden rows balance together: only the sum of their totals is known. A
+        # column nobody at all chose is 0 everywhere, as the whole survey shows. Where the
+        # rows are the answers to the column's own question, a hidden row's zeros outside
+        # its own answer are known to anyone (nobody who said "under 20 hours" said "50
+        # or more"), so a column the hidden rows are all 0 in (with nothing hidden in
+        # the shown rows there) may be known too. Otherwise, that nobody in a small group
+        # chose something is itself a fact about them, and is checked like any cell.
         rest = object()
         row_of = {r: r for r in shown_rows}
         used = [c for c in columns
                 if any(counts[r].get(c, 0) for r in unknown_rows)
-                or any((r, c) in hidden for r in shown_rows)]
+                or any((r, c) in hidden for r in shown_rows)
+                or (not same_question and any(counts[r].get(c, 0) for r in shown_rows))]
         for r in unknown_rows:
             row_of[r] = rest
             top: float = k - 1 if hidden_rows[r] == "small" else float("inf")

@@ -139,3 +139,54 @@ def test_a_disabled_user_is_signed_out_at_their_next_click(
         assert again.status_code == 401
     finally:
         rt.close()
+
+
+def test_temporary_passwords_and_two_factor_off(env: dict[str, str | None], database_url: str,
+                                               tmp_path: Path) -> None:
+    add(env, "org@example.org", "organiser")
+    made = run(["add", "temp@example.org", "--role", "reviewer", "--temporary-password"], env)
+    assert made.exit_code == 0, made.output
+    lines = made.stdout.splitlines()
+    assert lines[0] == "added reviewer temp@example.org"
+    assert lines[2] == "(they choose their own when they first sign in)"
+    temporary = lines[1].removeprefix("temporary password: ")
+    assert len(temporary) == 19
+    reset = run(["reset-password", "org@example.org", "--temporary-password"], env)
+    assert reset.exit_code == 0
+    assert reset.stdout.startswith("reset the password of org@example.org\n"
+                                   "temporary password: ")
+    rt = make_runtime(database_url, tmp_path / "check", clock=FakeClock(), channels={})
+    try:
+        with rt.sessions() as session:
+            repo = DashboardRepository(session)
+            temp, org = repo.user_by_email("temp@example.org"), repo.user_by_email(
+                "org@example.org")
+            assert temp is not None and org is not None
+            assert check_password(temp.password_hash, temporary)[0]
+            assert temp.must_change_password and org.must_change_password
+            assert org.session_epoch == 1  # the reset ended the organiser's sessions
+            repo.update_user(temp.id, totp_secret=rt.vault.encrypt("JBSWY3DPEHPK3PXP"),
+                             totp_enabled_at=rt.clock())
+            session.commit()
+    finally:
+        rt.close()
+    assert listing(env)[1] == ["temp@example.org", "reviewer",
+                               "last signed in never (two-factor)"]
+    off = run(["two-factor-off", "TEMP@example.org"], env)
+    assert (off.exit_code, off.stdout) == (0, "turned off two-factor for temp@example.org\n")
+    assert listing(env)[1][2] == "last signed in never"
+    unknown = run(["two-factor-off", "nobody@example.org"], env)
+    assert unknown.exit_code == 2 and "there is no account for" in unknown.stderr
+    bad = run(["add", "not-an-email", "--role", "reviewer", "--temporary-password"], env)
+    assert (bad.exit_code, bad.stderr) == (
+        2, "error: 'not-an-email' does not look like an email address\n")
+
+
+def test_disabling_yourself_as_the_last_organiser_is_refused(
+        env: dict[str, str | None]) -> None:
+    add(env, "me@example.org", "organiser")
+    add(env, "rev@example.org", "reviewer")
+    result = run(["disable", "me@example.org"], env)
+    assert result.exit_code == 2
+    assert "me@example.org is the last organiser who can sign in" in result.stderr
+    assert listing(env)[0] == ["me@example.org", "organiser", "last signed in never"]

@@ -22,10 +22,12 @@ def keys_generate() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every vault entry, safeguarding flag, voice note and photo under the
-    newest key; older keys can then be dropped. The database's part is one transaction."""
+    """Re-encrypt every vault entry, safeguarding flag, voice note, photo and two-factor
+    sign-in secret under the newest key; older keys can then be dropped. The database's
+    part is one transaction."""
     from bot.services.media_jobs import rotate as rotate_media
     from storage.errors import VaultDecryptionError
+    from storage.repositories.dashboard import DashboardRepository
     from storage.repositories.safeguarding import SafeguardingRepository
     from storage.uow import UnitOfWork
 
@@ -34,6 +36,8 @@ def keys_rotate() -> None:
         with UnitOfWork(runtime.sessions, runtime.vault) as uow:
             count = uow.vault.rotate_all()
             flags = SafeguardingRepository(uow.session, uow.contact_vault).rotate_all()
+            secrets = DashboardRepository(uow.session).rotate_two_factor(
+                uow.contact_vault.rotate)
             uow.commit()
         files = rotate_media(runtime)
     except VaultDecryptionError:
@@ -46,6 +50,8 @@ def keys_rotate() -> None:
         runtime.close()
     click.echo(f"re-encrypted {count} vault entries, {flags} safeguarding flags and {files} "
                "voice notes and photos under the newest key")
+    if secrets:
+        click.echo(f"re-encrypted {secrets} two-factor sign-in secrets")
 
 
 COMMANDS: list[click.Command] = [keys]

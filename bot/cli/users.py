@@ -1,6 +1,8 @@
-"""`withus users add | list | disable | enable | set-role | reset-password` and
-`withus export`: dashboard accounts and exports from the terminal.
+"""`withus users add | list | disable | enable | set-role | reset-password |
+two-factor-off` and `withus export`: dashboard accounts and exports from the terminal.
 
+Every change goes through `bot.services.accounts`, as the dashboard's Accounts page does,
+so both refuse the same things (unknown account, unknown role, leaving no organiser).
 Passwords are never taken as an
 argument, where they would land in shell history and `ps`: they are prompted for, or read
 from standard input with `--password-stdin` for scripts.
@@ -8,68 +10,107 @@ from standard input with `--password-stdin` for scripts.
 
 from __future__ import annotations
 
-import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from bot.cli.common import EXIT_BAD_INPUT, progress_bar
 from bot.cli.common import runtime as _runtime
-
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
+from bot.services.accounts import (
+    AccountError,
+    Accounts,
+    PasswordTooShort,
+    hash_password,
+    normal_email,
+)
 
 
 @click.group()
 def users() -> None:
-    """Dashboard accounts for organisers and reviewers."""
+    """Dashboard accounts: organisers, reviewers and safeguarding leads.
+
+    The dashboard's Accounts page makes the same changes (and can invite by a one-time
+    link). No change may leave no organiser who can sign in.
+    """
+
+
+ROLE_HELP = ("organiser: everything, including exports and accounts. reviewer: a "
+             "coproduction group member who sees suppressed results, tags themes and "
+             "writes notes. lead: a safeguarding lead: what a reviewer sees, and the "
+             "safeguarding queue.")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _read_password(password_stdin: bool, prompt: str) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+def _apply(change: Callable[[Accounts], str]) -> None:
+    """Run one change through the accounts service (the dashboard's Accounts page uses the
+    same one), commit it, and print what it did; a refused change is exit 2."""
+    runtime = _runtime()
+    try:
+        with runtime.sessions() as session:
+            try:
+                done = change(Accounts(session, runtime.clock(), via="command line",
+                                       vault=runtime.vault))
+            except AccountError as exc:
+                _fail(str(exc))
+                return
+            session.commit()
+    finally:
+        runtime.close()
+    click.echo(done)
 
 
 @users.command("add")
 @click.argument("email")
 @click.option("--role", type=click.Choice(["organiser", "reviewer", "lead"]), required=True,
-              help="organiser: everything, including exports. reviewer: a coproduction "
-                   "group member who sees suppressed results, tags themes and writes notes. "
-                   "lead: a safeguarding lead: what a reviewer sees, and the safeguarding "
-                   "queue.")
+              help=ROLE_HELP)
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input.")
-def users_add(email: str, role: str, password_stdin: bool) -> None:
-    """Create a dashboard account. Prompts for the password unless --password-stdin."""
-    from bot.dashboard.auth import PasswordTooShort, hash_password
-    from storage.repositories.dashboard import DashboardRepository
-
-    if not EMAIL.match(email):
-        click.echo(f"error: '{email}' does not look like an email address", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+@click.option("--temporary-password", is_flag=True,
+              help="Make up a temporary password and print it, to give to the person; "
+                   "they must choose their own when they first sign in.")
+def users_add(email: str, role: str, password_stdin: bool, temporary_password: bool) -> None:
+    """Create a dashboard account. Prompts for the password unless --password-stdin or
+    --temporary-password. (The dashboard's Accounts page can also invite someone with a
+    one-time link.)"""
     try:
-        password_hash = hash_password(password)
+        normal_email(email)
+    except AccountError as exc:
+        _fail(str(exc))
+    if temporary_password:
+        def add_temporary(accounts: Accounts) -> str:
+            user, password = accounts.add_with_temporary_password(email, role)
+            return (f"added {role} {user.email}\ntemporary password: {password}\n"
+                    "(they choose their own when they first sign in)")
+        _apply(add_temporary)
+        return
+    password = _read_password(password_stdin, "Password")
+    try:
+        hash_password(password)
     except PasswordTooShort as exc:
-        click.echo(f"error: that password is too short: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    runtime = _runtime()
-    try:
-        with runtime.sessions() as session:
-            repo = DashboardRepository(session)
-            if repo.user_by_email(email) is not None:
-                click.echo(f"error: there is already an account for {email.lower()}", err=True)
-                sys.exit(EXIT_BAD_INPUT)
-            repo.add_user(email, password_hash, role, runtime.clock())
-            session.commit()
-    finally:
-        runtime.close()
-    click.echo(f"added {role} {email.strip().lower()}")
+        _fail(f"that password is too short: {exc}")
+
+    def add(accounts: Accounts) -> str:
+        user = accounts.add(email, role, password)
+        return f"added {role} {user.email}"
+    _apply(add)
 
 
 @users.command("list")
 def users_list() -> None:
-    """One line per account: email, role, last sign-in."""
+    """One line per account: email, role, last sign-in, and whether it is disabled or
+    has two-factor sign-in on."""
     from storage.repositories.dashboard import DashboardRepository
 
     runtime = _runtime()
@@ -81,62 +122,22 @@ def users_list() -> None:
     for user in accounts:
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
         state = " (disabled)" if user.disabled_at else ""
+        state += " (two-factor)" if user.totp_enabled_at else ""
         click.echo(f"{user.email}\t{user.role}\tlast signed in {last}{state}")
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
-
-
-def _change(email: str, what: str, *, role: str | None = None, disable: bool | None = None,
-            password_hash: str | None = None) -> None:
-    """Apply one change to an account, never leaving no organiser who can sign in."""
-    from storage.repositories.dashboard import DashboardRepository
-
-    runtime = _runtime()
-    try:
-        with runtime.sessions() as session:
-            repo = DashboardRepository(session)
-            user = repo.user_by_email(email)
-            if user is None:
-                _fail(f"there is no account for {email.strip().lower()} "
-                      "(see `withus users list`)")
-                return
-            loses_organiser = user.role == "organiser" and user.disabled_at is None and (
-                disable is True or (role is not None and role != "organiser"))
-            if loses_organiser and repo.active_organisers() <= 1:
-                _fail(f"{user.email} is the last organiser who can sign in; add or enable "
-                      "another organiser first")
-            values: dict[str, object] = {}
-            if role is not None:
-                values["role"] = role
-            if disable is not None:
-                values["disabled_at"] = runtime.clock() if disable else None
-            if password_hash is not None:
-                values["password_hash"] = password_hash
-            repo.update_user(user.id, **values)
-            repo.audit(None, what, user.email, runtime.clock(),
-                       detail={"via": "command line", **({"role": role} if role else {})})
-            session.commit()
-            email = user.email
-    finally:
-        runtime.close()
-    click.echo(f"{what} {email}" + (f" (now {role})" if role else ""))
 
 
 @users.command("disable")
 @click.argument("email")
 def users_disable(email: str) -> None:
-    """Stop an account signing in; its open dashboard sessions end at their next click."""
-    _change(email, "disabled", disable=True)
+    """Stop an account signing in; its open dashboard sessions end at once."""
+    _apply(lambda accounts: f"disabled {accounts.disable(email).email}")
 
 
 @users.command("enable")
 @click.argument("email")
 def users_enable(email: str) -> None:
     """Let a disabled account sign in again."""
-    _change(email, "enabled", disable=False)
+    _apply(lambda accounts: f"enabled {accounts.enable(email).email}")
 
 
 @users.command("set-role")
@@ -144,27 +145,44 @@ def users_enable(email: str) -> None:
 @click.argument("role", type=click.Choice(["organiser", "reviewer", "lead"]))
 def users_set_role(email: str, role: str) -> None:
     """Change an account's role: organiser, reviewer or lead (safeguarding)."""
-    _change(email, "changed role of", role=role)
+    _apply(lambda accounts:
+           f"changed role of {accounts.set_role(email, role).email} (now {role})")
 
 
 @users.command("reset-password")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True,
               help="Read the new password from the first line of standard input.")
-def users_reset_password(email: str, password_stdin: bool) -> None:
-    """Set a new password for an account. Prompts for it unless --password-stdin."""
-    from bot.dashboard.auth import PasswordTooShort, hash_password
+@click.option("--temporary-password", is_flag=True,
+              help="Make up a temporary password and print it; they must choose their "
+                   "own when they next sign in.")
+def users_reset_password(email: str, password_stdin: bool, temporary_password: bool) -> None:
+    """Set a new password for an account and end its open sessions. Prompts for it unless
+    --password-stdin or --temporary-password."""
+    password: str | None = None
+    if not temporary_password:
+        password = _read_password(password_stdin, "New password")
+        try:
+            hash_password(password)
+        except PasswordTooShort as exc:
+            _fail(f"that password is too short: {exc}")
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    try:
-        password_hash = hash_password(password)
-    except PasswordTooShort as exc:
-        _fail(f"that password is too short: {exc}")
-        return
-    _change(email, "reset the password of", password_hash=password_hash)
+    def reset(accounts: Accounts) -> str:
+        user, new = accounts.reset_password(email, password)
+        if password is None:
+            return (f"reset the password of {user.email}\ntemporary password: {new}\n"
+                    "(they choose their own when they next sign in)")
+        return f"reset the password of {user.email}"
+    _apply(reset)
+
+
+@users.command("two-factor-off")
+@click.argument("email")
+def users_two_factor_off(email: str) -> None:
+    """Turn off two-factor sign-in for an account (a lost phone); they set it up again
+    at their next sign-in if everyone must use it."""
+    _apply(lambda accounts:
+           f"turned off two-factor for {accounts.remove_two_factor(accounts.find(email).id).email}")
 
 
 @click.command()

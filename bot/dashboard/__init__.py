@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
     # Importing these registers their routes on bp (and the consultation pages' blueprint,
     # nested in bp so that they share its headers, error pages and sign-in).
     from bot.dashboard import (  # noqa: F401
+        accounts,
         auth,
         consultation,
         contacts,

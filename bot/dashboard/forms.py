@@ -28,6 +28,46 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Sign in")
 
 
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=20)])
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1000)])
+    new = PasswordField("New password", validators=[DataRequired(), Length(max=1000)])
+    confirm = PasswordField("New password again", validators=[DataRequired(),
+                                                              Length(max=1000)])
+
+
+class ChoosePasswordForm(FlaskForm):
+    """Choosing a password through a one-time link."""
+
+    new = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    confirm = PasswordField("Password again", validators=[DataRequired(), Length(max=1000)])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired(), Length(max=254)])
+    role = RadioField("Role", choices=[
+        SelectChoice("reviewer", "Reviewer"), SelectChoice("lead", "Safeguarding lead"),
+        SelectChoice("organiser", "Organiser")], default="reviewer",
+        validators=[DataRequired()])
+    how = RadioField("How they sign in the first time", choices=[
+        SelectChoice("link", "A one-time link to choose their password (valid 48 hours)"),
+        SelectChoice("password", "A temporary password, changed at their first sign-in")],
+        default="link", validators=[DataRequired()])
+
+
+class RoleForm(FlaskForm):
+    role = RadioField("Role", choices=[
+        SelectChoice("reviewer", "Reviewer"), SelectChoice("lead", "Safeguarding lead"),
+        SelectChoice("organiser", "Organiser")], validators=[DataRequired()])
+
+
+class RequireTwoFactorForm(FlaskForm):
+    required = BooleanField("Everyone must use two-factor sign-in")
+
+
 class ButtonForm(FlaskForm):
     """A form that is only a button (sign out): the token is all it carries."""
 

@@ -166,7 +166,7 @@ def view_for(where: ResponseFilter, channels: Sequence[str], languages: Sequence
 
 def _rows(suppress: Suppressor, view: View, counts: Mapping[Hashable, Mapping[str, int]],
           *, multiple: bool = False, totals: Mapping[Hashable, int] | None = None,
-          ) -> Breakdown[str]:
+          same_question: bool = False) -> Breakdown[str]:
     """The view's own row of a suppressed table (or the whole survey's group)."""
     if not view.narrowed:
         row = counts[view.me]
@@ -182,7 +182,7 @@ def _rows(suppress: Suppressor, view: View, counts: Mapping[Hashable, Mapping[st
                 hidden = Cell(None, "small", suppress.k)
             return Breakdown(dict.fromkeys(mine, hidden), hidden, not multiple)
     table = suppress.table(counts, undisplayed=view.undisplayed, multiple=multiple,
-                           totals=totals)
+                           totals=totals, same_question=same_question)
     return table[view.me]
 
 
@@ -328,6 +328,12 @@ def question_results(repo: DashboardRepository, survey: Survey, suppress: Suppre
     return results, summaries[view.me].answered
 
 
+def _split_by(view: View) -> str | None:
+    """The question whose answers the view's rows are, if it is split by an answer."""
+    answer = view.where.answer
+    return answer[0] if answer is not None and view.narrowed else None
+
+
 def _question(q: Question, summaries: Mapping[Hashable, AnswerSummary], view: View,
               suppress: Suppressor) -> QuestionResult:
     narrowed = view.narrowed
@@ -372,7 +378,8 @@ def _question(q: Question, summaries: Mapping[Hashable, AnswerSummary], view: Vi
         for row in per_row.values():
             for code, _label in labels:
                 row.setdefault(code, 0)
-        breakdown = _rows(suppress, view, per_row, multiple=True, totals=answered)
+        breakdown = _rows(suppress, view, per_row, multiple=True, totals=answered,
+                          same_question=_split_by(view) == q.id)
         return QuestionResult(q, "multiple", breakdown.total, None, bars=bars(breakdown, labels),
                               breakdown=breakdown)
     per_row = {}
@@ -388,7 +395,7 @@ def _question(q: Question, summaries: Mapping[Hashable, AnswerSummary], view: Vi
             row.setdefault(code, 0)
         row[SKIPPED] = summaries[key].skipped.get(q.id, 0)
     if narrowed:
-        breakdown = _rows(suppress, view, per_row)
+        breakdown = _rows(suppress, view, per_row, same_question=_split_by(view) == q.id)
         skipped = breakdown[SKIPPED]
         if skipped.count is not None and breakdown.total.count is not None:
             answered_cell = Cell(breakdown.total.count - skipped.count, "shown", suppress.k)

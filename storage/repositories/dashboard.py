@@ -12,7 +12,7 @@ Instantiate it on the unit of work's session: `DashboardRepository(uow.session)`
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
@@ -37,9 +37,11 @@ from sqlalchemy.orm import Session, aliased
 
 from storage.models import (
     ROLES,
+    AccountInvite,
     Answer,
     AnswerTheme,
     AuditEvent,
+    DashboardSetting,
     Invitation,
     LoginAttempt,
     Note,
@@ -190,6 +192,15 @@ class DashboardRepository:
     def user(self, user_id: int) -> User | None:
         return self._session.get(User, user_id)
 
+    def user_with_setting(self, user_id: int, name: str) -> tuple[User | None, Any]:
+        """An account and one dashboard setting in one query (every signed-in request
+        needs both)."""
+        row = self._session.execute(
+            select(User, DashboardSetting.value)
+            .outerjoin(DashboardSetting, DashboardSetting.name == name)
+            .where(User.id == user_id)).first()
+        return (None, None) if row is None else (row[0], row[1])
+
     def user_by_email(self, email: str) -> User | None:
         return self._session.scalars(
             select(User).where(User.email == email.strip().lower())
@@ -216,6 +227,70 @@ class DashboardRepository:
         if new_hash:
             values["password_hash"] = new_hash
         self._session.execute(update(User).where(User.id == user_id).values(values))
+
+    def end_sessions(self, user_id: int) -> int:
+        """Raise the account's session epoch, so every session signed in before ends at its
+        next click. Returns the new epoch (for the one session that should carry on)."""
+        self._session.execute(update(User).where(User.id == user_id)
+                              .values(session_epoch=User.session_epoch + 1))
+        return int(self._session.scalar(
+            select(User.session_epoch).where(User.id == user_id)) or 0)
+
+    def rotate_two_factor(self, rotate: Callable[[bytes], bytes]) -> int:
+        """Re-encrypt every two-factor secret with `rotate` (the vault's); how many."""
+        users = list(self._session.scalars(select(User).where(User.totp_secret.is_not(None))))
+        for user in users:
+            assert user.totp_secret is not None
+            user.totp_secret = rotate(user.totp_secret)
+        self._session.flush()
+        return len(users)
+
+    # --- invite links ------------------------------------------------------------------
+
+    def add_invite(self, user_id: int, token_hash: str, now: datetime,
+                   expires_at: datetime) -> None:
+        """A new link for the account; any earlier unused link for it stops working."""
+        self._session.execute(
+            update(AccountInvite)
+            .where(AccountInvite.user_id == user_id, AccountInvite.used_at.is_(None))
+            .values(used_at=now))
+        self._session.add(AccountInvite(user_id=user_id, token_hash=token_hash,
+                                        created_at=now, expires_at=expires_at))
+        self._session.flush()
+
+    def invite(self, token_hash: str) -> AccountInvite | None:
+        return self._session.scalars(
+            select(AccountInvite).where(AccountInvite.token_hash == token_hash)).first()
+
+    def use_invite(self, invite_id: int, now: datetime) -> bool:
+        """Mark a link used; False if it was used (or replaced) in the meantime."""
+        result = self._session.execute(
+            update(AccountInvite)
+            .where(AccountInvite.id == invite_id, AccountInvite.used_at.is_(None))
+            .values(used_at=now))
+        return rowcount(result) == 1
+
+    def open_invites(self, now: datetime) -> dict[int, datetime]:
+        """Account id → when its unused, unexpired link expires."""
+        rows = self._session.execute(
+            select(AccountInvite.user_id, func.max(AccountInvite.expires_at))
+            .where(AccountInvite.used_at.is_(None), AccountInvite.expires_at > now)
+            .group_by(AccountInvite.user_id))
+        return {user_id: expires for user_id, expires in rows}
+
+    # --- settings changed in the dashboard ----------------------------------------------
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        row = self._session.get(DashboardSetting, name)
+        return default if row is None else row.value
+
+    def set_setting(self, name: str, value: Any, now: datetime) -> None:
+        row = self._session.get(DashboardSetting, name)
+        if row is None:
+            self._session.add(DashboardSetting(name=name, value=value, updated_at=now))
+        else:
+            row.value, row.updated_at = value, now
+        self._session.flush()
 
     # --- sign-in attempts ------------------------------------------------------------
 

@@ -8,7 +8,7 @@ channel, language, is_test, status, consented_at, started_at): the filter choice
 funnel and responses over time read it instead of the table.
 
 Revision ID: 1730
-Revises: 1740
+Revises: 1750
 Create Date: 2026-12-05 07:30:00
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "1730"
-down_revision: str | None = "1740"
+down_revision: str | None = "1750"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
