@@ -51,12 +51,15 @@ ORGANISER, REVIEWER = "fuzz-org@example.org", "fuzz-rev@example.org"
 FIELDS = ["csrf_token", "email", "password", "name", "back", "theme", "text", "format", "ids",
           "reason", "responses", "dictionary", "decision", "chosen", "statements", "survey",
           "cohort", "at", "page", "q", "question", "from", "to", "channel", "language",
-          "next", "submit", "x"]
+          "next", "submit", "x", "action", "role", "how", "code", "current", "new",
+          "confirm", "required"]
 ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=60)
 NUMBERS = st.one_of(st.integers(-5, 50), st.integers(-(2**70), 2**70)).map(str)
 HUGE_NUMBERS = st.sampled_from([str(2**31), str(2**63), str(2**64 + 1), "9" * 400,
                                 str(-(2**63) - 1), "1e309", "0x10", "١٢٣"])
 ODD = st.sampled_from(["", " ", "0", "-1", "1", "2", "approve", "edit", "reject", "all",
+                       "invite", "disable", "enable", "password", "link", "two-factor",
+                       "two-factor-off", "reviewer", "lead", "123456",
                        "csv", "xlsx", "jsonl", "random", "pseudonym", "fft", "fairpay",
                        "2026-13-45", "2026-11-23", "2026-11-23T25:61", "\x00", "\r\n",
                        "/dashboard/\r\nX: 1", "//evil.example", "%00", "<script>",

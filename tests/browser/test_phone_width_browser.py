@@ -31,7 +31,8 @@ PAGES = {
                 "/dashboard/surveys/carers", "/dashboard/surveys/carers/voice",
                 "/dashboard/invitations", "/dashboard/sharebacks", "/dashboard/audit",
                 "/dashboard/consultations/", "/dashboard/consultations/fairpay",
-                "/dashboard/publish", "/dashboard/surveys/fft/status", "/dashboard/contacts"],
+                "/dashboard/publish", "/dashboard/surveys/fft/status", "/dashboard/contacts",
+                "/dashboard/accounts", "/dashboard/account", "/dashboard/account/two-factor"],
     LEAD: ["/dashboard/safeguarding", "/dashboard/safeguarding/1"],
 }
 _ids = itertools.count(1)
