@@ -187,8 +187,10 @@ def test_an_invite_link_works_once_and_for_48_hours(app: Flask, runtime: Runtime
     clock.advance(hours=48, seconds=1)
     late = client_of(app)
     assert late.get(found.group(1)).status_code == 404
-    # A new link for the account replaces it and works.
+    # A new link for the account replaces it and works (the organiser's session has
+    # ended in those 48 hours: they sign in again).
     late_user = user(runtime, "late@example.org")
+    organiser = signed_in(app, ORGANISER)
     fresh = act(organiser, late_user.id, "link")
     found = LINK.search(fresh.get_data(as_text=True))
     assert found and late.get(found.group(1)).status_code == 200
@@ -272,7 +274,10 @@ def test_role_changes_and_the_last_organiser(app: Flask, runtime: Runtime) -> No
     rev, org = user(runtime, REVIEWER), user(runtime, ORGANISER)
     assert reviewer.get("/dashboard/accounts").status_code == 403
     assert act(organiser, rev.id, "role", role="organiser").status_code == 302
-    assert reviewer.get("/dashboard/accounts").status_code == 200  # the next click
+    # A role change ends their sessions: the new role applies from their next sign-in.
+    assert reviewer.get("/dashboard/accounts").location.startswith("/dashboard/login")
+    assert signed_in(app, REVIEWER).get("/dashboard/accounts").status_code == 200
+    assert can_see(organiser)
     assert act(organiser, rev.id, "role", role="lead").status_code == 302
     refused = act(organiser, org.id, "disable")
     assert refused.status_code == 400
@@ -422,3 +427,87 @@ def test_a_json_body_is_a_400_not_a_500(app: Flask) -> None:
         reply = organiser.post(path, data=b"0", headers={
             "Content-Type": "application/json", "X-CSRFToken": csrf})
         assert reply.status_code == 400, path
+
+
+# --- session limits and signing out ------------------------------------------------------
+
+def test_a_cookie_copied_before_signing_out_no_longer_works(app: Flask) -> None:
+    browser = signed_in(app, REVIEWER)
+    other = signed_in(app, REVIEWER)  # another browser of the same person
+    copied = browser.get_cookie("session")
+    assert copied is not None and can_see(browser)
+    out = post(browser, "/dashboard/logout", page="/dashboard/")
+    assert out.location.startswith("/dashboard/login")
+    replay = client_of(app)
+    replay.set_cookie("session", copied.value)
+    assert replay.get("/dashboard/").location.startswith("/dashboard/login")
+    assert other.get("/dashboard/").location.startswith("/dashboard/login")
+    assert can_see(signed_in(app, REVIEWER))
+
+
+def test_a_session_ends_after_the_absolute_limit_even_when_busy(
+        app: Flask, clock: FakeClock) -> None:
+    client = signed_in(app, REVIEWER)
+    for _ in range(11):  # a click every hour for 11 hours: never idle
+        clock.advance(hours=1)
+        assert can_see(client)
+    clock.advance(minutes=59)
+    assert can_see(client)
+    clock.advance(minutes=1)  # 12 hours after signing in
+    assert client.get("/dashboard/").location.startswith("/dashboard/login")
+
+
+def test_a_forged_old_sign_in_time_is_refused(app: Flask, clock: FakeClock) -> None:
+    """A cookie signed with the app's own key, claiming a sign-in 720 hours ago (the
+    attack needs the key; this checks the server, not the cookie's expiry, decides)."""
+    client = signed_in(app, REVIEWER)
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    data = serializer.loads(cookie.value)
+    now = clock().timestamp()
+    forged = client_of(app)
+    forged.set_cookie("session", serializer.dumps({**data, "signed_in_at": now - 720 * 3600,
+                                                    "last_seen": now}))
+    assert forged.get("/dashboard/").location.startswith("/dashboard/login")
+    kept = client_of(app)
+    kept.set_cookie("session", serializer.dumps({**data, "last_seen": now}))
+    assert can_see(kept)  # the same cookie with its real sign-in time still works
+    stripped = client_of(app)
+    stripped.set_cookie("session", serializer.dumps(
+        {k: v for k, v in data.items() if k not in ("signed_in_at", "last_seen")}))
+    assert stripped.get("/dashboard/").location.startswith("/dashboard/login")
+
+
+def test_an_idle_session_ends_and_an_active_one_carries_on(
+        app: Flask, clock: FakeClock) -> None:
+    idle, active = signed_in(app, REVIEWER), signed_in(app, ORGANISER)
+    clock.advance(minutes=119)
+    assert can_see(active)
+    assert can_see(idle)
+    clock.advance(minutes=119)
+    assert can_see(active)
+    clock.advance(minutes=1)  # 120 minutes since idle's last click
+    assert idle.get("/dashboard/").location.startswith("/dashboard/login")
+    assert can_see(active)
+
+
+def test_session_limits_follow_the_settings(database_url: str, tmp_path: Path,
+                                           clock: FakeClock) -> None:
+    rt = make_runtime(database_url, tmp_path, clock=clock, channels={},
+                      session_hours=1.0, session_idle_minutes=10.0)
+    try:
+        add_user(rt, REVIEWER, "reviewer")
+        app = create_app(runtime=rt)
+        assert app.permanent_session_lifetime.total_seconds() == 3600
+        client = signed_in(app, REVIEWER)
+        clock.advance(minutes=9)
+        assert can_see(client)
+        clock.advance(minutes=10)
+        assert client.get("/dashboard/").location.startswith("/dashboard/login")
+    finally:
+        rt.close()
+
+
+def test_the_cookie_lifetime_is_twelve_hours_by_default(app: Flask) -> None:
+    assert app.permanent_session_lifetime.total_seconds() == 12 * 3600

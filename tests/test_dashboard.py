@@ -341,6 +341,7 @@ def test_free_text_is_shown_from_k_respondents_and_hidden_below(
     clock.advance(days=3)
     seed(runtime, "fft", [Person({"overall": "good", "why": "Later words."})] * 3)
     day = clock.now.date().isoformat()
+    sign_in(client, REVIEWER)  # three days on, the session has ended
     later = page(client, f"/dashboard/surveys/fft?from={day}")
     assert "Later words." not in later and "fewer than 10 people in it wrote" in later
     # The 3 and the 14 before them add up to the whole survey's 17: both stay hidden.

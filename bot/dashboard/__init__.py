@@ -22,8 +22,6 @@ from bot.services.runtime import Runtime
 # Templates are the app's own (bot/templates/dashboard/), static files bot/static/.
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-#: How long a signed-in session lasts before signing in again.
-SESSION_LIFETIME = timedelta(hours=12)
 
 def current_runtime() -> Runtime:
     """The runtime of the app handling the current request (set by the app factory)."""
@@ -52,7 +50,10 @@ def init_app(app: Flask) -> None:
         views,
     )
 
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
+    # The cookie's own lifetime follows the setting (the server checks it too, see
+    # auth.load_user). Assigned, not setdefault: Flask's 31-day default would win.
+    settings = app.extensions["withus"].settings
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.session_hours)
     # The token lives as long as the session: a reviewer reading for an hour can still save.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     # No "remember me" cookie is ever set, but if one were it would be as strict.

@@ -45,6 +45,9 @@ _DUMMY_HASH = PASSWORDS.hash("not a real password, only for timing")
 CODE_WAIT = timedelta(minutes=5)
 #: The session's copy of the account's session epoch, set by `sign_in`.
 EPOCH = "account_epoch"
+#: When this session signed in and when it was last used (POSIX seconds, runtime clock).
+SIGNED_IN_AT = "signed_in_at"
+LAST_SEEN = "last_seen"
 #: What a half-signed-in session (right password, code not yet given) keeps.
 PENDING = "two_factor_pending"
 #: Pages a signed-in person may still reach while they must change a temporary password
@@ -91,12 +94,30 @@ def database() -> Iterator[tuple[DashboardRepository, Session]]:
         yield DashboardRepository(db_session), db_session
 
 
+def _within_limits() -> bool:
+    """The session signed in less than WITHUS_SESSION_HOURS ago and was used less than
+    WITHUS_SESSION_IDLE_MINUTES ago (checked here on the server, not left to the cookie's
+    expiry, which the browser keeps and a copied cookie does not)."""
+    runtime = current_runtime()
+    now = runtime.clock().timestamp()
+    signed_in_at, last_seen = session.get(SIGNED_IN_AT), session.get(LAST_SEEN)
+    if not (isinstance(signed_in_at, (int, float)) and isinstance(last_seen, (int, float))):
+        return False
+    settings = runtime.settings
+    return (now - signed_in_at < settings.session_hours * 3600
+            and now - last_seen < settings.session_idle_minutes * 60)
+
+
 def load_user(user_id: str) -> DashboardUser | None:
-    """Flask-Login's loader: a disabled or deleted account, or a session from before the
-    account was disabled or its password reset, is signed out on its next click."""
+    """Flask-Login's loader: a disabled or deleted account, a session from before the
+    account was disabled, its password reset, its role changed or the person signed out,
+    and a session past its absolute or idle limit are all signed out on the next click."""
     epoch = session.get(EPOCH)
     if not (user_id.isdigit() and len(user_id) < 20 and isinstance(epoch, int)):
         return None
+    if not _within_limits():
+        return None
+    session[LAST_SEEN] = current_runtime().clock().timestamp()
     with database() as (repo, _db_session):
         user, required = repo.user_with_setting(int(user_id), REQUIRE_TWO_FACTOR)
         if user is None or user.disabled_at is not None or user.session_epoch != epoch:
@@ -114,7 +135,9 @@ def dashboard_user(user: Any, two_factor_required: bool) -> DashboardUser:
 def sign_in(user: DashboardUser) -> None:
     """Sign `user` in on this session (and keep the epoch the loader will check)."""
     login_user(user)
+    now = current_runtime().clock().timestamp()
     session[EPOCH] = user.epoch
+    session[SIGNED_IN_AT] = session[LAST_SEEN] = now
     session.permanent = True
 
 
@@ -302,6 +325,11 @@ def _code_keys(user_id: int) -> tuple[str, str]:
 def logout() -> Any:
     form = ButtonForm()
     if form.validate_on_submit():
+        # Signing out ends every session of this account, so a copy of the cookie taken
+        # before (another browser, a stolen one) stops working too.
+        with database() as (repo, db_session):
+            repo.end_sessions(current_user.id)
+            db_session.commit()
         logout_user()
         session.clear()
         flash("You have signed out.", "info")

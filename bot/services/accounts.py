@@ -7,8 +7,9 @@ sign in.
 
 Sessions: every account has a session epoch. A session remembers the epoch it signed in
 with, and the dashboard's login loader ends a session whose epoch is out of date. Disabling
-an account and resetting its password raise the epoch, so the person's open sessions end at
-their next click; changing your own password ends your other sessions, not this one.
+an account, resetting its password, changing its role and signing out raise the epoch, so
+the person's open sessions end at their next click; changing your own password ends your
+other sessions, not this one.
 
 Invitations: a one-time link valid for 48 hours (only a SHA-256 hash of its token is
 stored), or a temporary password that must be changed at the first sign-in.
@@ -217,6 +218,7 @@ class Accounts:
         user = self.find(email)
         self.keep_an_organiser(user, role=role)
         self.repo.update_user(user.id, role=role)
+        self.repo.end_sessions(user.id)
         self._audit("changed role of", user, role=role)
         return user
 

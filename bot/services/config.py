@@ -78,6 +78,10 @@ class Settings:
     #: How to reach a person, named at the end of HELP (WITHUS_CONTACT), e.g. "call Sam
     #: on 01632 960123". Empty: HELP names no one.
     contact: str = ""
+    #: A dashboard sign-in lasts this long at most (WITHUS_SESSION_HOURS) ...
+    session_hours: float = 12.0
+    #: ... and ends after this long without a click (WITHUS_SESSION_IDLE_MINUTES).
+    session_idle_minutes: float = 120.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -161,6 +165,8 @@ class Settings:
             follow_on_seconds=_seconds(env, "WITHUS_FOLLOW_ON_SECONDS", 120.0),
             org_name=env.get("WITHUS_ORG_NAME", "").strip() or "WithUs",
             contact=env.get("WITHUS_CONTACT", "").strip(),
+            session_hours=_positive(env, "WITHUS_SESSION_HOURS", 12.0),
+            session_idle_minutes=_positive(env, "WITHUS_SESSION_IDLE_MINUTES", 120.0),
         )
 
     def places(self) -> list[str]:
@@ -258,6 +264,17 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds.") from None
     if not 0 <= value <= 3600:
         raise ConfigError(f"{name} must be between 0 (off) and 3600 seconds.")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A length of time above zero."""
+    try:
+        value = float(env.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number.") from None
+    if not 0 < value < 10**6:
+        raise ConfigError(f"{name} must be more than 0.")
     return value
 
 
