@@ -71,7 +71,9 @@ class WebChannel(_NoWebhook):
     name = "web"
     max_buttons = 8
 
-    def __init__(self) -> None:
+    def __init__(self, *, test_data: bool = False) -> None:
+        #: Responses begun here are test data (left out of figures and exports).
+        self.test_data = test_data
         self._lock = threading.Lock()
         self._waiting: dict[str, list[OutboundMessage]] = defaultdict(list)
         self._ids = itertools.count(1)

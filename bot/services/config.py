@@ -78,6 +78,9 @@ class Settings:
     #: How to reach a person, named at the end of HELP (WITHUS_CONTACT), e.g. "call Sam
     #: on 01632 960123". Empty: HELP names no one.
     contact: str = ""
+    #: The web simulator (/simulator): on in development; in production off unless
+    #: WITHUS_SIMULATOR=on, and then for signed-in dashboard users only.
+    simulator: bool = True
     #: A dashboard sign-in lasts this long at most (WITHUS_SESSION_HOURS) ...
     session_hours: float = 12.0
     #: ... and ends after this long without a click (WITHUS_SESSION_IDLE_MINUTES).
@@ -165,6 +168,7 @@ class Settings:
             follow_on_seconds=_seconds(env, "WITHUS_FOLLOW_ON_SECONDS", 120.0),
             org_name=env.get("WITHUS_ORG_NAME", "").strip() or "WithUs",
             contact=env.get("WITHUS_CONTACT", "").strip(),
+            simulator=_switch(env, "WITHUS_SIMULATOR", mode != "production"),
             session_hours=_positive(env, "WITHUS_SESSION_HOURS", 12.0),
             session_idle_minutes=_positive(env, "WITHUS_SESSION_IDLE_MINUTES", 120.0),
         )

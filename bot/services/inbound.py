@@ -254,8 +254,10 @@ class WithUsService:
             if isinstance(record, Started):
                 response_id = uow.responses.start(
                     pid, record.survey_id, record.version, channel, record.language, now,
-                    # A rehearsal in the sandbox is test data (bot/services/sandbox.py).
-                    is_test=bool(getattr(self.channels.get(channel), "sandbox", False)),
+                    # A rehearsal in the sandbox is test data (bot/services/sandbox.py),
+                    # and so is the simulator in production (bot/web/simulator.py).
+                    is_test=bool(getattr(self.channels.get(channel), "sandbox", False)
+                                 or getattr(self.channels.get(channel), "test_data", False)),
                 )
                 may_have_skips = False  # a new response holds no answers at all
             elif isinstance(record, ConsentDecision):

@@ -121,7 +121,9 @@ def build(
     pseudonymiser = Pseudonymiser(settings.pseudonym_key)
     catalog = CatalogCache(sessions, settings.default_survey, clock,
                            Organisation(settings.org_name, settings.contact))
-    all_channels: dict[str, Channel] = {"web": WebChannel()}
+    all_channels: dict[str, Channel] = {
+        # In production the simulator is a rehearsal by a signed-in organiser: test data.
+        "web": WebChannel(test_data=settings.production)}
     all_channels.update(provider_channels(settings) if channels is None else channels)
     if settings.sandbox:  # rehearse without a provider: see bot/services/sandbox.py
         for name in SANDBOXABLE:

@@ -3,6 +3,12 @@
 Replies go through the outbox and the sender like any channel's; the web channel simply
 holds them until the page collects them. Each browser gets its own random participant.
 
+In production the simulator is off unless WITHUS_SIMULATOR=on (then the page and its API
+are 404s). When on there, only a signed-in dashboard user may use it, at most
+`MAX_PER_MINUTE` messages a minute each (counted in the database, so across workers), and
+what it stores is test data, left out of figures and exports unless asked for. In
+development anyone on the machine may use it, as the README's quick start does.
+
 The sandbox inbox (/simulator/sandbox, organisers only) shows what cohort members on a
 channel with no provider would have got, and lets an organiser reply as them
 (`bot.services.sandbox`).
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -26,9 +33,10 @@ from flask import (
     session,
     url_for,
 )
+from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from bot.dashboard.auth import organiser_only
+from bot.dashboard.auth import database, organiser_only
 from bot.services import sandbox as sandboxes
 from bot.web.context import current_runtime
 from channels.base import EventKind, InboundMessage, numbered
@@ -38,6 +46,39 @@ from surveys.model import Survey
 
 bp = Blueprint("simulator", __name__)
 MAX_TEXT = 2000
+#: Messages a signed-in user may send through the simulator per minute in production.
+MAX_PER_MINUTE = 30
+MINUTE = timedelta(minutes=1)
+
+
+def _guard(api: bool) -> Response | tuple[Response, int] | None:
+    """None when this request may use the simulator; else the answer to give."""
+    settings = current_runtime().settings
+    if not settings.simulator:
+        abort(404)
+    if not settings.production:
+        return None
+    if not current_user.is_authenticated:
+        if api:
+            return jsonify(error="sign in to the dashboard to use the simulator"), 401
+        return redirect(url_for("dashboard.login", next=request.path))  # type: ignore[return-value]
+    return None
+
+
+def _over_limit() -> int:
+    """Count this message against the signed-in user's limit; seconds to wait, or 0."""
+    if not current_runtime().settings.production:
+        return 0
+    now = current_runtime().clock()
+    key = f"simulator:{current_user.id}"
+    with database() as (repo, db_session):
+        sent = repo.failures_since([key], now - MINUTE).get(key, 0)
+        if sent >= MAX_PER_MINUTE:
+            return int(MINUTE.total_seconds())
+        repo.record_attempt(key, now, False)
+        repo.prune_attempts(now - timedelta(days=1))
+        db_session.commit()
+    return 0
 
 
 @bp.get("/")
@@ -46,7 +87,10 @@ def index() -> Response:
 
 
 @bp.get("/simulator")
-def page() -> str:
+def page() -> Any:
+    refused = _guard(api=False)
+    if refused is not None:
+        return refused
     runtime = current_runtime()
     catalog = runtime.catalog.get()
     items: list[Survey | Consultation] = [*catalog.surveys.values(),
@@ -64,6 +108,9 @@ def _address() -> str:
 
 @bp.post("/simulator/api/message")
 def message() -> tuple[Response, int]:
+    refused = _guard(api=True)
+    if refused is not None:
+        return refused if isinstance(refused, tuple) else (refused, 302)
     # Requiring a JSON body means a cross-site form cannot post here (CORS preflight).
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
@@ -73,6 +120,11 @@ def message() -> tuple[Response, int]:
         return jsonify(error="text, payload and start must be strings"), 400
     if len(text) > MAX_TEXT:
         return jsonify(error=f"text is longer than {MAX_TEXT} characters"), 400
+    wait = _over_limit()
+    if wait:
+        reply = jsonify(error=f"at most {MAX_PER_MINUTE} messages a minute; try again soon")
+        reply.headers["Retry-After"] = str(wait)
+        return reply, 429
     if data.get("restart"):
         session.pop("sim", None)
     kind: EventKind = "start" if start else ("button" if payload else "text")
