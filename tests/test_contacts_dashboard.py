@@ -24,10 +24,11 @@ from bot.services import outreach
 from bot.services.runtime import Runtime
 from bot.web.app import create_app
 from storage.models import Cohort, CohortMember, Invitation, Participant
-from tests.browser.seed import PASSWORD, add_user
+from tests.browser.seed import add_user
 from tests.helpers import FakeClock, make_runtime
+from tests.test_dashboard import signed_in as sign_in
+from tests.test_dashboard import token
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 ORGANISER, REVIEWER = "org@example.org", "rev@example.org"
 #: Ofcom's drama mobiles (07700 900xxx) and a London drama landline: never anyone's.
 FILE = ("Name,Mobile\n"
@@ -59,18 +60,6 @@ def app(runtime: Runtime) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def token(client: FlaskClient, path: str = "/dashboard/login") -> str:
-    found = TOKEN.search(client.get(path).get_data(as_text=True))
-    assert found, f"no CSRF token on {path}"
-    return found.group(1)
-
-
-def sign_in(client: FlaskClient, email: str) -> None:
-    reply = client.post("/dashboard/login", data={
-        "email": email, "password": PASSWORD, "csrf_token": token(client)})
-    assert reply.status_code == 302
 
 
 def count(runtime: Runtime, model: type) -> int:

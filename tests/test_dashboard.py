@@ -69,6 +69,12 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type:
         "email": email, "password": password, "csrf_token": token(client)})
 
 
+def signed_in(client: FlaskClient, email: str) -> None:
+    """Sign in, and insist it worked (the dashboard redirects onwards)."""
+    reply = sign_in(client, email)
+    assert reply.status_code == 302, reply.status_code
+
+
 def page(client: FlaskClient, path: str) -> str:
     reply = client.get(path)
     assert reply.status_code == 200, (path, reply.status_code)

@@ -22,10 +22,11 @@ from bot.services import outreach
 from bot.services.runtime import Runtime
 from bot.web.app import create_app
 from storage.models import Invitation, OutboxMessage, Response, ShareBack
-from tests.browser.seed import FFT_PEOPLE, PASSWORD, add_user, seed
+from tests.browser.seed import FFT_PEOPLE, add_user, seed
 from tests.helpers import FakeClock, make_runtime
+from tests.test_dashboard import signed_in as sign_in
+from tests.test_dashboard import token
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 ORGANISER, REVIEWER = "org@example.org", "rev@example.org"
 #: Ofcom's drama range: valid London numbers that are never a real person's.
 NUMBERS = [f"020 7946 {n:04d}" for n in range(100)]
@@ -53,18 +54,6 @@ def app(runtime: Runtime) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def token(client: FlaskClient, path: str = "/dashboard/login") -> str:
-    found = TOKEN.search(client.get(path).get_data(as_text=True))
-    assert found, f"no CSRF token on {path}"
-    return found.group(1)
-
-
-def sign_in(client: FlaskClient, email: str) -> None:
-    reply = client.post("/dashboard/login", data={
-        "email": email, "password": PASSWORD, "csrf_token": token(client)})
-    assert reply.status_code == 302
 
 
 def page(client: FlaskClient, path: str) -> str:
