@@ -64,7 +64,8 @@ def test_invite_accept_sign_in_and_role_change(browser: Any, server: tuple[str, 
     assert "This link does not work" in again.locator("h1").inner_text()
     again.close()
 
-    # The organiser makes them a safeguarding lead; they see it at their next click.
+    # The organiser makes them a safeguarding lead: their open session ends, and they
+    # sign in again to their new role.
     organiser.goto(f"{base}/dashboard/accounts")
     card = organiser.locator("li.account", has_text=email)
     card.locator("summary").click()
@@ -74,6 +75,11 @@ def test_invite_accept_sign_in_and_role_change(browser: Any, server: tuple[str, 
     card.get_by_role("button", name="Change role").click()
     assert f"{email} is now lead." in organiser.locator(".flashes").inner_text()
     person.reload()
+    person.wait_for_url(re.compile(re.escape(f"{base}/dashboard/login") + r".*"))
+    person.get_by_label("Email address").fill(email)
+    person.get_by_label("Password").fill(CHOSEN)
+    person.get_by_role("button", name="Sign in").click()
+    person.wait_for_url(f"{base}/dashboard/")
     assert f"Signed in as {email} (lead)" in person.locator("header").inner_text()
 
     # They turn on two-factor sign-in, then sign in with a code.
