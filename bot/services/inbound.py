@@ -284,9 +284,13 @@ class WithUsService:
                     uow.responses.set_status(response_id, "completed", now)
             elif isinstance(record, OptedOut):
                 uow.participants.set_opted_out(pid, now)
+                if response_id is not None:  # part-way through: it ends here, answers kept
+                    uow.responses.stop(response_id, now)
             elif isinstance(record, OptedIn):
                 uow.participants.set_opted_out(pid, None)
                 uow.outbox.release_held(pid, now)
+                if response_id is not None:  # START carries on where they stopped
+                    uow.responses.resume(response_id, now)
             elif isinstance(record, QuotePermission) and response_id is not None:
                 uow.responses.set_quote_ok(response_id, record.allowed)
             elif isinstance(record, ShareBackChoice) and response_id is not None:
@@ -456,6 +460,9 @@ class WithUsService:
             participant = uow.participants.get(pid)
             if participant is not None and participant.opted_out_at is None:
                 uow.participants.set_opted_out(pid, now)
+                conversation = uow.conversations.get_for_update(pid)
+                if conversation is not None and conversation.response_id is not None:
+                    uow.responses.stop(conversation.response_id, now)  # as after STOP
             uow.commit()
         log.info("opted out by the provider", extra={"channel": channel, "participant": pid})
 
