@@ -190,8 +190,9 @@ def funnels_by(repo: DashboardRepository, survey_id: str, question_ids: Sequence
                 else STOPPED_BEFORE_ANY)
         for i, count in enumerate(counts):
             found[i][code][cell] += count
-            if code != NO_ANSWER:
+            if code != NO_ANSWER:  # unfinished, so not among the group's completed
                 found[i][code]["completed"] -= count
+                found[i][NO_ANSWER]["completed"] += count
     return found
 
 
