@@ -41,14 +41,6 @@ from surveys.suppression import Cell, Suppressor
 SHORT = 60
 
 
-def chosen_answer(raw: str, codes: dict[str, list[str]]) -> tuple[str, str] | None:
-    """The `answer=QUESTION:CODE` filter, if it names a single-answer question's option."""
-    qid, _sep, code = raw.partition(":")
-    if qid in codes and code in codes[qid]:
-        return qid, code
-    return None
-
-
 @dataclass(frozen=True)
 class AnswerFilter:
     """One question in the "Answer to another question" list, with its options."""
@@ -66,16 +58,6 @@ class AnswerFilter:
 def answer_filters(survey: Survey) -> list[AnswerFilter]:
     return [AnswerFilter(q, [(f"{q.id}:{code}", label) for code, label in option_labels(q)])
             for q in survey.questions if q.type in SINGLE_ANSWER]
-
-
-def described(survey: Survey, answer: tuple[str, str] | None) -> str:
-    """“In a care home” to “Where do you mostly work?”, for the page to say what it shows."""
-    if answer is None:
-        return ""
-    question = survey.question(answer[0])
-    assert question is not None
-    label = dict(option_labels(question)).get(answer[1], answer[1])
-    return f"\u201c{label}\u201d to \u201c{question.text.get()}\u201d"
 
 
 # --- the cross-tab ----------------------------------------------------------------------

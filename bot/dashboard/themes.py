@@ -23,7 +23,7 @@ from bot.dashboard.forms import BulkTagForm, ButtonForm, NoteForm, TagForm, Them
 from storage.repositories.dashboard import DashboardRepository, ResponseFilter
 from storage.types import MAX_ID
 from surveys.model import Question, QuestionType, Survey
-from surveys.suppression import Cell, Suppressor
+from surveys.suppression import Breakdown, Cell, Suppressor
 
 #: Written answers shown per page.
 PAGE_SIZE = 25
@@ -57,6 +57,20 @@ def free_questions(survey: Survey) -> list[Question]:
     return [q for q in survey.questions if q.type is QuestionType.FREE_TEXT]
 
 
+def theme_cells(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
+                where: ResponseFilter, questions: list[Question],
+                answered_raw: dict[str, int]) -> dict[str, Breakdown[int]]:
+    """Per written-answer question, how many of its answers each theme tags, suppressed
+    (the survey page's table of themes and the printable summary's lists)."""
+    themes = repo.themes(survey.id)
+    per_question = repo.theme_counts_by_question(survey.id, [q.id for q in questions], where)
+    return {
+        q.id: suppress.multiple({t.id: per_question.get((t.id, q.id), 0) for t in themes},
+                                answered_raw.get(q.id, 0))
+        for q in questions
+    }
+
+
 def answers_view(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
                  where: ResponseFilter, results: list[Any],
                  answered_raw: dict[str, int], args: MultiDict[str, str]) -> dict[str, Any]:
@@ -77,13 +91,7 @@ def answers_view(repo: DashboardRepository, survey: Survey, suppress: Suppressor
     if question is not None:
         result = next(r for r in results if r.question.id == question.id)
         text["visible"] = result.text_visible
-        per_question = repo.theme_counts_by_question(survey.id, [q.id for q in questions],
-                                                     where)
-        columns = {
-            q.id: suppress.multiple({t.id: per_question.get((t.id, q.id), 0) for t in themes},
-                                    answered_raw.get(q.id, 0))
-            for q in questions
-        }
+        columns = theme_cells(repo, survey, suppress, where, questions, answered_raw)
         theme_rows = [ThemeRow(t.id, t.name, [columns[q.id][t.id] for q in questions])
                       for t in themes]
         if result.text_visible:
