@@ -123,6 +123,7 @@ def survey(survey_id: str) -> str:
         "dashboard/survey.html", survey=the_survey, funnel=the_funnel, results=results,
         where=where, problems=filters.problems, channels=filters.channels,
         languages=filters.languages, filter_args=filters.args,
+        crosstab_args={k: v for k, v in filters.args.items() if k != "answer"},
         k=suppress.k, theme_form=ThemeForm(), tag_form=TagForm(), note_form=NoteForm(),
         export_form=ExportForm(), back=request.full_path.rstrip("?"), others=others,
         others_people=others_people, question_text=_question_text(the_survey), **answers,
