@@ -7,8 +7,9 @@ sentence can lose a reader. `lint_survey` renders every prompt of a survey (intr
 consent, each question, the thank-you) and every system message around it (the menu, HELP
 at each stage, each re-ask, "Got it", reminders, LATER and TIME, STOP, MYDATA, DELETE,
 the media reply, the cut-answer notice, the signposting, a deployment's own where it has
-one: see `surveys.system_messages`, measured with an organisation's name and contact) in every language on every channel,
-exactly as the engine and the channels build it, and reports:
+one: see `surveys.system_messages`, measured with an organisation's name and contact) in
+every language on every channel, exactly as the engine and the channels build it, and
+reports:
 
 * characters; for SMS the encoding (GSM-7 or UCS-2), the billed units (GSM-7 extension
   characters such as € count two) and segments (160 / 153 per part in GSM-7, 70 / 67 in
