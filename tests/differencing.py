@@ -676,3 +676,50 @@ def read_crosstab(reader: Reader, survey: Survey, page: Page, by: str, shown: st
         if exact:
             reader.breakdowns.append(Breakdown(f"{where}: its answers",
                                                {f"{p}N:{shown}": 1, f"{p}K:{shown}": 1}))
+
+
+# --- theme counts ---------------------------------------------------------------------------
+
+
+def theme_name(theme: str, qid: str, prefix: str = "") -> str:
+    """The unknown: how many of the group's written answers to `qid` carry `theme`."""
+    return f"{prefix}Th:{theme}:{qid}"
+
+
+def know_the_themes(reader: Reader, survey: Survey, themes: Iterable[str],
+                    prefix: str = "") -> None:
+    """A theme tags at most every written answer to a question."""
+    for q in survey.questions:
+        if q.type is QuestionType.FREE_TEXT:
+            for theme in themes:
+                reader.fact({theme_name(theme, q.id, prefix): 1, f"{prefix}N:{q.id}": -1}, hi=0)
+
+
+def read_themes(reader: Reader, survey: Survey, page: Page, prefix: str = "",
+                label: str = "the survey page") -> None:
+    """The theme counts: the survey page's table (a column per written-answer question)
+    and the printable summary's list under each question."""
+    free = [q.id for q in survey.questions if q.type is QuestionType.FREE_TEXT]
+    for qid in free:
+        # "Written answers: hidden in this view" promises their number stays unknown.
+        if "hidden in this view" in page.questions.get(qid, ""):
+            reader.read(f"{label}: '{qid}' written answers hidden in this view",
+                        {f"{prefix}N:{qid}": 1}, Figure("hidden", None, False))
+    for table in page.tables:
+        if table.caption.startswith("Answers tagged with each theme"):
+            columns = free
+        elif table.caption.startswith("Themes the group found") and table.question:
+            columns = [table.question]
+        else:
+            continue
+        for theme, cells in table.rows:
+            if theme == "Theme":
+                continue  # the heading
+            for qid, text in zip(columns, cells, strict=False):
+                shown = figure(text)
+                reader.read(f"{label}: theme '{theme}' on '{qid}'",
+                            {theme_name(theme, qid, prefix): 1}, shown, floor=0)
+                if shown is not None and shown.value:
+                    reader.breakdowns.append(Breakdown(
+                        f"{label}: theme '{theme}' counted on '{qid}'",
+                        {f"{prefix}N:{qid}": 1}))

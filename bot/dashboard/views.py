@@ -112,7 +112,7 @@ def survey(survey_id: str) -> str:
         the_funnel = funnel(repo, the_survey, suppress, where, view=view)
         results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
         the_timeline = timeline(_s, survey_id, suppress, view)
-        answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
+        answers = answers_view(repo, the_survey, suppress, view, results, answered_raw,
                                request.args)
         answers.update(suggestions_view(repo, the_survey, where, answers, request.args,
                                         answered_raw))
