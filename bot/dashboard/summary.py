@@ -50,7 +50,7 @@ def summary(survey_id: str) -> str:
         the_timeline = timeline(session, survey_id, suppress, view)
         questions = free_questions(survey)
         themes = repo.themes(survey_id)
-        cells = theme_cells(repo, survey, suppress, where, questions, answered_raw)
+        cells = theme_cells(repo, survey, suppress, view, questions, answered_raw, results)
         theme_lines: dict[str, list[ThemeLine]] = {}
         quotes: dict[str, list[FreeTextAnswer]] = {}
         for r in results:

@@ -112,7 +112,7 @@ def survey(survey_id: str) -> str:
         the_funnel = funnel(repo, the_survey, suppress, where, view=view)
         results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
         the_timeline = timeline(_s, survey_id, suppress, view)
-        answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
+        answers = answers_view(repo, the_survey, suppress, view, results, answered_raw,
                                request.args)
         answers.update(suggestions_view(repo, the_survey, where, answers, request.args,
                                         answered_raw))
@@ -123,6 +123,7 @@ def survey(survey_id: str) -> str:
         "dashboard/survey.html", survey=the_survey, funnel=the_funnel, results=results,
         where=where, problems=filters.problems, channels=filters.channels,
         languages=filters.languages, filter_args=filters.args,
+        crosstab_args={k: v for k, v in filters.args.items() if k != "answer"},
         k=suppress.k, theme_form=ThemeForm(), tag_form=TagForm(), note_form=NoteForm(),
         export_form=ExportForm(), back=request.full_path.rstrip("?"), others=others,
         others_people=others_people, question_text=_question_text(the_survey), **answers,
