@@ -52,8 +52,11 @@ audit: $(STAMP)
 
 # The suite runs every database test twice: on SQLite and on a throwaway PostgreSQL
 # cluster that pg_virtualenv starts and removes (it works as root, unlike initdb).
+# pytest-xdist spreads the tests over PYTEST_WORKERS processes (auto: one per core; 0: none,
+# all in this process), each with its own databases, temporary folder and browser.
+PYTEST_WORKERS ?= auto
 pytest: $(STAMP) postgres chromium axe
-	pg_virtualenv -t sh -c 'WITHUS_TEST_POSTGRES_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$${PGDATABASE:-postgres}" $(BIN)/python -m pytest $(PYTEST_ARGS)'
+	pg_virtualenv -t sh -c 'WITHUS_TEST_POSTGRES_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$${PGDATABASE:-postgres}" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)'
 
 # Debian's PostgreSQL server, installed when missing (needs root or sudo).
 postgres:

@@ -8,8 +8,9 @@ these fixtures run twice, as `[sqlite]` and `[postgres]`.
   threads share one database).
 * PostgreSQL: set WITHUS_TEST_POSTGRES_URL to a server where the user may create
   databases (`make test` does, via pg_virtualenv). Two scratch databases are created per
-  test session and dropped at the end. Without the variable the PostgreSQL cases are
-  skipped, not failed.
+  test session (per xdist worker: each worker is a session of its own, and the names
+  carry the worker's id) and dropped at the end. Without the variable the PostgreSQL
+  cases are skipped, not failed.
 
 Migrating takes ~100 ms per database, too slow to repeat for every test of a growing
 suite, so each session migrates once and tests start from a copy (SQLite) or an emptied
@@ -64,7 +65,9 @@ def postgres_scratch() -> Iterator[ScratchDatabases]:
             "(run `make test`, or pg_virtualenv, to provide one)"
         )
     server = normalise_url(server_url)
-    prefix = f"withus_test_{uuid.uuid4().hex[:10]}"
+    # Unique per session; under pytest-xdist each worker has its own pair, named after it.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    prefix = f"withus_test_{worker}_{uuid.uuid4().hex[:10]}"
     names = (f"{prefix}_empty", f"{prefix}_migrated")
     admin = make_engine(server, isolation_level="AUTOCOMMIT")
     try:
