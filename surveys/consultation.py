@@ -513,27 +513,34 @@ def awaits_words(consultation: Consultation, state: Mapping[str, Any]) -> bool:
 
 
 def begin(consultation: Consultation, state: Mapping[str, Any] | None, now: datetime,
-          language: str | None = None) -> Step:
+          language: str | None = None, introduced: str | None = None) -> Step:
     """Start a consultation: introduce it and ask for consent.
 
     The statement ids someone has already seen are kept from any earlier go, so starting
-    again never shows them a statement twice.
+    again never shows them a statement twice. `introduced`: as for a survey
+    (`surveys.engine.begin`), the language an invitation already gave the intro in.
     """
     s = load_state(state)
     chosen = language or s["lang"]
     lang = chosen if chosen in consultation.languages else consultation.default_language
     s.update(survey=consultation.id, version=consultation.version, lang=lang,
              stage="consent", q=None, tries=0, asked=[], values={}, paused=False, menu=[],
-             seen=now.isoformat(), reminders=0, pending=None, wrote=False, safeguarding=None)
+             seen=now.isoformat(), reminders=0, pending=None, wrote=False, safeguarding=None,
+             introduced=introduced)
     result = Step(s, records=[Started(consultation.id, consultation.version, lang)])
     if len(consultation.languages) > 1 and chosen not in consultation.languages:
         s["stage"] = "language"
         ask_language(consultation.languages, result)
         return result
-    turn = _Turn(consultation, result, None)
-    turn.say(consultation.intro.get(lang))
-    _ask_consent(turn)
+    _introduce(_Turn(consultation, result, None))
     return result
+
+
+def _introduce(turn: _Turn) -> None:
+    """The intro, unless their invitation gave it in this language, then consent."""
+    if turn.s["introduced"] != turn.lang:
+        turn.say(turn.consultation.intro.get(turn.lang))
+    _ask_consent(turn)
 
 
 def step(consultation: Consultation, state: Mapping[str, Any], event: Event, now: datetime,
@@ -557,8 +564,7 @@ def step(consultation: Consultation, state: Mapping[str, Any], event: Event, now
         else:
             s.update(lang=lang, stage="consent")
             turn.result.records.append(LanguageChosen(lang))
-            turn.say(consultation.intro.get(lang))
-            _ask_consent(turn)
+            _introduce(turn)
     elif stage in ("quote", "shareback"):
         _after_questions(turn, event)
     else:

@@ -230,6 +230,9 @@ def new_state() -> dict[str, Any]:
         "kept": None,  # the last free-text answer, so more words can join it (surveys.keeping)
         "later": False,  # LATER and a time: one reminder is owed then (surveys.keeping)
         "blocked": False,  # the provider blocks all messages after their STOP, until START
+        # The language in which an invitation already gave this survey's intro: not sent
+        # again in that language when they reply to it (surveys.engine.begin).
+        "introduced": None,
     }
 
 

@@ -87,14 +87,18 @@ def t(message: str) -> str:
 
 
 def begin(survey: Survey, state: Mapping[str, Any] | None, now: datetime,
-          language: str | None = None) -> Step:
-    """Start `survey` from the beginning: introduce it and ask for consent."""
+          language: str | None = None, introduced: str | None = None) -> Step:
+    """Start `survey` from the beginning: introduce it and ask for consent.
+
+    `introduced`: the language in which an invitation already gave them the intro. In
+    that language it is not sent again: their reply to the invitation goes straight on
+    to consent (in another, the intro is new to them)."""
     s = load_state(state)
     chosen = language or s["lang"]
     lang = chosen if chosen in survey.languages else survey.default_language
     s.update(survey=survey.id, version=survey.version, lang=lang, stage="consent", q=None,
              tries=0, asked=[], values={}, paused=False, menu=[], seen=now.isoformat(),
-             reminders=0, pending=None, wrote=False, safeguarding=None)
+             reminders=0, pending=None, wrote=False, safeguarding=None, introduced=introduced)
     result = Step(s, records=[Started(survey.id, survey.version, lang)])
     if len(survey.languages) > 1 and chosen not in survey.languages:
         # Offer the choice before anything else, in every language on offer.
@@ -106,7 +110,9 @@ def begin(survey: Survey, state: Mapping[str, Any] | None, now: datetime,
 
 
 def _introduce(survey: Survey, result: Step) -> None:
-    result.say(survey.intro.get(_lang(result)))
+    """The intro, unless their invitation gave it in this language, then consent."""
+    if result.state["introduced"] != _lang(result):
+        result.say(survey.intro.get(_lang(result)))
     _ask_consent(survey, result)
 
 
@@ -624,10 +630,10 @@ class Catalog:
 
 
 def _begin_item(item: Survey | Consultation, state: Mapping[str, Any], now: datetime,
-                language: str | None = None) -> Step:
+                language: str | None = None, introduced: str | None = None) -> Step:
     if isinstance(item, Survey):
-        return begin(item, state, now, language)
-    return consultation.begin(item, state, now, language)
+        return begin(item, state, now, language, introduced)
+    return consultation.begin(item, state, now, language, introduced)
 
 
 def _step_item(item: Survey | Consultation, state: Mapping[str, Any], event: Event,
@@ -650,12 +656,15 @@ def converse(catalog: Catalog, state: Mapping[str, Any] | None, event: Event,
     """Handle one event for one participant, across all surveys and consultations.
 
     `context` carries what only the caller can look up: in a consultation, the statements
-    this person may vote on next (see surveys.consultation.build_context).
+    this person may vote on next (see surveys.consultation.build_context); and under
+    "invited", the surveys whose invitation (with its intro) reached this person lately,
+    each with the language it was in, so that a reply to one is not told the intro again.
     """
     s = load_state(state)
     newcomer = s["stage"] == "idle" and not s["survey"] and not s["stopped"]
     result = _converse(catalog, s, event, now, context)
-    if newcomer and result.replies and event.kind in ("text", "button", "start"):
+    if (newcomer and result.replies and event.kind in ("text", "button", "start")
+            and not result.state["introduced"]):  # an invitation has said who is writing
         _greet(catalog, result)
     return result
 
@@ -734,7 +743,9 @@ def _converse(catalog: Catalog, s: dict[str, Any], event: Event, now: datetime,
         # A keyword in one language (GOFALWYR) answers "which language?" for someone we
         # have not asked yet; a language they chose stays.
         unasked = s["lang"] is None or s["stage"] == "language"
-        return _begin_item(chosen, s, now, in_language if unasked else None)
+        invited: Mapping[str, str] = (context or {}).get("invited") or {}
+        return _begin_item(chosen, s, now, in_language if unasked else None,
+                           invited.get(chosen.id))
 
     if s["paused"]:
         s["paused"] = False

@@ -6,9 +6,10 @@ buttons into a list, a long option code can stop Telegram's buttons working, and
 sentence can lose a reader. `lint_survey` renders every prompt of a survey (intro,
 consent, each question, the thank-you) and every system message around it (the menu, HELP
 at each stage, each re-ask, "Got it", reminders, LATER and TIME, STOP, MYDATA, DELETE,
-the media reply, the cut-answer notice, the signposting: see `surveys.system_messages`,
-measured with an organisation's name and contact) in every language on every channel,
-exactly as the engine and the channels build it, and reports:
+the media reply, the cut-answer notice, the signposting, a deployment's own where it has
+one: see `surveys.system_messages`, measured with an organisation's name and contact) in
+every language on every channel, exactly as the engine and the channels build it, and
+reports:
 
 * characters; for SMS the encoding (GSM-7 or UCS-2), the billed units (GSM-7 extension
   characters such as € count two) and segments (160 / 153 per part in GSM-7, 70 / 67 in
@@ -45,6 +46,7 @@ from surveys.model import Question, QuestionType, Survey, Text
 from surveys.organisation import EXAMPLE, Organisation
 from surveys.readability import MAX_READING_AGE, MAX_SENTENCE_WORDS, measure
 from surveys.render import numbered
+from surveys.signposting import MAX_LOCAL_CONTACT, CustomTexts
 from surveys.system_messages import SystemMessage, system_messages
 
 #: WithUs's own budget: a prompt should fit in two SMS parts.
@@ -109,6 +111,8 @@ class Prompt:
     findings: tuple[Finding, ...] = ()
     #: WithUs's own words (surveys.system_messages), not the survey author's.
     system: bool = False
+    #: Where the words come from when that is neither (WITHUS_SIGNPOSTING_FILE).
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,11 +160,12 @@ class Check:
 
 
 def prompts(survey: Survey, organisation: Organisation = EXAMPLE,
-            others: Iterable[Survey | Consultation] = ()) -> list[Prompt]:
+            others: Iterable[Survey | Consultation] = (),
+            signposts: CustomTexts | None = None) -> list[Prompt]:
     """Every message the survey sends, in every language, built by the engine: its own
     texts, and the system messages around them (`surveys.system_messages`), each question's
-    re-ask, HELP and "Got it" beside it."""
-    system = system_messages(survey, organisation, others)
+    re-ask, HELP and "Got it" beside it. `signposts`: the deployment's own signposting."""
+    system = system_messages(survey, organisation, others, signposts)
     beside: dict[tuple[str, str], list[SystemMessage]] = {}
     for message in system:
         if message.question is not None:
@@ -193,7 +198,15 @@ def prompts(survey: Survey, organisation: Organisation = EXAMPLE,
 _CONSENT_IDS = ("consent:reask", "consent:help", "declined")
 
 
+#: Where a deployment's own signposting comes from, as the findings name it.
+SIGNPOSTING_SOURCE = "WITHUS_SIGNPOSTING_FILE"
+
+
 def _system(message: SystemMessage, notes: Iterable[Finding] = ()) -> Prompt:
+    if message.own:  # the deployment's words: measured like an author's, reading age too
+        return Prompt(message.id, message.language, message.reply, message.reply.text,
+                      (*notes, *_readability(message.reply.text, message.language)),
+                      source=SIGNPOSTING_SOURCE)
     return Prompt(message.id, message.language, message.reply, findings=tuple(notes),
                   system=True)
 
@@ -348,7 +361,8 @@ def check_prompt(prompt: Prompt, rules: ChannelRules, file: str, survey: str,
     if rules is SMS:
         sent = sms.to_gsm(text)
         encoding, segments, units = sms.encoding(sent), sms.segments(sent), sms.units(sent)
-        findings += _sms_findings(text, sent, segments, max_segments, prompt.system)
+        findings += _sms_findings(text, sent, segments, max_segments, prompt.system,
+                                  prompt.source)
         text = sent
     length = sms.utf16_length(text) if rules.utf16 else len(text)
     if length > rules.max_length:
@@ -362,7 +376,7 @@ def check_prompt(prompt: Prompt, rules: ChannelRules, file: str, survey: str,
 
 
 def _sms_findings(written: str, sent: str, segments: int, max_segments: int,
-                  system: bool = False) -> list[Finding]:
+                  system: bool = False, source: str = "") -> list[Finding]:
     found: list[Finding] = []
     replaced = [(c, r) for c, r in sms.ucs2_culprits(written) if r is not None]
     if replaced:
@@ -379,6 +393,9 @@ def _sms_findings(written: str, sent: str, segments: int, max_segments: int,
     if segments > max_segments:
         why = (" (WithUs's own message: the organisation's name and contact, the survey's "
                "title and texts go into it)") if system else ""
+        if source:
+            why = f" (your text in {source}, with a local contact of up to " \
+                  f"{MAX_LOCAL_CONTACT} characters)"
         found.append(Finding("error", f"{segments} SMS segments; the limit is "
                                       f"{max_segments}{why}"))
     return found
@@ -415,13 +432,15 @@ def _advice(char: str) -> str:
 
 def lint_survey(survey: Survey, file: str = "",
                 max_segments: int = DEFAULT_MAX_SEGMENTS, organisation: Organisation = EXAMPLE,
-                others: Iterable[Survey | Consultation] = ()) -> list[Check]:
+                others: Iterable[Survey | Consultation] = (),
+                signposts: CustomTexts | None = None) -> list[Check]:
     """Every prompt of `survey` on every channel, with its findings: its own texts and the
     system messages around them, measured with `organisation`'s name and contact and a
-    menu of `survey` and `others`."""
+    menu of `survey` and `others`, and the deployment's own signposting (`signposts`, as
+    read from WITHUS_SIGNPOSTING_FILE) where it would be sent."""
     checks: list[Check] = []
     catalogues = set(available_languages())
-    for prompt in prompts(survey, organisation, others):
+    for prompt in prompts(survey, organisation, others, signposts):
         if prompt.id == "intro" and prompt.language not in catalogues:
             prompt = Prompt(prompt.id, prompt.language, prompt.reply, prompt.prose, (
                 *prompt.findings,
@@ -437,18 +456,20 @@ def lint_survey(survey: Survey, file: str = "",
 
 def lint_file(path: str | Path, max_segments: int = DEFAULT_MAX_SEGMENTS,
               organisation: Organisation = EXAMPLE,
-              others: Iterable[Survey | Consultation] = ()) -> list[Check]:
+              others: Iterable[Survey | Consultation] = (),
+              signposts: CustomTexts | None = None) -> list[Check]:
     """Load (raising `SurveyError` if invalid) and lint one survey file; `others` are
-    offered beside it in the menu."""
+    offered beside it in the menu; `signposts` as for `lint_survey`."""
     loaded = load_file(path)
     if isinstance(loaded, Survey):
-        return lint_survey(loaded, str(path), max_segments, organisation, others)
-    return lint_texts(loaded, str(path), max_segments, organisation, others)
+        return lint_survey(loaded, str(path), max_segments, organisation, others, signposts)
+    return lint_texts(loaded, str(path), max_segments, organisation, others, signposts)
 
 
 def lint_texts(document: Any, file: str = "",
                max_segments: int = DEFAULT_MAX_SEGMENTS, organisation: Organisation = EXAMPLE,
-               others: Iterable[Survey | Consultation] = ()) -> list[Check]:
+               others: Iterable[Survey | Consultation] = (),
+               signposts: CustomTexts | None = None) -> list[Check]:
     """Lint every text of another kind of file (a consultation) as a plain message, then
     the messages its engine builds around them (a question with its heading, a point to
     vote on, HELP...: `surveys.system_messages`)."""
@@ -462,7 +483,8 @@ def lint_texts(document: Any, file: str = "",
             found.append(Prompt(pid, lang, Reply(text.get(lang)), text.get(lang),
                                 (*missing, *_readability(text.get(lang), lang))))
     if isinstance(document, Consultation):
-        found += [_system(m) for m in system_messages(document, organisation, others)]
+        found += [_system(m) for m in system_messages(document, organisation, others,
+                                                      signposts)]
     return [check_prompt(prompt, rules, file, str(getattr(document, "id", "")), max_segments)
             for prompt in found for rules in CHANNELS]
 

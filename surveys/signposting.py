@@ -25,6 +25,7 @@ Pure: no I/O, no clock. The numbers are checked against this list by the tests:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from surveys.conversation import ContactWanted, Event, ReplyChoice, Step
@@ -66,14 +67,37 @@ SIGNPOSTING: dict[str, str] = {
 LOCAL_CONTACT = t("Local safeguarding contact: {contact}.")
 
 
-def signposting(category: str, language: str, local_contact: str = "") -> str:
+#: A deployment's own signposting, as read from WITHUS_SIGNPOSTING_FILE: by language
+#: ("*" for every language), each one text or texts by category; "{phone}" in a text
+#: stands for the local contact.
+CustomTexts = Mapping[str, str | Mapping[str, str]]
+
+
+def signposting(category: str, language: str, local_contact: str = "",
+                custom: CustomTexts | None = None) -> str:
     """The signposting for `category` in `language`, with the local contact if there is
-    one. Unknown categories get the self-harm text: it is the most urgent."""
-    text = _(language, SIGNPOSTING.get(category, SIGNPOSTING["self_harm"]))
+    one. Unknown categories get the self-harm text: it is the most urgent.
+
+    `custom`: the deployment's own texts. One for this language (or every language) and
+    category is used instead, unless it names {phone} and there is no local contact."""
     contact = " ".join(local_contact.split())
+    own = _custom(custom or {}, category, language)
+    if own and ("{phone}" not in own or contact):
+        return own.replace("{phone}", contact)
+    text = _(language, SIGNPOSTING.get(category, SIGNPOSTING["self_harm"]))
     if contact:
         text += " " + _(language, LOCAL_CONTACT, contact=contact)
     return text
+
+
+def _custom(texts: CustomTexts, category: str, language: str) -> str:
+    for key in (language, "*"):
+        found = texts.get(key)
+        if isinstance(found, str):
+            return found
+        if isinstance(found, Mapping) and isinstance(found.get(category), str):
+            return str(found[category])
+    return ""
 
 
 def check_local_contact(value: Any) -> str:

@@ -78,17 +78,22 @@ class SystemMessage:
     language: str
     reply: Reply
     question: str | None = None
+    #: The deployment's own words (WITHUS_SIGNPOSTING_FILE) rather than WithUs's.
+    own: bool = False
 
 
 def system_messages(survey: Survey | Consultation, organisation: Organisation = EXAMPLE,
-                    others: Iterable[Survey | Consultation] = ()) -> list[SystemMessage]:
+                    others: Iterable[Survey | Consultation] = (),
+                    signposts: signposting.CustomTexts | None = None) -> list[SystemMessage]:
     """Every system message around `survey` (or a consultation), in the order a person
     meets them.
 
     `others` are the surveys and consultations offered beside it (they make the menu);
-    `organisation` gives the name said to newcomers and the contact at the end of HELP.
+    `organisation` gives the name said to newcomers and the contact at the end of HELP;
+    `signposts`, the deployment's own signposting texts (WITHUS_SIGNPOSTING_FILE, as
+    read), used where the service would use them.
     """
-    return _Driver(survey, organisation, others).run()
+    return _Driver(survey, organisation, others, signposts).run()
 
 
 def sms_size(reply: Reply, language: str | None) -> tuple[int, int]:
@@ -108,8 +113,10 @@ def _undated(item: Any) -> Any:
 
 class _Driver:
     def __init__(self, survey: Survey | Consultation, organisation: Organisation,
-                 others: Iterable[Survey | Consultation]) -> None:
+                 others: Iterable[Survey | Consultation],
+                 signposts: signposting.CustomTexts | None = None) -> None:
         self.survey = _undated(survey)
+        self.signposts = signposts or {}
         self.now = RENDER_TIME
         surveys: dict[str, Survey] = {}
         consultations: dict[str, Consultation] = {}
@@ -385,9 +392,10 @@ class _Driver:
     def safeguarding(self, lang: str) -> None:
         contact = self.survey.safeguarding_phone or EXAMPLE_LOCAL_CONTACT
         for category in signposting.SIGNPOSTING:
-            self.found.append(SystemMessage(
-                f"signposting:{category}", lang,
-                Reply(signposting.signposting(category, lang, contact))))
+            sent = signposting.signposting(category, lang, contact, self.signposts)
+            built_in = signposting.signposting(category, lang, contact)
+            self.found.append(SystemMessage(f"signposting:{category}", lang, Reply(sent),
+                                            own=sent != built_in))
         paused = signposting.pause_after_disclosure(Step(self.asking(lang)), lang)
         self.add("safeguarding:pause", lang, paused.replies)
         for pid, said in (("safeguarding:reask", NONSENSE), ("safeguarding:carry_on", "1"),

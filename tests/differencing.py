@@ -604,18 +604,22 @@ def group_prefix(code: str) -> str:
     return f"{code or '-'}."
 
 
-def know_the_groups(reader: Reader, survey: Survey, by: str, codes: list[str]) -> None:
-    """The whole survey splits into one group per answer to `by`, and one of those who
-    gave it none: every count is the sum of the groups' counts, and a group's answer to
-    `by` is the one that names it."""
+def know_the_groups(reader: Reader, survey: Survey, by: str, codes: list[str],
+                    prefix: str = "") -> None:
+    """The whole survey (or the view whose unknowns start with `prefix`, already known
+    to the reader) splits into one group per answer to `by`, and one of those who gave it
+    none: every count is the sum of the groups' counts, and a group's answer to `by` is
+    the one that names it."""
     groups = [*codes, ""]
     for code in groups:
-        know_the_survey(reader, survey, group_prefix(code))
-    names = [n for n in list(reader.names) if "." not in n]
+        know_the_survey(reader, survey, prefix + group_prefix(code))
+    names = [n.removeprefix(prefix) for n in list(reader.names)
+             if n.startswith(prefix) and "." not in n.removeprefix(prefix)]
     for name in names:
-        reader.equal({name: 1, **{group_prefix(c) + name: -1 for c in groups}}, 0)
+        reader.equal({prefix + name: 1,
+                      **{prefix + group_prefix(c) + name: -1 for c in groups}}, 0)
     for code in groups:
-        p = group_prefix(code)
+        p = prefix + group_prefix(code)
         for other in codes:
             if other != code:
                 reader.equal({f"{p}A:{by}:{other}": 1}, 0)
@@ -623,14 +627,16 @@ def know_the_groups(reader: Reader, survey: Survey, by: str, codes: list[str]) -
             reader.equal({f"{p}D": 1}, 0)  # they answered, so they agreed
             reader.equal({f"{p}K:{by}": 1}, 0)
             reader.equal({f"{p}M:{by}": 1}, 0)
-            reader.equal({f"{p}A:{by}:{code}": 1, f"A:{by}:{code}": -1}, 0)
+            reader.equal({f"{p}A:{by}:{code}": 1, f"{prefix}A:{by}:{code}": -1}, 0)
             reader.equal({f"{p}N:{by}": 1, f"{p}A:{by}:{code}": -1}, 0)
         else:
             reader.equal({f"{p}N:{by}": 1}, 0)
 
 
-def read_crosstab(reader: Reader, survey: Survey, page: Page, by: str, shown: str) -> None:
-    """A cross-tab of `shown` (columns) by `by` (rows): each row is one group's answers."""
+def read_crosstab(reader: Reader, survey: Survey, page: Page, by: str, shown: str,
+                  prefix: str = "") -> None:
+    """A cross-tab of `shown` (columns) by `by` (rows): each row is one group's answers
+    (in a narrowed view, the groups of the view whose unknowns start with `prefix`)."""
     table = next((t for t in page.tables if t.caption.startswith("People, by their answers")),
                  None)
     assert table is not None, "no cross-tab on the page"
@@ -641,12 +647,12 @@ def read_crosstab(reader: Reader, survey: Survey, page: Page, by: str, shown: st
         if cells and cells[-1] == "Answered":
             continue  # the heading
         if row_label.startswith("Everyone"):
-            p = ""
+            p = prefix
         else:
             code = _option_code(survey, by, row_label)
             assert code is not None, row_label
-            p = group_prefix(code)
-        where = f"the cross-tab, row '{row_label}'"
+            p = prefix + group_prefix(code)
+        where = f"the {prefix}cross-tab, row '{row_label}'"
         total_text = cells[-1]
         with_skips = total_text.endswith("with skips")
         total_fig = figure(total_text.removesuffix("with skips"))
@@ -670,3 +676,70 @@ def read_crosstab(reader: Reader, survey: Survey, page: Page, by: str, shown: st
         if exact:
             reader.breakdowns.append(Breakdown(f"{where}: its answers",
                                                {f"{p}N:{shown}": 1, f"{p}K:{shown}": 1}))
+
+
+# --- theme counts ---------------------------------------------------------------------------
+
+
+def theme_name(theme: str, qid: str, prefix: str = "") -> str:
+    """The unknown: how many of the group's written answers to `qid` carry `theme`."""
+    return f"{prefix}Th:{theme}:{qid}"
+
+
+def know_the_themes(reader: Reader, survey: Survey, themes: Iterable[str],
+                    prefix: str = "") -> None:
+    """A theme tags at most every written answer to a question."""
+    for q in survey.questions:
+        if q.type is QuestionType.FREE_TEXT:
+            for theme in themes:
+                reader.fact({theme_name(theme, q.id, prefix): 1, f"{prefix}N:{q.id}": -1}, hi=0)
+
+
+def read_themes(reader: Reader, survey: Survey, page: Page, prefix: str = "",
+                label: str = "the survey page") -> None:
+    """The theme counts: the survey page's table (a column per written-answer question)
+    and the printable summary's list under each question."""
+    free = [q.id for q in survey.questions if q.type is QuestionType.FREE_TEXT]
+    for qid in free:
+        # "Written answers: hidden in this view" promises their number stays unknown.
+        if "hidden in this view" in page.questions.get(qid, ""):
+            reader.read(f"{label}: '{qid}' written answers hidden in this view",
+                        {f"{prefix}N:{qid}": 1}, Figure("hidden", None, False))
+    for table in page.tables:
+        if table.caption.startswith("Answers tagged with each theme"):
+            columns = free
+        elif table.caption.startswith("Themes the group found") and table.question:
+            columns = [table.question]
+        else:
+            continue
+        for theme, cells in table.rows:
+            if theme == "Theme":
+                continue  # the heading
+            for qid, text in zip(columns, cells, strict=False):
+                shown = figure(text)
+                reader.read(f"{label}: theme '{theme}' on '{qid}'",
+                            {theme_name(theme, qid, prefix): 1}, shown, floor=0)
+                if shown is not None and shown.value:
+                    reader.breakdowns.append(Breakdown(
+                        f"{label}: theme '{theme}' counted on '{qid}'",
+                        {f"{prefix}N:{qid}": 1}))
+
+
+def know_the_ticks(reader: Reader, survey: Survey, qid: str, code: str,
+                   prefixes: tuple[str, str, str] = ("t.", "u.", "-.")) -> None:
+    """The whole survey splits into those who ticked option `code` of multiple-choice
+    question `qid`, those who answered it without ticking it, and those who gave it no
+    answer (the unknowns of each start with one of `prefixes`)."""
+    ticked, unticked, none = prefixes
+    for p in prefixes:
+        know_the_survey(reader, survey, p)
+    for name in [n for n in list(reader.names) if "." not in n]:
+        reader.equal({name: 1, **{p + name: -1 for p in prefixes}}, 0)
+    for p in (ticked, unticked):
+        reader.equal({f"{p}D": 1}, 0)  # they answered, so they agreed
+        reader.equal({f"{p}K:{qid}": 1}, 0)
+        reader.equal({f"{p}M:{qid}": 1}, 0)
+    reader.equal({f"{ticked}A:{qid}:{code}": 1, f"{ticked}N:{qid}": -1}, 0)
+    reader.equal({f"{ticked}N:{qid}": 1, f"A:{qid}:{code}": -1}, 0)
+    reader.equal({f"{unticked}A:{qid}:{code}": 1}, 0)
+    reader.equal({f"{none}N:{qid}": 1}, 0)

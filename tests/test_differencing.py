@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,11 +29,14 @@ from tests.differencing import (
     group_prefix,
     know_the_groups,
     know_the_survey,
+    know_the_themes,
+    know_the_ticks,
     nested,
     read_cli_list,
     read_crosstab,
     read_survey_page,
     read_surveys_list,
+    read_themes,
     scrape,
 )
 from tests.helpers import FakeClock, make_runtime
@@ -311,4 +314,204 @@ def test_a_timeline_with_hidden_days_gives_nothing_away(client: FlaskClient,
     read_survey_page(reader, survey, narrowed, "wa.", "the WhatsApp view")
     nested(reader, "", "wa.", list(reader.names))
     leaks = reader.leaks() + complement_leaks(reader, survey, "", "wa.", "WhatsApp view")
+    assert not leaks, "\n".join(leaks)
+
+
+def carers_by_channel_and_assessment() -> list[Person]:
+    """78 carers in which every group of channel by carer's assessment, and every one
+    of those by hours, holds 0 or at least 10 people: a filtered cross-tab can show them."""
+    groups = {("whatsapp", "yes"): {"under_20": 12, "h20_49": 10},
+              ("whatsapp", "no"): {"h20_49": 14},
+              ("sms", "yes"): {"under_20": 10, "h50_plus": 10},
+              ("sms", "no"): {"h20_49": 10, "h50_plus": 12}}
+    people = []
+    for (channel, assessment), hours in groups.items():
+        for code, n in hours.items():
+            for i in range(n):
+                people.append(Person({"hours": code, "helps": ["family"],
+                                      "missing": f"More respite, carer {len(people)}.",
+                                      "time_for_me": 3 + i % 2, "assessment": assessment},
+                                     channel=channel))
+    return people
+
+
+@pytest.mark.parametrize(("people", "by", "shown", "channel"), [
+    ("carers_45", "hours", "time_for_me", "whatsapp"),
+    ("carers_45", "assessment", "helps", "sms"),
+    ("carers_78", "assessment", "hours", "whatsapp"),
+    ("carers_78", "hours", "assessment", "sms"),
+])
+def test_a_crosstab_narrowed_by_channel_gives_nothing_away(
+        client: FlaskClient, runtime: Runtime, people: str, by: str, shown: str,
+        channel: str) -> None:
+    """The cross-tab of `shown` by `by` among one channel's people, read with the whole
+    page, the channel's page, the pages filtered to each answer (with and without the
+    channel) and the unfiltered cross-tab, by a reader who knows that the answers split
+    the survey and the channel's view alike, and that the channel is part of the whole."""
+    seed(runtime, "carers", carers_45() if people == "carers_45"
+         else carers_by_channel_and_assessment())
+    survey = runtime.catalog.get().surveys["carers"]
+    sign_in(client, REVIEWER)
+    question = survey.question(by)
+    assert question is not None
+    codes = [o.code for o in question.options] or ["yes", "no"]
+    ch = "ch."
+    reader = the_reader(runtime, "carers")
+    know_the_survey(reader, survey, ch)
+    know_the_groups(reader, survey, by, codes)
+    know_the_groups(reader, survey, by, codes, ch)
+    names = [n for n in reader.names if "." not in n]
+    nested(reader, "", ch, names)
+    for code in [*codes, ""]:
+        nested(reader, group_prefix(code), ch + group_prefix(code), names)
+    base = "/dashboard/surveys/carers"
+    read_survey_page(reader, survey, scrape(page(client, base)))
+    baseline = reader.copy()
+    read_survey_page(reader, survey, scrape(page(client, f"{base}?channel={channel}")), ch,
+                     f"the {channel} page")
+    for code in codes:
+        read_survey_page(reader, survey, scrape(page(client, f"{base}?answer={by}:{code}")),
+                         group_prefix(code), f"the page filtered to {by}={code}")
+        read_survey_page(reader, survey,
+                         scrape(page(client, f"{base}?channel={channel}&answer={by}:{code}")),
+                         ch + group_prefix(code), f"the {channel} page filtered to {by}={code}")
+    whole = page(client, f"{base}/crosstab?rows={by}&columns={shown}")
+    read_crosstab(reader, survey, scrape(whole), by, shown)
+    html = page(client, f"{base}/crosstab?rows={by}&columns={shown}&channel={channel}")
+    narrowed = scrape(html)
+    read_crosstab(reader, survey, narrowed, by, shown, ch)
+    table = next(t for t in narrowed.tables if t.caption.startswith("People, by their answers"))
+    exact = [cell for label, cells in table.rows if not label.startswith("Everyone")
+             and cells[-1:] != ["Answered"] for cell in cells[:-1]
+             if re.fullmatch(r"[1-9][\d,]*( \d+%)?", cell)]
+    if people == "carers_45":  # split by channel and answer, some groups are under k
+        assert not exact and "Nothing can be shown for this view" in html
+    else:  # every group holds 0 or 10 or more: the table is shown
+        assert exact and "Nothing can be shown" not in html
+    leaks = reader.leaks(baseline)
+    leaks += complement_leaks(reader, survey, "", ch, f"the {channel} view")
+    for code in codes:
+        p = group_prefix(code)
+        leaks += complement_leaks(reader, survey, "", p, f"{by}={code}")
+        leaks += complement_leaks(reader, survey, p, ch + p, f"{channel} and {by}={code}")
+        leaks += complement_leaks(reader, survey, ch, ch + p, f"{by}={code} in {channel}")
+    assert not leaks, "\n".join(leaks)
+
+
+def _tag(runtime: Runtime, survey_id: str, qid: str, theme: str,
+         chosen: Callable[[str], bool]) -> int:
+    """Tag the written answers to `qid` whose words `chosen` picks with a new theme."""
+    from storage.repositories.dashboard import DashboardRepository
+
+    with runtime.sessions() as session:
+        repo = DashboardRepository(session)
+        theme_id = repo.create_theme(survey_id, theme, None, runtime.clock())
+        _n, answers = repo.free_text(survey_id, qid, limit=1000)
+        tagged = 0
+        for answer in answers:
+            if chosen(answer.text):
+                repo.tag(answer.id, theme_id, None, runtime.clock())
+                tagged += 1
+        session.commit()
+    return tagged
+
+
+def carers_by_channel_wrote(whatsapp: int, sms: int, skipped: int = 0) -> list[Person]:
+    """Carers who all completed, rated their time 1 and wrote what is missing ("… on
+    whatsapp 3.") and what would help; `skipped` more on SMS skipped what would help."""
+    people = []
+    for channel, n in (("whatsapp", whatsapp), ("sms", sms + skipped)):
+        for i in range(n):
+            wish: object = SKIP if channel == "sms" and i >= sms else f"A sitter, {channel} {i}."
+            people.append(Person({"hours": "h20_49", "helps": ["family"],
+                                  "missing": f"Respite, on {channel} {i}.", "time_for_me": 1,
+                                  "time_wish": wish, "assessment": "yes"}, channel=channel))
+    return people
+
+
+@pytest.mark.parametrize(("whatsapp", "sms", "skipped", "question", "tagged"), [
+    # 12 of WhatsApp's 25 and 3 of SMS's 25: the whole shows 15, WhatsApp 12, so SMS's
+    # "fewer than 10" would be 3.
+    (25, 25, 0, "missing", {"whatsapp": 12, "sms": 3}),
+    # Three on SMS skipped "time_wish": its written answers are hidden in both views (a
+    # small cell beside them), yet a theme on all 25 of WhatsApp's would say WhatsApp
+    # wrote 25, and so that the three who skipped are on SMS.
+    (25, 22, 3, "time_wish", {"whatsapp": 25, "sms": 22}),
+])
+def test_theme_counts_in_a_narrowed_view_give_nothing_away(
+        client: FlaskClient, runtime: Runtime, whatsapp: int, sms: int, skipped: int,
+        question: str, tagged: dict[str, int]) -> None:
+    """Theme counts follow the view's suppression: read with the whole page and both
+    channels' pages, by a reader who knows the channels split the survey, they pin no
+    hidden count and describe no group under k."""
+    seed(runtime, "carers", carers_by_channel_wrote(whatsapp, sms, skipped))
+    numbers = {f"{channel} {i}." for channel, n in tagged.items() for i in range(n)}
+    assert _tag(runtime, "carers", question, "Respite",
+                lambda text: any(text.endswith(x) for x in numbers)) == sum(tagged.values())
+    survey = runtime.catalog.get().surveys["carers"]
+    sign_in(client, REVIEWER)
+    themes = ["Respite"]
+    reader = the_reader(runtime, "carers")
+    know_the_themes(reader, survey, themes)
+    for p in ("wa.", "sms."):
+        know_the_survey(reader, survey, p)
+        know_the_themes(reader, survey, themes, p)
+    for name in [n for n in reader.names if "." not in n]:
+        reader.equal({name: 1, f"wa.{name}": -1, f"sms.{name}": -1}, 0)
+    base = "/dashboard/surveys/carers"
+    whole = scrape(page(client, f"{base}?question=missing"))
+    assert any(t.caption.startswith("Answers tagged") for t in whole.tables)
+    read_survey_page(reader, survey, whole)
+    read_themes(reader, survey, whole)
+    baseline = reader.copy()
+    for channel, p in (("whatsapp", "wa."), ("sms", "sms.")):
+        for path in (f"{base}?channel={channel}&question=missing",
+                     f"{base}/summary?channel={channel}"):
+            html = page(client, path)
+            seen = scrape(html.replace('aria-labelledby="sq-', 'aria-labelledby="q-'))
+            read_survey_page(reader, survey, seen, p, f"{path}")
+            read_themes(reader, survey, seen, p, f"{path}")
+    leaks = reader.leaks(baseline)
+    leaks += complement_leaks(reader, survey, "", "wa.", "the WhatsApp view")
+    assert not leaks, "\n".join(leaks)
+
+
+def carers_78_breaks() -> list[Person]:
+    """`carers_by_channel_and_assessment`, with WhatsApp's 36 ticking "breaks" too."""
+    people = carers_by_channel_and_assessment()
+    for person in people:
+        if person.channel == "whatsapp":
+            person.answers = {**person.answers, "helps": ["family", "breaks"]}
+    return people
+
+
+@pytest.mark.parametrize(("people", "code"), [("carers_45", "family"),
+                                               ("carers_45", "breaks"),
+                                               ("carers_78", "breaks"),
+                                               ("wrote", "family")])
+def test_a_filter_by_a_ticked_option_gives_nothing_away(
+        client: FlaskClient, runtime: Runtime, people: str, code: str) -> None:
+    """Those who ticked one option of "Which of these help you most?" and those who
+    answered without ticking it, read with the whole page (and its summary) by a reader
+    who knows the two groups and those who gave no answer split the survey."""
+    seed(runtime, "carers", {"carers_45": carers_45,
+                             "carers_78": carers_78_breaks,
+                             "wrote": lambda: carers_by_channel_wrote(25, 22, 3)}[people]())
+    survey = runtime.catalog.get().surveys["carers"]
+    sign_in(client, REVIEWER)
+    reader = the_reader(runtime, "carers")
+    know_the_ticks(reader, survey, "helps", code)
+    base = "/dashboard/surveys/carers"
+    read_survey_page(reader, survey, scrape(page(client, base)))
+    baseline = reader.copy()
+    for p, which in (("t.", "ticked"), ("u.", "unticked")):
+        for path in (f"{base}?answer=helps:{which}:{code}",
+                     f"{base}/summary?answer=helps:{which}:{code}"):
+            html = page(client, path)
+            assert "who ticked" in html or "without ticking" in html
+            seen = scrape(html.replace('aria-labelledby="sq-', 'aria-labelledby="q-'))
+            read_survey_page(reader, survey, seen, p, path)
+    leaks = reader.leaks(baseline)
+    for p in ("t.", "u."):
+        leaks += complement_leaks(reader, survey, "", p, f"helps {p}")
     assert not leaks, "\n".join(leaks)

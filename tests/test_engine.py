@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from surveys.conversation import AnswerGiven, Completed, ConsentDecision, Event, Started
+from surveys.conversation import (
+    MENU_PREFIX,
+    AnswerGiven,
+    Completed,
+    ConsentDecision,
+    Event,
+    Started,
+)
 from surveys.engine import Catalog, begin, converse, step
 from surveys.loader import library_path, load_file, load_folder
 from surveys.model import Survey
@@ -122,6 +129,63 @@ def test_a_welsh_keyword_keeps_the_language_someone_chose() -> None:
     carers = converse(Catalog(LIBRARY, "fft"), english.state, text("GOFALWYR"), NOW)
     assert carers.state["survey"] == "carers" and carers.state["lang"] == "en"
     assert carers.replies[0].text == LIBRARY["carers"].intro.get("en")
+
+
+# --- A reply to an invitation: the invitation already carried the intro --------------------
+
+CARERS = LIBRARY["carers"]
+
+
+def invited(language: str = "en", survey_id: str = "carers") -> dict[str, dict[str, str]]:
+    """The context the service passes when an invitation (in `language`) reached them."""
+    return {"invited": {survey_id: language}}
+
+
+def texts(result: object) -> list[str]:
+    return [reply.text for reply in result.replies]  # type: ignore[attr-defined]
+
+
+def test_a_welsh_reply_to_a_welsh_invitation_goes_straight_to_consent() -> None:
+    replied = converse(Catalog(LIBRARY), None, text("GOFALWYR"), NOW, invited("cy"))
+    assert texts(replied) == [CARERS.consent.get("cy")]  # no intro, no "Helo gan"
+    assert [c.label for c in replied.replies[0].choices] == ["Ydw, rwy'n cytuno",
+                                                             "Na, dim diolch"]
+    assert isinstance(replied.records[0], Started) and replied.state["stage"] == "consent"
+
+
+def test_cold_the_keyword_still_gets_the_hello_and_the_intro() -> None:
+    cold = converse(Catalog(LIBRARY), None, text("GOFALWYR"), NOW)
+    assert texts(cold) == ["Helo gan WithUs.\n" + CARERS.intro.get("cy"),
+                           CARERS.consent.get("cy")]
+    other = converse(Catalog(LIBRARY), None, text("GOFALWYR"), NOW, invited("cy", "fft"))
+    assert texts(other) == texts(cold)  # invited to another survey: this one is new
+
+
+def test_after_the_language_question_the_intro_is_skipped_only_in_its_language() -> None:
+    catalog = Catalog(LIBRARY)
+    asked = converse(catalog, None, text("CARERS"), NOW, invited("en"))
+    assert texts(asked) == ["Which language would you like? / Pa iaith hoffech chi?"]
+    english = converse(catalog, asked.state, text("1"), NOW)
+    assert texts(english) == [CARERS.consent.get("en")]
+    welsh = converse(catalog, asked.state, text("2"), NOW)  # the English intro is no use
+    assert texts(welsh) == [CARERS.intro.get("cy"), CARERS.consent.get("cy")]
+
+
+def test_the_invitations_start_button_goes_straight_to_consent_too() -> None:
+    known = {"lang": "en", "stage": "done", "survey": "fft"}
+    start = Event("button", payload=MENU_PREFIX + "carers")  # as outreach.invitation_payload
+    pressed = converse(Catalog(LIBRARY), known, start, NOW, invited("en"))
+    assert texts(pressed) == [CARERS.consent.get("en")]
+
+
+def test_a_consultation_invitation_is_not_introduced_twice() -> None:
+    consultations = {c.id: c for c in load_folder(library_path()) if not isinstance(c, Survey)}
+    fair_pay = consultations["fairpay"]
+    catalog = Catalog(LIBRARY, consultations=consultations)
+    replied = converse(catalog, None, text("FAIRPAY"), NOW, invited("en", "fairpay"))
+    assert texts(replied) == [fair_pay.consent.get("en")]
+    cold = converse(catalog, None, text("FAIRPAY"), NOW)
+    assert texts(cold)[0] == "Hello from WithUs.\n" + fair_pay.intro.get("en")
 
 
 def test_a_keyword_is_an_answer_in_a_free_text_question() -> None:

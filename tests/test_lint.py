@@ -34,10 +34,11 @@ from surveys.lint import (
     report,
 )
 from surveys.loader import library_path, load_file, parse
+from surveys.model import Survey
 from surveys.organisation import EXAMPLE, Organisation
 from surveys.readability import measure, syllables
 from surveys.render import numbered as render_numbered
-from surveys.system_messages import GENERAL_IDS
+from surveys.system_messages import EXAMPLE_LOCAL_CONTACT, GENERAL_IDS
 
 CURLY = "\u2019"
 EXAMPLES = ("carers.yaml", "fft.yaml", "workforce.yaml")
@@ -464,3 +465,76 @@ def test_the_table_reports_the_examples(tmp_path: Path) -> None:
     assert "surveys/library/fft.yaml (fft)" in text.replace(str(library_path()),
                                                            "surveys/library")
     assert "0 errors" in text
+
+
+# --- a deployment's own signposting (WITHUS_SIGNPOSTING_FILE) ------------------------------
+
+#: 260 characters and {phone}; with the example local contact (38 characters, about the
+#: longest allowed) 298: two segments (306), until one more line makes it 334, three.
+OWN_SELF_HARM = (
+    "Thank you for telling us. You don't have to face this alone. Samaritans are free, day "
+    "or night: 116 123. Our carers' support line is open 9am to 5pm on weekdays: {phone}. "
+    "Out of hours, call the council's duty team on 0300 123 4567. If you are in danger now, "
+    "call 999.")
+OUT_OF_HOURS = " For urgent health advice, call 111."
+
+
+def _signposting(checks: list[Check], language: str = "en",
+                 category: str = "self_harm") -> Check:
+    return next(c for c in checks if c.id == f"signposting:{category}"
+                and c.language == language and c.channel == "sms")
+
+
+def test_a_deployments_own_signposting_is_measured_where_it_is_sent() -> None:
+    carers = load_file(library_path() / "carers.yaml")
+    assert isinstance(carers, Survey)
+    own = {"en": {"self_harm": OWN_SELF_HARM}}
+    checks = lint_survey(carers, signposts=own)
+    sent = _signposting(checks)
+    assert sent.text == OWN_SELF_HARM.replace("{phone}", EXAMPLE_LOCAL_CONTACT.strip())
+    assert (sent.characters, sent.segments, sent.errors) == (298, 2, [])
+    assert not sent.system and sent.reading_age is not None  # their words, not WithUs's
+    # Where the file has no text (abuse in English, anything in Welsh), the built-in goes.
+    assert _signposting(checks, "en", "abuse").system
+    assert _signposting(checks, "cy").text == _signposting(lint_survey(carers), "cy").text
+
+    longer = {"en": {"self_harm": OWN_SELF_HARM + OUT_OF_HOURS}}
+    over = _signposting(lint_survey(carers, signposts=longer))
+    assert (over.characters, over.segments) == (334, 3)
+    assert over.errors == ["3 SMS segments; the limit is 2 (your text in "
+                           "WITHUS_SIGNPOSTING_FILE, with a local contact of up to 40 "
+                           "characters)"]
+    # One text for every language and category (a plain-text file) is checked in each.
+    everywhere = lint_survey(carers, signposts={"*": "Diolch. Thank you " + "x" * 300})
+    assert {(c.language, c.id) for c in everywhere if c.errors and c.channel == "sms"} == {
+        (lang, f"signposting:{cat}") for lang in ("en", "cy")
+        for cat in ("self_harm", "abuse", "neglect")}
+
+
+def test_surveys_lint_checks_the_signposting_file(tmp_path: Path) -> None:
+    runner = CliRunner()
+    carers = str(library_path() / "carers.yaml")
+    own = tmp_path / "signposting.yaml"
+    own.write_text(yaml.safe_dump({"en": {"self_harm": OWN_SELF_HARM},
+                                   "cy": "Diolch am ddweud wrthym ni. Cymorth lleol: {phone}."}),
+                   encoding="utf-8")
+    fine = runner.invoke(lint_command, [carers, "--signposting", str(own)])
+    assert fine.exit_code == 0, fine.output
+    rows = [line.split() for line in fine.output.splitlines() if "signposting:" in line]
+    assert ["signposting:self_harm", "en", "GSM-7", "298", "ch", "2", "parts"] in [
+        row[:7] for row in rows]  # no * : the deployment's words, not WithUs's
+    assert ["signposting:abuse", "cy", "GSM-7", "82", "ch", "1", "part"] in [
+        row[:7] for row in rows]
+    assert ["*signposting:abuse", "en"] in [row[:2] for row in rows]  # built in
+    own.write_text(yaml.safe_dump({"en": OWN_SELF_HARM + OUT_OF_HOURS}), encoding="utf-8")
+    over = runner.invoke(lint_command, [carers], env={"WITHUS_SIGNPOSTING_FILE": str(own)})
+    assert over.exit_code == 1
+    for category in ("self_harm", "abuse", "neglect"):
+        assert (f"error: signposting:{category} [en] sms: 3 SMS segments; the limit is 2 "
+                "(your text in WITHUS_SIGNPOSTING_FILE") in over.output
+    own.write_text("en: [not, a, text]\n", encoding="utf-8")
+    broken = runner.invoke(lint_command, [carers, "--signposting", str(own)])
+    assert broken.exit_code == 2
+    assert "error: WITHUS_SIGNPOSTING_FILE must hold the signposting text" in broken.stderr
+    assert runner.invoke(lint_command, [carers], env={"WITHUS_SIGNPOSTING_FILE": ""}
+                         ).exit_code == 0  # unset: the built-in texts, as before

@@ -271,11 +271,11 @@ def test_an_invitation_is_queued_once_and_says_how_to_start(runtime: Runtime,
     assert message.business_initiated
     assert message.text.startswith("Hello from WithUs.")
     assert message.text.endswith("To start, reply FFT.")
-    # Replying with the keyword starts that survey, even with another default survey.
+    # Replying with the keyword starts that survey, even with another default survey; the
+    # invitation said who is writing, so the reply does not say it again.
     sms.sent.clear()
     say(runtime, "fft", NUMBERS[1])
-    assert sms.texts_to(E164[1])[0].startswith("Hello from WithUs. / Helo gan WithUs.\n"
-                                               "Which language would you like?")
+    assert sms.texts_to(E164[1])[0].startswith("Which language would you like?")
 
 
 def test_a_welsh_invitation_names_the_welsh_keyword(runtime: Runtime) -> None:
@@ -301,13 +301,95 @@ def test_people_can_be_invited_to_a_consultation_and_are_reminded_in_it(
 
     sms.sent.clear()
     say(runtime, "fairpay", NUMBERS[1])  # starts it, then goes quiet
-    assert sms.texts_to(E164[1])[0] == "Hello from WithUs.\n" + consultation.intro.get()
+    # The invitation carried the intro: the reply goes straight on to consent.
+    assert sms.texts_to(E164[1])[0].startswith(consultation.consent.get())
     clock.advance(hours=consultation.reminder_after_hours + 1)  # 15:00 the next day
     sms.sent.clear()
     report = outreach.send_due_reminders(runtime)
     assert (report.reminded, report.dropped) == (1, 0)
     runtime.sender.run_once()
     assert sms.texts_to(E164[1])[0].startswith("A gentle reminder")
+
+
+# --- replying to an invitation ---------------------------------------------------------------
+
+
+def set_language(runtime: Runtime, e164: str, language: str) -> None:
+    """Someone whose language we know (they chose it in an earlier conversation)."""
+    with runtime.sessions() as session:
+        session.get_one(Participant, pid_of(runtime, e164)).language = language
+        session.commit()
+
+
+def test_a_reply_to_an_invitation_is_not_told_the_intro_again(runtime: Runtime,
+                                                               sms: Recorder) -> None:
+    """The invitation carried the intro and said "reply CARERS": replying goes on to
+    what comes next. Someone who texts CARERS cold still gets the hello and the intro."""
+    carers = runtime.catalog.get().surveys["carers"]
+    intro, consent = carers.intro.get("en"), carers.consent.get("en")
+    outreach.import_contacts(runtime, csv_of(NUMBERS[1]), "sms", "leeds")
+    invite_now(runtime, "leeds", "carers")
+    runtime.sender.run_once()
+    assert intro in sms.texts_to(E164[1])[0] and "reply CARERS" in sms.texts_to(E164[1])[0]
+
+    sms.sent.clear()
+    say(runtime, "CARERS", NUMBERS[1])  # an id too, so: which language?
+    say(runtime, "1", NUMBERS[1])
+    assert sms.texts_to(E164[1]) == ["Which language would you like? / Pa iaith hoffech chi?",
+                                     consent]
+    say(runtime, "CARERS", NUMBERS[2])  # never invited
+    say(runtime, "1", NUMBERS[2])
+    assert sms.texts_to(E164[2]) == [
+        "Hello from WithUs. / Helo gan WithUs.\nWhich language would you like? / Pa iaith "
+        "hoffech chi?", intro, consent]
+
+
+def test_a_welsh_invitation_and_its_welsh_keyword_go_straight_to_consent(
+        runtime: Runtime, sms: Recorder) -> None:
+    carers = runtime.catalog.get().surveys["carers"]
+    outreach.import_contacts(runtime, csv_of(NUMBERS[1], NUMBERS[2]), "sms", "caerdydd")
+    set_language(runtime, E164[1], "cy")
+    set_language(runtime, E164[2], "cy")
+    invite_now(runtime, "caerdydd", "carers")
+    runtime.sender.run_once()
+    assert "atebwch GOFALWYR" in sms.texts_to(E164[1])[0]
+    sms.sent.clear()
+    say(runtime, "Gofalwyr", NUMBERS[1])
+    assert sms.texts_to(E164[1]) == [carers.consent.get("cy")]
+    # Replying in English to the Welsh invitation: the English intro is new to them.
+    say(runtime, "CARERS", NUMBERS[2])
+    say(runtime, "English", NUMBERS[2])
+    assert sms.texts_to(E164[2])[1:] == [carers.intro.get("en"), carers.consent.get("en")]
+
+
+def test_the_intro_comes_again_when_the_invitation_did_not_reach_them_or_is_old(
+        runtime: Runtime, sms: Recorder, clock: FakeClock) -> None:
+    carers = runtime.catalog.get().surveys["carers"]
+    intro = carers.intro.get("en")
+
+    def start(number: int) -> list[str]:
+        """They text CARERS and choose English; what they are sent."""
+        before = len(sms.texts_to(E164[number]))
+        say(runtime, "CARERS", NUMBERS[number])
+        say(runtime, "1", NUMBERS[number])
+        return sms.texts_to(E164[number])[before:]
+
+    outreach.import_contacts(runtime, csv_of(*NUMBERS[1:4]), "sms", "leeds")
+    sms.fail_for.add(E164[1])  # the invitation never arrived
+    invite_now(runtime, "leeds", "carers")
+    runtime.sender.run_once()
+    sms.fail_for.clear()
+    assert len(sms.sent) == 2
+    assert intro in start(1)
+    # Replied, then said no; weeks later they change their mind: they have had the
+    # intro from us since the invitation, and get it again like anyone starting afresh.
+    assert intro not in start(2)
+    say(runtime, "2", NUMBERS[2])
+    clock.advance(days=20)
+    assert intro in start(2)
+    # An invitation from longer ago than INTRO_REMEMBERED (30 days) is not remembered.
+    clock.advance(days=11)
+    assert intro in start(3)
 
 
 def test_an_invitation_at_a_later_time_waits_for_it(runtime: Runtime, clock: FakeClock) -> None:

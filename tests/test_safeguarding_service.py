@@ -593,3 +593,25 @@ def test_production_startup_warns_without_a_local_contact(
     extra["WITHUS_SAFEGUARDING_PHONE"] = "0113 000 0000"
     _warn(runtime.settings, list(runtime.catalog.get().surveys.values()))
     assert "local safeguarding contact" not in capsys.readouterr().err
+
+
+def test_a_plain_text_signposting_file_may_have_colons_and_braces(tmp_path: Path) -> None:
+    """"Local help: {phone}." is invalid YAML, and "Samaritans: 116 123" a YAML mapping:
+    in a plain-text file both are simply words. In a .yaml file a key that is not a
+    language is an error that names it, not a text that is silently never sent."""
+    from bot.services.config import ConfigError
+    from bot.services.safeguarding import read_signposting
+
+    words = "Thank you for telling us. Samaritans: 116 123. Local help: {phone}."
+    plain = tmp_path / "signposting.txt"
+    plain.write_text(words + "\n", encoding="utf-8")
+    assert read_signposting(str(plain)) == {"*": words}
+    plain.write_text("Samaritans: 116 123\n", encoding="utf-8")
+    assert read_signposting(str(plain)) == {"*": "Samaritans: 116 123"}
+    by_language = tmp_path / "signposting.yaml"
+    by_language.write_text("en: 'Local help: {phone}.'\ncy: Ffoniwch ni.\n", encoding="utf-8")
+    assert read_signposting(str(by_language)) == {"en": "Local help: {phone}.",
+                                                  "cy": "Ffoniwch ni."}
+    by_language.write_text("Samaritans: 116 123\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'Samaritans' is not a language code"):
+        read_signposting(str(by_language))

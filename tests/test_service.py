@@ -255,3 +255,90 @@ def test_an_interrupted_send_pass_loses_nothing_and_sends_nothing_twice(
     assert len(fake.sent) == queued  # every reply once: none lost, none twice
     with runtime.sessions() as session:
         assert set(session.scalars(select(OutboxMessage.status))) == {"sent"}
+
+
+# --- STOP part-way ends the response, and START carries it on ----------------------------
+
+
+def response_status(runtime: Runtime) -> tuple[str, int]:
+    """The one response's status and how many answers it holds."""
+    with runtime.sessions() as session:
+        response = session.scalars(select(Response)).one()
+        answers = session.scalar(select(func.count()).select_from(Answer)
+                                 .where(Answer.response_id == response.id))
+        return response.status, int(answers or 0)
+
+
+def funnel_rows(runtime: Runtime) -> dict[str, str]:
+    """The survey page's funnel for fft as its labels read, every count shown (k=1)."""
+    from bot.dashboard.results import funnel
+    from storage.repositories.dashboard import DashboardRepository
+    from surveys.suppression import Suppressor
+
+    survey = runtime.catalog.get().surveys["fft"]
+    with runtime.sessions() as session:
+        shown = funnel(DashboardRepository(session), survey, Suppressor(1))
+    return {bar.label: str(bar.cell) for bar in shown.steps if bar.cell.count}
+
+
+@pytest.mark.parametrize("stop", ["STOP", "STOPIO"])
+def test_stop_part_way_marks_the_response_stopped_and_keeps_its_answers(
+        runtime: Runtime, stop: str) -> None:
+    say(runtime, "hello")
+    say(runtime, "English")
+    say(runtime, "yes")
+    say(runtime, "2")  # overall: Good; now at "why"
+    assert response_status(runtime) == ("consented", 1)
+    say(runtime, stop)
+    assert response_status(runtime) == ("stopped", 1)  # their answer stays
+    rows = funnel_rows(runtime)
+    overall = runtime.catalog.get().surveys["fft"].question("overall")
+    assert overall is not None
+    assert rows == {f"Stopped after: {overall.text.get()}": "1"}
+    with runtime.sessions() as session:
+        response = session.scalars(select(Response)).one()
+    assert response.consented_at is not None and response.completed_at is None
+
+
+def test_start_after_stop_carries_the_response_on_to_completion(runtime: Runtime) -> None:
+    say(runtime, "hello")
+    say(runtime, "English")
+    say(runtime, "yes")
+    say(runtime, "2")
+    say(runtime, "STOP")
+    assert response_status(runtime)[0] == "stopped"
+    assert say(runtime, "START")[0].startswith("Welcome back")
+    assert response_status(runtime) == ("consented", 1)  # going again, not stopped
+    say(runtime, "The staff were kind")
+    assert response_status(runtime) == ("completed", 2)
+
+
+def test_stop_before_agreeing_is_stopped_and_start_asks_again(runtime: Runtime) -> None:
+    say(runtime, "hello")
+    say(runtime, "English")  # now asked to agree
+    say(runtime, "STOP")
+    assert response_status(runtime) == ("stopped", 0)
+    assert funnel_rows(runtime) == {"Did not agree to take part": "1"}
+    say(runtime, "START")
+    assert response_status(runtime) == ("started", 0)
+
+
+def test_stop_after_finishing_leaves_the_response_completed(runtime: Runtime) -> None:
+    say(runtime, "hello")
+    say(runtime, "English")
+    say(runtime, "yes")
+    say(runtime, "2")
+    say(runtime, "Kind staff")  # the last question: completed, now asked about quoting
+    assert response_status(runtime)[0] == "completed"
+    say(runtime, "STOP")
+    assert response_status(runtime)[0] == "completed"
+    say(runtime, "START")
+    assert response_status(runtime)[0] == "completed"
+
+
+def test_an_opt_out_reported_by_the_provider_stops_the_response_too(runtime: Runtime) -> None:
+    say(runtime, "hello")
+    say(runtime, "English")
+    say(runtime, "yes")
+    runtime.service.opt_out("fake", PHONE)  # e.g. they blocked the bot on Telegram
+    assert response_status(runtime) == ("stopped", 0)

@@ -371,3 +371,18 @@ def test_the_check_measures_withus_messages_with_this_deployments_name_and_conta
     assert "Hello from Oak Lane Day Centre." in html
     assert "visit:help [en]" in html and "3 SMS segments; the limit is 2" in html
     assert "*menu:help" in html  # WithUs's own messages are marked in the table
+
+
+def test_the_check_measures_this_deployments_own_signposting(
+        client: FlaskClient, runtime: Runtime, tmp_path: Path) -> None:
+    # WITHUS_SIGNPOSTING_FILE replaces the built-in signposting: its texts are measured
+    # where they would be sent, and one over two SMS parts is an error before publishing.
+    own = tmp_path / "signposting.txt"
+    own.write_text("Thank you for telling us. " * 10 + "Local help: {phone}.", encoding="utf-8")
+    runtime.settings = dataclasses.replace(runtime.settings, extra={
+        **runtime.settings.extra, "WITHUS_SIGNPOSTING_FILE": str(own)})
+    sign_in(client, ORGANISER)
+    code, html = _check_page(client, file=(io.BytesIO(PILOT.encode()), "pilot.yaml"))
+    assert code == 200, html
+    assert ("signposting:self_harm [en] sms: 3 SMS segments; the limit is 2 (your text in "
+            "WITHUS_SIGNPOSTING_FILE") in html

@@ -238,8 +238,12 @@ def _survey_files(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--contact", envvar="WITHUS_CONTACT", show_envvar=True,
               help="The contact named at the end of HELP (default: an example of typical "
                    "length, \"call Sam on 01632 960123\").")
+@click.option("--signposting", "signposting_file", envvar="WITHUS_SIGNPOSTING_FILE",
+              show_envvar=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The deployment's own signposting file: its texts are checked, with the "
+                   "same rules, wherever they would replace the built-in signposting.")
 def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: str | None,
-         contact: str | None) -> None:
+         contact: str | None, signposting_file: Path | None) -> None:
     """Check every message of survey FILEs (or folders) as it will go out on each channel.
 
     Covers the survey's own texts and WithUs's own messages around them (marked * in the
@@ -248,7 +252,10 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: st
     TIME, STOP and STOPIO, MYDATA, DELETE, the media reply, the notice when a long answer is cut,
     and the safeguarding signposting and pause, in every language the survey offers; for
     a consultation, also each question with its heading, the point to vote on and HELP
-    at each phase.
+    at each phase. With WITHUS_SIGNPOSTING_FILE (or --signposting), its texts are
+    checked where they replace the built-in signposting, with the local contact filled
+    in (the survey's own, else an example of the longest allowed); a file that cannot be
+    used is an error.
 
     Reports characters, SMS encoding (GSM-7 or UCS-2) and segments, the characters that
     force UCS-2 with a replacement, channel limits (Telegram button data, WhatsApp
@@ -259,7 +266,8 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: st
     --max-segments is an error, and so is a keyword clash. Exits 1 when a limit is
     broken, 2 when a file can't be loaded, and 0 when there are only warnings.
     """
-    from bot.services.safeguarding import local_contact_warnings
+    from bot.services.config import ConfigError
+    from bot.services.safeguarding import local_contact_warnings, read_signposting
     from surveys.keywords import keyword_clashes, keyword_warnings, shown_keywords
     from surveys.lint import has_errors, lint_file, report
     from surveys.loader import SurveyError, load_file
@@ -272,6 +280,13 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: st
     organisation = Organisation((org_name or "").strip() or EXAMPLE.name,
                                 EXAMPLE.contact if contact is None else contact.strip())
     broken = False
+    signposts = None
+    if signposting_file is not None:
+        try:
+            signposts = read_signposting(str(signposting_file))
+        except ConfigError as exc:
+            click.echo(f"error: {exc} ({signposting_file})", err=True)
+            broken = True
     loaded = {}
     for file in files:
         try:
@@ -282,7 +297,7 @@ def lint(paths: tuple[Path, ...], as_json: bool, max_segments: int, org_name: st
     checks = []
     for file in loaded:
         checks += lint_file(file, max_segments=max_segments, organisation=organisation,
-                            others=loaded.values())
+                            others=loaded.values(), signposts=signposts)
     for warning in local_contact_warnings(list(loaded.values())):
         click.echo(f"warning: {warning}", err=True)
     linted = list(loaded.values())

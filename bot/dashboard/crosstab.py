@@ -15,6 +15,7 @@ grouped queries (`storage.repositories.by_answer`), however many answers or rows
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,6 +23,7 @@ from flask import abort, render_template, request
 
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, signed_in
+from bot.dashboard.filters import narrowed, page_filters, showing
 from bot.dashboard.results import (
     SINGLE_ANSWER,
     SKIPPED,
@@ -30,23 +32,15 @@ from bot.dashboard.results import (
     answer_codes,
     option_labels,
     view_for,
-    whole_survey,
 )
 from storage.repositories.by_answer import summaries_for
 from storage.repositories.dashboard import AnswerSummary, DashboardRepository, ResponseFilter
-from surveys.model import CHOICE_TYPES, Question, Survey
+from storage.repositories.ticked import ticked_code
+from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
 from surveys.suppression import Cell, Suppressor
 
 #: Longest question text shown in a filter's list before it is shortened.
 SHORT = 60
-
-
-def chosen_answer(raw: str, codes: dict[str, list[str]]) -> tuple[str, str] | None:
-    """The `answer=QUESTION:CODE` filter, if it names a single-answer question's option."""
-    qid, _sep, code = raw.partition(":")
-    if qid in codes and code in codes[qid]:
-        return qid, code
-    return None
 
 
 @dataclass(frozen=True)
@@ -64,18 +58,19 @@ class AnswerFilter:
 
 
 def answer_filters(survey: Survey) -> list[AnswerFilter]:
-    return [AnswerFilter(q, [(f"{q.id}:{code}", label) for code, label in option_labels(q)])
-            for q in survey.questions if q.type in SINGLE_ANSWER]
-
-
-def described(survey: Survey, answer: tuple[str, str] | None) -> str:
-    """“In a care home” to “Where do you mostly work?”, for the page to say what it shows."""
-    if answer is None:
-        return ""
-    question = survey.question(answer[0])
-    assert question is not None
-    label = dict(option_labels(question)).get(answer[1], answer[1])
-    return f"\u201c{label}\u201d to \u201c{question.text.get()}\u201d"
+    """Each single-answer question's options; for a multiple-choice question, who ticked
+    each option and who answered without ticking it."""
+    found = []
+    for q in survey.questions:
+        if q.type in SINGLE_ANSWER:
+            found.append(AnswerFilter(q, [(f"{q.id}:{code}", label)
+                                          for code, label in option_labels(q)]))
+        elif q.type is QuestionType.MULTIPLE_CHOICE:
+            found.append(AnswerFilter(q, [
+                (f"{q.id}:{ticked_code(code, ticked)}",
+                 f"Ticked \u201c{label}\u201d" if ticked else f"Did not tick \u201c{label}\u201d")
+                for code, label in option_labels(q) for ticked in (True, False)]))
+    return found
 
 
 # --- the cross-tab ----------------------------------------------------------------------
@@ -103,6 +98,14 @@ class CrossTab:
     rows: list[CrossRow]
     everyone: CrossRow
     multiple: bool
+    #: Split two ways (by the answer and by a date range, channel or language): every
+    #: group must hold k or more people, or nothing is shown.
+    strict: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Is every row hidden? (Then the page says why, in words.)"""
+        return all(row.total.hidden for row in self.rows)
 
 
 def _row(label: str, answer: str, result: QuestionResult) -> CrossRow:
@@ -135,27 +138,50 @@ def _merged(summaries: list[AnswerSummary]) -> AnswerSummary:
 
 def crosstab(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
              rows_question: Question, columns_question: Question,
-             where: ResponseFilter) -> CrossTab:
-    """`columns_question` split by the answer to `rows_question`, over `where` (the
-    whole survey, with or without test responses), suppressed as one table."""
+             where: ResponseFilter, channels: Sequence[str] = (),
+             languages: Sequence[str] = ()) -> CrossTab:
+    """`columns_question` split by the answer to `rows_question`, over `where` (the whole
+    survey, or a view narrowed by dates, channel or language: `channels` and `languages`
+    are those in use, as for `view_for`), suppressed as one table.
+
+    Each row is the survey page narrowed by `where` and one answer (the same partition,
+    so the same cells hidden), and "Everyone" is the page narrowed by `where` alone."""
     codes = answer_codes(survey)
     first = codes[rows_question.id][0]
-    view = view_for(replace(where, answer=(rows_question.id, first)), [], [],
+    narrowing = replace(where, answer=None)
+    view = view_for(replace(narrowing, answer=(rows_question.id, first)), channels, languages,
                     codes[rows_question.id])
     summaries = summaries_for(repo, survey.id, [columns_question.id], [], view.rows)
+    base = view.me[:-1]  # type: ignore[index]
     rows = []
     for code, label in option_labels(rows_question):
-        result = _question(columns_question, summaries, replace(view, me=(f"answer:{code}",)),
-                           suppress)
+        result = _question(columns_question, summaries,
+                           replace(view, me=(*base, f"answer:{code}")), suppress)
         rows.append(_row(label, f"{rows_question.id}:{code}", result))
-    whole = _question(columns_question, {"all": _merged(list(summaries.values()))},
-                      whole_survey(where), suppress)
-    everyone = _row("Everyone who answered", "", whole)
+    # The view without the split: its rows are the split rows added up.
+    plain = view_for(narrowing, channels, languages)
+    if plain.narrowed:
+        merged = {key: _merged([s for k, s in summaries.items() if k[:-1] == key])  # type: ignore[index]
+                  for key in plain.rows}
+    else:
+        merged = {plain.me: _merged(list(summaries.values()))}
+    whole = _question(columns_question, merged, plain, suppress)
+    everyone = _row("Everyone in this view who answered" if plain.narrowed
+                    else "Everyone who answered", "", whole)
     columns = [bar.label for bar in whole.bars]
     multiple = whole.kind == "multiple"
     if not multiple:
         columns.append("Skipped")
-    return CrossTab(rows_question, columns_question, columns, rows, everyone, multiple)
+    return CrossTab(rows_question, columns_question, columns, rows, everyone, multiple,
+                    view.strict)
+
+
+def split_words(where: ResponseFilter) -> str:
+    """The kinds of narrowing a view splits people by, in words ("channel and language")."""
+    kinds = [words for words, on in (("when they started", where.date_from or where.date_to),
+                                     ("channel", where.channel),
+                                     ("language", where.language)) if on]
+    return " and ".join(kinds)
 
 
 @bp.get("/surveys/<survey_id>/crosstab")
@@ -178,12 +204,16 @@ def crosstab_page(survey_id: str) -> Any:
     table = None
     suppress = Suppressor(runtime.settings.min_cell)
     with database() as (repo, _session):
-        tests = repo.test_responses(survey_id)
-        include_test = request.args.get("test") == "include"
-        where = ResponseFilter(without_test=bool(tests) and not include_test)
+        filters = page_filters(repo, survey, by_answer=False)
         if not problem and rows_question is not None and columns_question is not None:
-            table = crosstab(repo, survey, suppress, rows_question, columns_question, where)
+            table = crosstab(repo, survey, suppress, rows_question, columns_question,
+                             filters.where, filters.channels, filters.languages)
     return render_template("dashboard/crosstab.html", survey=survey, by=by, shown=shown,
                            rows_id=rows_id, columns_id=columns_id, table=table,
-                           problem=problem, k=suppress.k, tests=tests,
-                           include_test=include_test), 400 if problem else 200
+                           problem=problem, k=suppress.k, tests=filters.tests,
+                           include_test=filters.include_test, filters=filters,
+                           where=filters.where, showing=showing(survey, filters.where),
+                           narrowed=narrowed(filters.where),
+                           split_by=split_words(filters.where),
+                           channels=filters.channels, languages=filters.languages,
+                           ), 400 if problem else 200

@@ -18,6 +18,7 @@ from flask_login import current_user
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, organiser_only
 from bot.dashboard.forms import ButtonForm, DatesForm, PublishForm, UploadForm
+from bot.services.safeguarding import custom_signposting
 from bot.services.surveys import (
     ACTIONS,
     MAX_UPLOAD_BYTES,
@@ -100,7 +101,8 @@ def _measured_with() -> dict[str, Any]:
     settings = runtime.settings
     catalog = runtime.catalog.get()
     return {"organisation": Organisation(settings.org_name, settings.contact or EXAMPLE.contact),
-            "others": [*catalog.surveys.values(), *catalog.consultations.values()]}
+            "others": [*catalog.surveys.values(), *catalog.consultations.values()],
+            "signposts": custom_signposting(settings)}
 
 
 @bp.post("/publish/confirm")

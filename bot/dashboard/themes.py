@@ -10,6 +10,7 @@ keeps their place. The survey page includes `dashboard/answers.html` for this se
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,12 @@ from werkzeug.datastructures import MultiDict
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, signed_in
 from bot.dashboard.forms import BulkTagForm, ButtonForm, NoteForm, TagForm, ThemeForm
-from storage.repositories.dashboard import DashboardRepository, ResponseFilter
+from bot.dashboard.results import QuestionResult, View, _rows
+from storage.repositories.by_answer import summaries_for
+from storage.repositories.dashboard import DashboardRepository
 from storage.types import MAX_ID
 from surveys.model import Question, QuestionType, Survey
-from surveys.suppression import Cell, Suppressor
+from surveys.suppression import Breakdown, Cell, Suppressor
 
 #: Written answers shown per page.
 PAGE_SIZE = 25
@@ -57,10 +60,56 @@ def free_questions(survey: Survey) -> list[Question]:
     return [q for q in survey.questions if q.type is QuestionType.FREE_TEXT]
 
 
+def theme_cells(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
+                view: View, questions: list[Question], answered_raw: dict[str, int],
+                results: Sequence[QuestionResult]) -> dict[str, Breakdown[int]]:
+    """Per written-answer question, how many of its answers each theme tags, suppressed
+    (the survey page's table of themes and the printable summary's lists).
+
+    Over the whole survey each question's themes are like the options of a multiple
+    choice question answered by everyone who wrote. In a narrowed view they are cells of
+    the view's table, like any other count there (`results._rows`: every row of the
+    partition at once, secondary suppression included), so the WhatsApp view's count
+    and the whole survey's cannot be subtracted to find SMS's; and where the view hides
+    how many wrote, every theme count of that question is hidden with it ("fewer than
+    k" where that is "fewer than k"), since a count of tagged answers is a floor on it.
+    """
+    themes = repo.themes(survey.id)
+    if not themes or not questions:
+        return {q.id: Breakdown({}, suppress.count(0), False) for q in questions}
+    ids = [q.id for q in questions]
+    if not view.narrowed:
+        per_question = repo.theme_counts_by_question(survey.id, ids, view.where)
+        return {
+            q.id: suppress.multiple({t.id: per_question.get((t.id, q.id), 0) for t in themes},
+                                    answered_raw.get(q.id, 0))
+            for q in questions
+        }
+    per_row = {key: repo.theme_counts_by_question(survey.id, ids, where)
+               for key, where in view.rows.items()}
+    written = summaries_for(repo, survey.id, [], ids, view.rows)
+    shown = {r.question.id: r.answered for r in results}
+    found: dict[str, Breakdown[int]] = {}
+    for q in questions:
+        counts: dict[Hashable, dict[str, int]] = {
+            key: {str(t.id): per_row[key].get((t.id, q.id), 0) for t in themes}
+            for key in view.rows}
+        totals = {key: written[key].answered.get(q.id, 0) for key in view.rows}
+        mine = _rows(suppress, view, counts, multiple=True, totals=totals)
+        cells = {t.id: mine[str(t.id)] for t in themes}
+        total = mine.total
+        cell = shown.get(q.id)
+        if cell is not None and cell.hidden:
+            cells, total = dict.fromkeys(cells, cell), cell
+        found[q.id] = Breakdown(cells, total, False)
+    return found
+
+
 def answers_view(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
-                 where: ResponseFilter, results: list[Any],
+                 view: View, results: list[Any],
                  answered_raw: dict[str, int], args: MultiDict[str, str]) -> dict[str, Any]:
     """Everything `dashboard/answers.html` needs, as template variables."""
+    where = view.where
     questions = free_questions(survey)
     themes = repo.themes(survey.id)
     theme_names = {t.id: t.name for t in themes}
@@ -77,13 +126,7 @@ def answers_view(repo: DashboardRepository, survey: Survey, suppress: Suppressor
     if question is not None:
         result = next(r for r in results if r.question.id == question.id)
         text["visible"] = result.text_visible
-        per_question = repo.theme_counts_by_question(survey.id, [q.id for q in questions],
-                                                     where)
-        columns = {
-            q.id: suppress.multiple({t.id: per_question.get((t.id, q.id), 0) for t in themes},
-                                    answered_raw.get(q.id, 0))
-            for q in questions
-        }
+        columns = theme_cells(repo, survey, suppress, view, questions, answered_raw, results)
         theme_rows = [ThemeRow(t.id, t.name, [columns[q.id][t.id] for q in questions])
                       for t in themes]
         if result.text_visible:

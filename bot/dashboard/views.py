@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,16 @@ from flask_login import current_user
 
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, organiser_only, signed_in
-from bot.dashboard.crosstab import answer_filters, chosen_answer, described
+from bot.dashboard.crosstab import answer_filters
 from bot.dashboard.figures import timeline
+from bot.dashboard.filters import described, page_filters
 from bot.dashboard.forms import ExportForm, NoteForm, TagForm, ThemeForm
 from bot.dashboard.results import (
-    answer_codes,
     channel_name,
     funnel,
     prompt_previews,
     question_results,
     survey_rows,
-    view_for,
 )
 from bot.dashboard.suggestions import suggestions_view
 from bot.dashboard.themes import answers_view
@@ -51,7 +49,6 @@ from storage.exports import (
     write_xlsx,
 )
 from storage.repositories.consultations import ConsultationRepository
-from storage.repositories.dashboard import ResponseFilter
 from storage.repositories.kept import KeptRepository
 from surveys.model import Survey
 from surveys.suppression import Suppressor
@@ -104,50 +101,18 @@ def surveys() -> str:
                            consultations=consultations, archived=archived, waiting=waiting)
 
 
-def _filters(channels: list[str], languages: list[str],
-             codes: dict[str, list[str]] | None = None) -> tuple[ResponseFilter, list[str]]:
-    problems = []
-
-    def day(name: str) -> date | None:
-        raw = request.args.get(name, "").strip()
-        if not raw:
-            return None
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            problems.append(f"'{raw}' is not a date; use the date picker or YYYY-MM-DD.")
-            return None
-
-    channel = request.args.get("channel") or None
-    language = request.args.get("language") or None
-    where = ResponseFilter(
-        date_from=day("from"), date_to=day("to"),
-        channel=channel if channel in channels else None,
-        language=language if language in languages else None,
-        answer=chosen_answer(request.args.get("answer", ""), codes or {}),
-    )
-    return where, problems
-
-
 @bp.get("/surveys/<survey_id>")
 @signed_in
 def survey(survey_id: str) -> str:
     the_survey = _survey(survey_id)
     suppress = _suppressor()
     with database() as (repo, _s):
-        channels, languages = repo.choices_in_use(survey_id)
-        codes = answer_codes(the_survey)
-        where, problems = _filters(channels, languages, codes)
-        # Rehearsals in the sandbox are left out of every figure unless asked for.
-        tests = repo.test_responses(survey_id)
-        include_test = request.args.get("test") == "include"
-        where = replace(where, without_test=bool(tests) and not include_test)
-        view = view_for(where, channels, languages,
-                        codes[where.answer[0]] if where.answer else ())
+        filters = page_filters(repo, the_survey)
+        where, view = filters.where, filters.view
         the_funnel = funnel(repo, the_survey, suppress, where, view=view)
         results, answered_raw = question_results(repo, the_survey, suppress, where, view=view)
         the_timeline = timeline(_s, survey_id, suppress, view)
-        answers = answers_view(repo, the_survey, suppress, where, results, answered_raw,
+        answers = answers_view(repo, the_survey, suppress, view, results, answered_raw,
                                request.args)
         answers.update(suggestions_view(repo, the_survey, where, answers, request.args,
                                         answered_raw))
@@ -156,11 +121,13 @@ def survey(survey_id: str) -> str:
         others = kept.others_in_survey(survey_id, limit=50) if others_people >= suppress.k else []
     return render_template(
         "dashboard/survey.html", survey=the_survey, funnel=the_funnel, results=results,
-        where=where, problems=problems, channels=channels, languages=languages,
+        where=where, problems=filters.problems, channels=filters.channels,
+        languages=filters.languages, filter_args=filters.args,
+        crosstab_args={k: v for k, v in filters.args.items() if k != "answer"},
         k=suppress.k, theme_form=ThemeForm(), tag_form=TagForm(), note_form=NoteForm(),
         export_form=ExportForm(), back=request.full_path.rstrip("?"), others=others,
         others_people=others_people, question_text=_question_text(the_survey), **answers,
-        tests=tests, include_test=include_test, timeline=the_timeline,
+        tests=filters.tests, include_test=filters.include_test, timeline=the_timeline,
         answer_filters=answer_filters(the_survey),
         answered_with=described(the_survey, where.answer),
     )

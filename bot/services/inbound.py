@@ -33,7 +33,9 @@ from storage.uow import UnitOfWork
 from storage.vault import ContactVault
 from surveys import signposting
 from surveys.commands import Command, command
+from surveys.consultation import Consultation
 from surveys.conversation import (
+    MENU_PREFIX,
     AnswerAdded,
     AnswerGiven,
     Completed,
@@ -61,6 +63,8 @@ from surveys.engine import Catalog
 from surveys.i18n import gettext as _
 from surveys.keeping import FOLLOW_ON_SECONDS, JOIN_SECONDS, Windows, converse
 from surveys.keywords import Keyword, keyword
+from surveys.model import Survey
+from surveys.parsing import normalise
 from surveys.redaction import Redactor
 from surveys.safeguarding import Disclosure
 from surveys.timing import parse_timezone
@@ -198,6 +202,9 @@ class WithUsService:
                 # stay silent until they say START, just as after our own STOP.
                 state["stopped"] = True
             context = self._context(uow, catalog, pid, state)
+            invited = self._invited(uow, catalog, pid, message, now)
+            if invited:
+                context = {**(context or {}), "invited": invited}
             result = converse(catalog, state, to_event(message), now, context, self.windows)
             # Every text, whatever they were asked, is checked for a possible disclosure
             # (raw, in memory); if there is one, help comes first and the survey pauses.
@@ -284,9 +291,13 @@ class WithUsService:
                     uow.responses.set_status(response_id, "completed", now)
             elif isinstance(record, OptedOut):
                 uow.participants.set_opted_out(pid, now)
+                if response_id is not None:  # part-way through: it ends here, answers kept
+                    uow.responses.stop(response_id, now)
             elif isinstance(record, OptedIn):
                 uow.participants.set_opted_out(pid, None)
                 uow.outbox.release_held(pid, now)
+                if response_id is not None:  # START carries on where they stopped
+                    uow.responses.resume(response_id, now)
             elif isinstance(record, QuotePermission) and response_id is not None:
                 uow.responses.set_quote_ok(response_id, record.allowed)
             elif isinstance(record, ShareBackChoice) and response_id is not None:
@@ -363,6 +374,21 @@ class WithUsService:
         if consultation is None:
             return None
         return consultations.statement_context(uow.session, consultation, state, pid)
+
+    @staticmethod
+    def _invited(uow: UnitOfWork, catalog: Catalog, pid: str, message: InboundMessage,
+                 now: datetime) -> dict[str, str]:
+        """For a message that starts a survey (its keyword, the invitation's Start button
+        or a deep link), whether an invitation to it, carrying its intro, reached them
+        lately: {survey id: the invitation's language}, for the engine's context."""
+        item = started_by(catalog, message)
+        if item is None:
+            return {}
+        language = OutreachRepository(uow.session).invitation_heard(
+            pid, item.id, now - INTRO_REMEMBERED)
+        if language is None:
+            return {}
+        return {item.id: language if language in item.languages else item.default_language}
 
     def _privacy(self, uow: UnitOfWork, catalog: Catalog, pid: str, result: Step,
                  response_id: int | None, now: datetime) -> list[tuple[Reply, dict[str, Any]]]:
@@ -456,6 +482,9 @@ class WithUsService:
             participant = uow.participants.get(pid)
             if participant is not None and participant.opted_out_at is None:
                 uow.participants.set_opted_out(pid, now)
+                conversation = uow.conversations.get_for_update(pid)
+                if conversation is not None and conversation.response_id is not None:
+                    uow.responses.stop(conversation.response_id, now)  # as after STOP
             uow.commit()
         log.info("opted out by the provider", extra={"channel": channel, "participant": pid})
 
@@ -487,6 +516,27 @@ def provider_confirmed(channel: Channel, text: str) -> bool:
     acts_on = getattr(channel, "provider_opt_out_word", None)
     return acts_on(text) if callable(acts_on) else True
 
+
+def started_by(catalog: Catalog, message: InboundMessage) -> Survey | Consultation | None:
+    """The survey or consultation this message would start, by its words alone: a keyword
+    or id, a menu or Start button, a deep link. (The engine still decides: a keyword
+    typed as the answer to a free-text question is an answer.)"""
+    if message.kind == "start":
+        found = catalog.started_by(normalise(message.start_param))
+    elif message.kind == "button":
+        if not message.payload.startswith(MENU_PREFIX):
+            return None
+        return catalog.item(message.payload.removeprefix(MENU_PREFIX))
+    elif message.kind == "text" and message.text:
+        found = catalog.started_by(normalise(message.text))
+    else:
+        return None
+    return found[0] if found is not None else None
+
+
+#: How long an invitation's intro counts as read: a reply to it within this time goes
+#: straight on to consent; later, the intro is sent again.
+INTRO_REMEMBERED = timedelta(days=30)
 
 #: After LATER and a chosen time, the reminder is due no sooner than this.
 LATER_DELAY = timedelta(hours=1)

@@ -542,8 +542,9 @@ def invitation_payload(survey: Survey | Consultation, language: str | None,
     if not _STOP_WORD.search(intro):
         parts.append(_(lang, "If you'd rather not hear from us, reply STOP."))
     choices = [[MENU_PREFIX + survey.id, _(lang, "Start")]] if channel == "telegram" else []
+    # Its language also tells the service, when they reply, which intro they have read.
     return {"text": "\n\n".join(parts), "choices": choices, "multiple": False,
-            "business_initiated": True}
+            "business_initiated": True, "language": lang}
 
 
 def _survey(runtime: Runtime, survey_id: str) -> Survey | Consultation:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -196,35 +197,38 @@ def signposting_text(settings: Settings | None, category: str, language: str,
     and category and the local contact it names with {phone} is set; otherwise the
     built-in text (surveys.signposting), with the local contact when there is one.
     """
-    contact = local_contact(settings, survey)
-    custom = _custom_signposting(settings, category, language)
-    if custom and ("{phone}" not in custom or contact):
-        return custom.replace("{phone}", contact)
-    return signposting(category, language, contact)
+    return signposting(category, language, local_contact(settings, survey),
+                       custom_signposting(settings))
 
 
-def _custom_signposting(settings: Settings | None, category: str, language: str) -> str:
+def custom_signposting(settings: Settings | None) -> dict[str, Any]:
+    """The deployment's own signposting texts (WITHUS_SIGNPOSTING_FILE), {} when there
+    are none or the file cannot be used (logged)."""
     path = settings_of(settings).signposting_file
     if not path:
-        return ""
+        return {}
     try:
-        texts = _read_signposting(path)
+        return read_signposting(path)
     except ConfigError as exc:
         log.error("WITHUS_SIGNPOSTING_FILE not used", extra={"problem": str(exc)})
-        return ""
-    for key in (language, "*"):
-        found = texts.get(key)
-        if isinstance(found, str):
-            return found
-        if isinstance(found, dict) and isinstance(found.get(category), str):
-            return str(found[category])
-    return ""
+        return {}
 
 
-def _read_signposting(path: str) -> dict[str, Any]:
+def read_signposting(path: str) -> dict[str, Any]:
     """Plain text (any language and category), or YAML by language, each either one text
-    or texts by category: {en: {self_harm: ..., abuse: ..., neglect: ...}, cy: ...}."""
-    data = _read_yaml(path, "WITHUS_SIGNPOSTING_FILE")
+    or texts by category: {en: {self_harm: ..., abuse: ..., neglect: ...}, cy: ...}.
+
+    A file not named .yaml or .yml that does not read as texts by language is taken as
+    the plain text it is, even where its words would be YAML of another shape ("Local
+    help: {phone}." is not valid YAML at all); in a .yaml file, a key that is not a
+    language code is an error, naming it."""
+    plain = Path(path).suffix.lower() not in (".yaml", ".yml")
+    try:
+        data = _read_yaml(path, "WITHUS_SIGNPOSTING_FILE")
+    except ConfigError:
+        if not plain or not Path(path).is_file():
+            raise
+        data = None  # not YAML: plain text
     if isinstance(data, str) and data.strip():
         return {"*": data.strip()}
 
@@ -234,13 +238,31 @@ def _read_signposting(path: str) -> dict[str, Any]:
         return isinstance(value, dict) and bool(value) and all(
             k in CATEGORIES and isinstance(v, str) and v.strip() for k, v in value.items())
 
-    if isinstance(data, dict) and data and all(isinstance(k, str) and valid(v)
-                                               for k, v in data.items()):
+    by_language = isinstance(data, dict) and bool(data) and all(
+        isinstance(k, str) and _LANGUAGE_KEY.fullmatch(k) for k in data)
+    if by_language and all(valid(v) for v in data.values()):
         return {k: v.strip() if isinstance(v, str) else {c: t.strip() for c, t in v.items()}
                 for k, v in data.items()}
+    if not by_language and plain:
+        try:
+            text = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"WITHUS_SIGNPOSTING_FILE cannot be read ({exc}).") from None
+        if text:
+            return {"*": text}
+    if isinstance(data, dict) and not by_language:
+        odd = next(str(k) for k in data if not (isinstance(k, str)
+                                                 and _LANGUAGE_KEY.fullmatch(k)))
+        raise ConfigError(f"WITHUS_SIGNPOSTING_FILE: {odd[:40]!r} is not a language code "
+                          "(en, cy, ...). For one plain text, put it in quotes or use a "
+                          ".txt file.")
     raise ConfigError("WITHUS_SIGNPOSTING_FILE must hold the signposting text, or texts by "
                       "language (en: ..., cy: ...), each one text or one per category "
                       "(self_harm, abuse, neglect).")
+
+
+#: A key of a signposting file by language: "en", "cy", "pt-BR", or "*" for every one.
+_LANGUAGE_KEY = re.compile(r"\*|[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?")
 
 
 def local_contact_warnings(surveys: Sequence[Any] = (),
@@ -280,7 +302,7 @@ def safeguarding_warnings(settings: Settings, surveys: Sequence[Any] = ()) -> li
                         "and name it in WITHUS_SAFEGUARDING_RULES.")
     if config.signposting_file:
         try:
-            _read_signposting(config.signposting_file)
+            read_signposting(config.signposting_file)
         except ConfigError as exc:
             warnings.append(str(exc))
         else:

@@ -49,6 +49,7 @@ from surveys.loader import load_text
 from surveys.model import Survey
 from surveys.organisation import EXAMPLE, Organisation
 from surveys.reading import SurveyError
+from surveys.signposting import CustomTexts
 from surveys.xlsform import MAX_FILE_BYTES as MAX_XLSFORM_BYTES
 from surveys.xlsform import XLSFormError, import_xlsform
 
@@ -241,11 +242,13 @@ def previews(item: Item, checks: Sequence[Check], organisation: Organisation = E
 
 def check(session: Session, source: str, name: str = "the survey",
           not_imported: Sequence[str] = (), max_segments: int = DEFAULT_MAX_SEGMENTS,
-          organisation: Organisation = EXAMPLE, others: Sequence[Item] = ()) -> Draft:
+          organisation: Organisation = EXAMPLE, others: Sequence[Item] = (),
+          signposts: CustomTexts | None = None) -> Draft:
     """Load and lint survey YAML, and work out the version it would be published as.
 
     WithUs's own messages are measured with `organisation` and a menu of the survey and
-    `others` (the deployment's, from the dashboard)."""
+    `others` (the deployment's, from the dashboard), the signposting with the
+    deployment's own texts (`signposts`, from WITHUS_SIGNPOSTING_FILE) where it has them."""
     if len(source.encode()) > MAX_YAML_BYTES:
         return Draft(source, error=f"{name}: the survey is larger than "
                                    f"{MAX_YAML_BYTES // 1024} KB",
@@ -258,9 +261,9 @@ def check(session: Session, source: str, name: str = "the survey",
     target, text = _next_version(item, source, latest)
     if text != source:
         item = load_text(text, name)
-    checks = (lint_survey(item, name, max_segments, organisation, others)
+    checks = (lint_survey(item, name, max_segments, organisation, others, signposts)
               if isinstance(item, Survey)
-              else lint_texts(item, name, max_segments, organisation, others))
+              else lint_texts(item, name, max_segments, organisation, others, signposts))
     return Draft(text, item, None, tuple(checks), tuple(local_contact_warnings([item])),
                  target, latest.version if latest else None,
                  unchanged=latest is not None and latest.sha256 == _sha(text),

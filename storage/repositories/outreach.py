@@ -539,6 +539,34 @@ class OutreachRepository:
         statement = prepared(self._session, "outreach.cancel_waiting", lambda _d: _cancel_waiting())
         return rowcount(execute(self._session, statement, {"b_pid": pid, "b_now": now}))
 
+    def invitation_heard(self, pid: str, survey_id: str, since: datetime) -> str | None:
+        """The language of the latest invitation to `survey_id` that went to this person
+        (sent or delivered) at or after `since`, if they have not started that survey
+        since it went; None if there is none. "" for an invitation from before its
+        payload named its language.
+
+        Only for a message that starts a survey (the service checks that first), so the
+        webhook's usual path never runs it.
+        """
+        sent = self._session.execute(
+            select(OutboxMessage.payload, OutboxMessage.sent_at)
+            .join(Invitation, Invitation.id == OutboxMessage.invitation_id)
+            .where(OutboxMessage.participant_id == pid, OutboxMessage.kind == "invitation",
+                   OutboxMessage.status.in_(("sent", "delivered")),
+                   OutboxMessage.sent_at >= since, Invitation.survey_id == survey_id)
+            .order_by(OutboxMessage.sent_at.desc())
+            .limit(1)
+        ).first()
+        if sent is None:
+            return None
+        payload, sent_at = sent
+        started = self._session.scalar(
+            select(func.max(Response.started_at))
+            .where(Response.participant_id == pid, Response.survey_id == survey_id))
+        if started is not None and started >= sent_at:
+            return None  # they have been through the intro since (or declined after it)
+        return str((payload or {}).get("language") or "")
+
     # --- reminders ---------------------------------------------------------------------------
 
     def due_reminders(self, now: datetime, limit: int) -> list[DueReminder]:

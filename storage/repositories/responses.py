@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from storage.repositories._sql import (
     insert,
     prepared,
     refresh_copy,
+    rowcount,
     table_of,
 )
 
@@ -178,6 +179,30 @@ class ResponseRepository:
         elif status == "completed":
             values["completed_at"] = now
         self._update(response_id, values)
+
+    def stop(self, response_id: int, now: datetime) -> bool:
+        """STOP part-way: a response still going ("started" or "consented") becomes
+        "stopped". Its answers stay, and so does `consented_at`, so the funnel still
+        shows where they stopped. A finished or declined response is left as it is.
+        True if it was still going. (Not on the hot path: only after STOP.)"""
+        result = self._session.execute(
+            update(Response)
+            .where(Response.id == response_id, Response.status.in_(("started", "consented")))
+            .values(status="stopped", updated_at=now)
+        )
+        return rowcount(result) == 1
+
+    def resume(self, response_id: int, now: datetime) -> bool:
+        """START after STOP: a stopped response is going again, "consented" if they had
+        agreed, else "started". True if it had been stopped."""
+        going = case((Response.consented_at.is_(None), "started"), else_="consented")
+        result = self._session.execute(
+            update(Response)
+            .where(Response.id == response_id, Response.status == "stopped")
+            .values(status=going, updated_at=now),
+            execution_options={"synchronize_session": "fetch"},
+        )
+        return rowcount(result) == 1
 
     def set_quote_ok(self, response_id: int, allowed: bool) -> None:
         self._update(response_id, {"quote_ok": allowed})

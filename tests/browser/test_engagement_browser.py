@@ -201,8 +201,8 @@ def test_a_whole_engagement_rehearsed_in_the_sandbox(
     with runtime.sessions() as session:
         responses = session.scalars(select(Response).where(
             Response.survey_id == "oaklane")).all()
-        # Person 2 stays "consented" (stopped part-way): the funnel shows where they left.
-        assert sorted(r.status for r in responses) == ["completed", "completed", "consented"]
+        # Person 2 is "stopped" (STOP part-way), answers kept: the funnel shows where.
+        assert sorted(r.status for r in responses) == ["completed", "completed", "stopped"]
         assert session.scalar(select(func.count()).select_from(Participant).where(
             Participant.opted_out_at.is_not(None))) == 1
         assert all(r.is_test and r.channel == "sms" for r in responses)

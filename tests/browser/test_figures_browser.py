@@ -8,6 +8,7 @@ figures-summary-*-print.png, and as a PDF).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -118,4 +119,37 @@ def test_the_printable_summary_on_screen_and_on_paper(
             assert page.locator("svg.timeline-chart").is_visible()
             shot(page, f"figures-summary-{n}-print")
             page.pdf(path=str(SCREENSHOTS / f"figures-summary-{n}.pdf"), format="A4")
+        context.close()
+
+
+def test_the_printable_summary_of_a_narrowed_view(browser: Any,
+                                                  fft_server: tuple[str, int]) -> None:
+    """Narrowed to September, the results page's summary link keeps the dates, and the
+    summary says which group it shows and has the narrowed page's own figures."""
+    base, n = fft_server
+    if n != 300:
+        pytest.skip("the 300-response FFT spans two months; the others one fortnight")
+    query = "from=2026-09-07&to=2026-09-30"
+    for width in (1280, 390):
+        context = browser.new_context(bypass_csp=True,
+                                      viewport={"width": width, "height": 900})
+        page = context.new_page()
+        sign_in(page, base, REVIEWER)
+        page.goto(f"{base}/dashboard/surveys/fft?{query}")
+        on_page = page.locator("#q-overall").locator("xpath=..").locator("table")
+        page_cells = on_page.locator("td").all_inner_texts()
+        page.get_by_role("link", name="Printable summary for a group meeting").click()
+        page.wait_for_url(f"{base}/dashboard/surveys/fft/summary?{query}")
+        assert page.locator("#showing").inner_text().startswith(
+            "Showing: responses started 7\u201330 September 2026.")
+        on_paper = page.locator("#sq-overall").locator("xpath=..").locator("table")
+        assert on_paper.locator("td").all_inner_texts() == page_cells
+        caption = page.locator("figure.timeline figcaption").inner_text()
+        assert re.match(r"\d+ people agreed to take part between 7 September 2026 and "
+                        r"30 September 2026", caption), caption
+        fits(page, width, "/dashboard/surveys/fft/summary (September)")
+        check_accessibility(page, f"the printable summary of September, {width} px")
+        shot(page, f"figures-summary-narrowed-{width}")
+        page.get_by_role("link", name="Back to the survey\u2019s results").click()
+        page.wait_for_url(f"{base}/dashboard/surveys/fft?{query}")
         context.close()

@@ -116,3 +116,39 @@ def test_a_wide_table_scrolls_in_its_box_not_the_page(
     page.wait_for_function("document.querySelector('.table-scroll').scrollLeft > 0")
     assert page.evaluate("window.scrollX") == 0
     context.close()
+
+
+def test_the_surveys_table_reads_at_phone_width(
+        browser: Any, everything_server: tuple[str, Any]) -> None:
+    """At 390 px the surveys table scrolls in its box, but what names it and heads it
+    stays readable: the caption wraps inside the box and stays in view while the table
+    scrolls under it; the column headings sit on the rule above the rows, at most two
+    lines each; "Status and versions" is one line, not three."""
+    base, _runtime = everything_server
+    context = browser.new_context(bypass_csp=True, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    sign_in(page, base, ORGANISER)
+    table = page.get_by_role("table", name="Every survey, with how many people took part")
+    box = page.locator(".table-scroll", has=table)
+    caption = table.locator("caption")
+
+    def within_box() -> bool:
+        inside = box.bounding_box()
+        shown = caption.bounding_box()
+        assert inside is not None and shown is not None
+        return (shown["x"] >= inside["x"] - 1
+                and shown["x"] + shown["width"] <= inside["x"] + inside["width"] + 1)
+
+    assert within_box()
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+    assert box.evaluate("b => b.scrollLeft") > 0 and within_box()
+    line = float(page.evaluate("parseFloat(getComputedStyle(document.body).lineHeight)"
+                               " || 1.5 * parseFloat(getComputedStyle(document.body).fontSize)"))
+    for heading in table.locator("thead th").all():
+        height = heading.evaluate("h => h.getBoundingClientRect().height")
+        assert height <= 2 * line + 16, (heading.inner_text(), height, line)
+        assert heading.evaluate("h => getComputedStyle(h).verticalAlign") == "bottom"
+    status = table.locator("a", has_text="Status and versions").first
+    assert status.evaluate("a => a.getClientRects().length") == 1  # one line box
+    shot(page, "phone-surveys-table-scrolled-390")
+    context.close()
