@@ -723,3 +723,23 @@ def read_themes(reader: Reader, survey: Survey, page: Page, prefix: str = "",
                     reader.breakdowns.append(Breakdown(
                         f"{label}: theme '{theme}' counted on '{qid}'",
                         {f"{prefix}N:{qid}": 1}))
+
+
+def know_the_ticks(reader: Reader, survey: Survey, qid: str, code: str,
+                   prefixes: tuple[str, str, str] = ("t.", "u.", "-.")) -> None:
+    """The whole survey splits into those who ticked option `code` of multiple-choice
+    question `qid`, those who answered it without ticking it, and those who gave it no
+    answer (the unknowns of each start with one of `prefixes`)."""
+    ticked, unticked, none = prefixes
+    for p in prefixes:
+        know_the_survey(reader, survey, p)
+    for name in [n for n in list(reader.names) if "." not in n]:
+        reader.equal({name: 1, **{p + name: -1 for p in prefixes}}, 0)
+    for p in (ticked, unticked):
+        reader.equal({f"{p}D": 1}, 0)  # they answered, so they agreed
+        reader.equal({f"{p}K:{qid}": 1}, 0)
+        reader.equal({f"{p}M:{qid}": 1}, 0)
+    reader.equal({f"{ticked}A:{qid}:{code}": 1, f"{ticked}N:{qid}": -1}, 0)
+    reader.equal({f"{ticked}N:{qid}": 1, f"A:{qid}:{code}": -1}, 0)
+    reader.equal({f"{unticked}A:{qid}:{code}": 1}, 0)
+    reader.equal({f"{none}N:{qid}": 1}, 0)

@@ -31,7 +31,7 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     rt = make_runtime(database_url, tmp_path, clock=FakeClock(datetime(2026, 11, 23, 10,
                                                                        tzinfo=UTC)))
     add_user(rt, REVIEWER, "reviewer")
-    # 88 in October (every channel-by-answer group 0 or 10+), 45 in September, a third
+    # 78 in October (every channel-by-answer group 0 or 10+), 45 in September, a third
     # of them in Welsh.
     seed(rt, "carers", carers_by_channel_and_assessment(),
          when=datetime(2026, 10, 8, 9, tzinfo=UTC))
@@ -102,7 +102,7 @@ def test_each_row_is_the_page_narrowed_by_the_filter_and_its_answer(
 
 def test_a_filtered_crosstab_at_a_groups_real_size_shows_its_figures(
         client: FlaskClient) -> None:
-    """October's 88: every (started in October or before, carer's assessment) group
+    """October's 78: every (started in October or before, carer's assessment) group
     holds 10 or more, so October's cross-tab shows its numbers."""
     html = page(client, f"{BASE}/crosstab?rows=assessment&columns=hours&from=2026-10-01")
     table = _crosstab(html)

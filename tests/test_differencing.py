@@ -30,6 +30,7 @@ from tests.differencing import (
     know_the_groups,
     know_the_survey,
     know_the_themes,
+    know_the_ticks,
     nested,
     read_cli_list,
     read_crosstab,
@@ -317,7 +318,7 @@ def test_a_timeline_with_hidden_days_gives_nothing_away(client: FlaskClient,
 
 
 def carers_by_channel_and_assessment() -> list[Person]:
-    """88 carers in which every group of channel by carer's assessment, and every one
+    """78 carers in which every group of channel by carer's assessment, and every one
     of those by hours, holds 0 or at least 10 people: a filtered cross-tab can show them."""
     groups = {("whatsapp", "yes"): {"under_20": 12, "h20_49": 10},
               ("whatsapp", "no"): {"h20_49": 14},
@@ -337,8 +338,8 @@ def carers_by_channel_and_assessment() -> list[Person]:
 @pytest.mark.parametrize(("people", "by", "shown", "channel"), [
     ("carers_45", "hours", "time_for_me", "whatsapp"),
     ("carers_45", "assessment", "helps", "sms"),
-    ("carers_88", "assessment", "hours", "whatsapp"),
-    ("carers_88", "hours", "assessment", "sms"),
+    ("carers_78", "assessment", "hours", "whatsapp"),
+    ("carers_78", "hours", "assessment", "sms"),
 ])
 def test_a_crosstab_narrowed_by_channel_gives_nothing_away(
         client: FlaskClient, runtime: Runtime, people: str, by: str, shown: str,
@@ -472,4 +473,45 @@ def test_theme_counts_in_a_narrowed_view_give_nothing_away(
             read_themes(reader, survey, seen, p, f"{path}")
     leaks = reader.leaks(baseline)
     leaks += complement_leaks(reader, survey, "", "wa.", "the WhatsApp view")
+    assert not leaks, "\n".join(leaks)
+
+
+def carers_78_breaks() -> list[Person]:
+    """`carers_by_channel_and_assessment`, with WhatsApp's 36 ticking "breaks" too."""
+    people = carers_by_channel_and_assessment()
+    for person in people:
+        if person.channel == "whatsapp":
+            person.answers = {**person.answers, "helps": ["family", "breaks"]}
+    return people
+
+
+@pytest.mark.parametrize(("people", "code"), [("carers_45", "family"),
+                                               ("carers_45", "breaks"),
+                                               ("carers_78", "breaks"),
+                                               ("wrote", "family")])
+def test_a_filter_by_a_ticked_option_gives_nothing_away(
+        client: FlaskClient, runtime: Runtime, people: str, code: str) -> None:
+    """Those who ticked one option of "Which of these help you most?" and those who
+    answered without ticking it, read with the whole page (and its summary) by a reader
+    who knows the two groups and those who gave no answer split the survey."""
+    seed(runtime, "carers", {"carers_45": carers_45,
+                             "carers_78": carers_78_breaks,
+                             "wrote": lambda: carers_by_channel_wrote(25, 22, 3)}[people]())
+    survey = runtime.catalog.get().surveys["carers"]
+    sign_in(client, REVIEWER)
+    reader = the_reader(runtime, "carers")
+    know_the_ticks(reader, survey, "helps", code)
+    base = "/dashboard/surveys/carers"
+    read_survey_page(reader, survey, scrape(page(client, base)))
+    baseline = reader.copy()
+    for p, which in (("t.", "ticked"), ("u.", "unticked")):
+        for path in (f"{base}?answer=helps:{which}:{code}",
+                     f"{base}/summary?answer=helps:{which}:{code}"):
+            html = page(client, path)
+            assert "who ticked" in html or "without ticking" in html
+            seen = scrape(html.replace('aria-labelledby="sq-', 'aria-labelledby="q-'))
+            read_survey_page(reader, survey, seen, p, path)
+    leaks = reader.leaks(baseline)
+    for p in ("t.", "u."):
+        leaks += complement_leaks(reader, survey, "", p, f"helps {p}")
     assert not leaks, "\n".join(leaks)

@@ -35,7 +35,8 @@ from bot.dashboard.results import (
 )
 from storage.repositories.by_answer import summaries_for
 from storage.repositories.dashboard import AnswerSummary, DashboardRepository, ResponseFilter
-from surveys.model import CHOICE_TYPES, Question, Survey
+from storage.repositories.ticked import ticked_code
+from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
 from surveys.suppression import Cell, Suppressor
 
 #: Longest question text shown in a filter's list before it is shortened.
@@ -57,8 +58,19 @@ class AnswerFilter:
 
 
 def answer_filters(survey: Survey) -> list[AnswerFilter]:
-    return [AnswerFilter(q, [(f"{q.id}:{code}", label) for code, label in option_labels(q)])
-            for q in survey.questions if q.type in SINGLE_ANSWER]
+    """Each single-answer question's options; for a multiple-choice question, who ticked
+    each option and who answered without ticking it."""
+    found = []
+    for q in survey.questions:
+        if q.type in SINGLE_ANSWER:
+            found.append(AnswerFilter(q, [(f"{q.id}:{code}", label)
+                                          for code, label in option_labels(q)]))
+        elif q.type is QuestionType.MULTIPLE_CHOICE:
+            found.append(AnswerFilter(q, [
+                (f"{q.id}:{ticked_code(code, ticked)}",
+                 f"Ticked \u201c{label}\u201d" if ticked else f"Did not tick \u201c{label}\u201d")
+                for code, label in option_labels(q) for ticked in (True, False)]))
+    return found
 
 
 # --- the cross-tab ----------------------------------------------------------------------

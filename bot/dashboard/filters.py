@@ -18,6 +18,7 @@ from flask import request
 from bot.dashboard.results import View, answer_codes, channel_name, option_labels, view_for
 from bot.dashboard.safeguarding import LANGUAGE_NAMES
 from storage.repositories.dashboard import DashboardRepository, ResponseFilter
+from storage.repositories.ticked import parse_ticked
 from surveys.model import Survey
 
 #: The query-string names that narrow a view (links between the pages carry these).
@@ -48,13 +49,23 @@ def chosen_answer(raw: str, codes: dict[str, list[str]]) -> tuple[str, str] | No
 
 
 def described(survey: Survey, answer: tuple[str, str] | None) -> str:
-    """“In a care home” to “Where do you mostly work?”, for the page to say what it shows."""
+    """Who the answer filter picks out, for the page to say what it shows: "answered “In
+    a care home” to “Where do you mostly work?”", "ticked “Breaks or respite” in “Which
+    of these help you most?”", "answered “Which of these…” without ticking “Breaks…”"."""
     if answer is None:
         return ""
     question = survey.question(answer[0])
     assert question is not None
-    label = dict(option_labels(question)).get(answer[1], answer[1])
-    return f"\u201c{label}\u201d to \u201c{question.text.get()}\u201d"
+    labels = dict(option_labels(question))
+    text = question.text.get()
+    option = parse_ticked(answer[1])
+    if option is not None:
+        label = labels.get(option[0], option[0])
+        if option[1]:
+            return f"ticked \u201c{label}\u201d in \u201c{text}\u201d"
+        return f"answered \u201c{text}\u201d without ticking \u201c{label}\u201d"
+    label = labels.get(answer[1], answer[1])
+    return f"answered \u201c{label}\u201d to \u201c{text}\u201d"
 
 
 def filter_args(args: Mapping[str, str]) -> dict[str, str]:
@@ -140,5 +151,5 @@ def showing(survey: Survey, where: ResponseFilter) -> str:
         words.append(dates)
     sentence = " ".join(words)
     if where.answer:
-        sentence += f", from people who answered {described(survey, where.answer)}"
+        sentence += f", from people who {described(survey, where.answer)}"
     return sentence

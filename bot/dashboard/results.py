@@ -28,6 +28,7 @@ from storage.repositories.dashboard import (
     DashboardRepository,
     ResponseFilter,
 )
+from storage.repositories.ticked import parse_ticked, ticked_code
 from storage.types import MAX_ID
 from surveys.engine import prompt
 from surveys.i18n import gettext
@@ -142,9 +143,13 @@ def view_for(where: ResponseFilter, channels: Sequence[str], languages: Sequence
     if where.language:
         axes.append([(lang, {"language": lang}) for lang in languages])
     if where.answer:
-        qid = where.answer[0]
+        qid, chosen = where.answer
+        option = parse_ticked(chosen)
+        # A multiple-choice option splits people in two: ticked it, answered without.
+        split = ([ticked_code(option[0]), ticked_code(option[0], False)] if option
+                 else list(answer_codes))
         axes.append([(f"answer:{code}", {"answer": (qid, code)})
-                     for code in [*answer_codes, NO_ANSWER]])
+                     for code in [*split, NO_ANSWER]])
         undisplayed_parts.add(f"answer:{NO_ANSWER}")
     rows: dict[Hashable, ResponseFilter] = {}
     undisplayed = set()
@@ -301,9 +306,16 @@ def option_labels(question: Question) -> list[tuple[str, str]]:
 
 
 def answer_codes(survey: Survey) -> dict[str, list[str]]:
-    """The questions a view may be narrowed by (one answer each), with their codes."""
-    return {q.id: [code for code, _label in option_labels(q)] for q in survey.questions
-            if q.type in SINGLE_ANSWER}
+    """The questions a view may be narrowed by, with the codes a filter may name: each
+    option of a single-answer question, and "ticked:…" and "unticked:…" for each option
+    of a multiple-choice one (`storage.repositories.ticked`)."""
+    found = {q.id: [code for code, _label in option_labels(q)] for q in survey.questions
+             if q.type in SINGLE_ANSWER}
+    for q in survey.questions:
+        if q.type is QuestionType.MULTIPLE_CHOICE:
+            found[q.id] = [ticked_code(o.code, ticked) for o in q.options
+                           for ticked in (True, False)]
+    return found
 
 
 def question_results(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
@@ -331,7 +343,9 @@ def question_results(repo: DashboardRepository, survey: Survey, suppress: Suppre
 def _split_by(view: View) -> str | None:
     """The question whose answers the view's rows are, if it is split by an answer."""
     answer = view.where.answer
-    return answer[0] if answer is not None and view.narrowed else None
+    if answer is None or not view.narrowed or parse_ticked(answer[1]) is not None:
+        return None  # (those who ticked one option may have ticked any other)
+    return answer[0]
 
 
 def _question(q: Question, summaries: Mapping[Hashable, AnswerSummary], view: View,

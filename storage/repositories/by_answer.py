@@ -45,6 +45,7 @@ from storage.repositories.dashboard import (
     summary_of,
     tally_conditions,
 )
+from storage.repositories.ticked import parse_ticked
 from storage.repositories.timeline import responses_by_day
 
 K = TypeVar("K", bound=Hashable)
@@ -227,8 +228,13 @@ def _split(rows: Mapping[K, ResponseFilter]) -> tuple[
     code of the question (and "" for no answer), so the codes come from them."""
     plain: list[K] = []
     grouped: dict[tuple[ResponseFilter, str], list[tuple[K, str]]] = {}
+    # A multiple-choice option's ticked / unticked groups (and those who gave that
+    # question no answer) are no grouping query's: each is counted as a filter of its own
+    # (`storage.repositories.ticked`).
+    ticked = {where.answer[0] for where in rows.values()
+              if where.answer is not None and parse_ticked(where.answer[1]) is not None}
     for key, where in rows.items():
-        if where.answer is None:
+        if where.answer is None or where.answer[0] in ticked:
             plain.append(key)
         else:
             qid, code = where.answer

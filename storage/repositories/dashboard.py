@@ -55,6 +55,7 @@ from storage.models import (
     User,
 )
 from storage.repositories._sql import check_one_of, insert, rowcount
+from storage.repositories.ticked import parse_ticked, ticked_condition
 
 _S = TypeVar("_S", bound=Select)
 _K = TypeVar("_K", bound=Hashable)
@@ -110,7 +111,11 @@ def answer_texts(code: str) -> list[str]:
 
 
 def answered_with(question_id: str, code: str) -> ColumnElement[bool]:
-    """The response gave `code` to the question (or, for code "", no answer at all)."""
+    """The response gave `code` to the question (or, for code "", no answer at all; for
+    a multiple-choice option's "ticked:…" or "unticked:…", see `storage.repositories.ticked`)."""
+    option = parse_ticked(code)
+    if option is not None:
+        return ticked_condition(question_id, *option)
     given = aliased(Answer)
     match = exists().where(given.response_id == Response.id,
                            given.question_id == question_id, given.kind == "value")

@@ -130,14 +130,14 @@ def test_an_organiser_opens_one_response_by_its_number(browser: Any, carers_serv
 
 @pytest.fixture(scope="module")
 def two_months_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """88 carers in October (every channel-by-assessment group 0 or 10 and more) and
+    """78 carers in October (every channel-by-assessment group 0 or 10 and more) and
     issue 16's 45 in September."""
-    from tests.test_differencing import carers_by_channel_and_assessment
+    from tests.test_differencing import carers_78_breaks
 
     folder = tmp_path_factory.mktemp("crosstab-filtered")
     runtime: Runtime = make_runtime(f"sqlite:///{folder / 'withus.db'}", folder,
                                     clock=FakeClock(datetime(2026, 11, 23, 10, tzinfo=UTC)))
-    seed(runtime, "carers", carers_by_channel_and_assessment(),
+    seed(runtime, "carers", carers_78_breaks(),  # WhatsApp's 36 also ticked "breaks"
          when=datetime(2026, 10, 8, 9, tzinfo=UTC))
     seed(runtime, "carers", carers_45(), when=datetime(2026, 9, 14, 9, tzinfo=UTC))
     add_user(runtime, REVIEWER, "reviewer")
@@ -188,4 +188,30 @@ def test_a_crosstab_under_the_pages_filters(browser: Any, two_months_server: str
     notice.get_by_role("link", name="over all responses").click()
     page.wait_for_url("**crosstab?rows=assessment&columns=hours")
     assert page.locator("#showing").inner_text() == "Showing: every response."
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_filter_by_a_ticked_option(browser: Any, two_months_server: str, width: int) -> None:
+    """"Only those who ticked Breaks or respite": WhatsApp's 36 in October ticked it, and
+    8 of September's 45. With the dates too, split three ways, the view hides its counts."""
+    base = two_months_server
+    context = browser.new_context(bypass_csp=True, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    sign_in(page, base, REVIEWER)
+    page.goto(f"{base}/dashboard/surveys/carers?from=2026-10-01")
+    page.get_by_label("Answer to another question").select_option("helps:ticked:breaks")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**answer=helps*")
+    assert page.locator("#answer-view").inner_text().startswith(
+        "Showing only the people who ticked \u201cBreaks or respite\u201d")
+    fits(page, width, "the results filtered to a ticked option")
+    check_accessibility(page, f"the results filtered to a ticked option, {width} px")
+    shot(page, f"ticked-filter-october-{width}")
+    # Without the dates: only split by the ticked option.
+    page.get_by_label("Started on or after").fill("")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**from=&*")
+    check_accessibility(page, f"the results filtered to a ticked option alone, {width} px")
+    shot(page, f"ticked-filter-{width}")
     context.close()
