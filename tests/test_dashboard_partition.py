@@ -55,6 +55,7 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
 
 CHANNELS, LANGUAGES = ["sms", "telegram", "whatsapp"], ["cy", "en"]
 OCTOBER = {"date_from": date(2026, 10, 1), "date_to": date(2026, 10, 31)}
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def partitions() -> list[dict[Hashable, ResponseFilter]]:
@@ -209,3 +210,31 @@ def test_responses_by_day_match_one_query_per_group(runtime: Runtime) -> None:
             for where in filters:
                 assert split_by_day(groups, where) == responses_by_day(session, SURVEY, where)
             assert sum(len(split_by_day(groups, w)) for w in filters) > 30
+
+
+def test_theme_counts_for_every_row_match_one_query_per_row(runtime: Runtime) -> None:
+    """The theme counts of a partition's rows, read in one query of the tagged answers,
+    equal each row's own filtered count, for every kind of row (answer rows included)."""
+    survey = runtime.catalog.get().surveys[SURVEY]
+    free = [q.id for q in survey.questions if q.type is QuestionType.FREE_TEXT]
+    codes = answer_codes(survey)
+    with runtime.sessions() as session:
+        repo = DashboardRepository(session)
+        themes = [repo.create_theme(SURVEY, name, None, NOW) for name in ("Respite", "Money")]
+        written = session.scalars(select(Answer.id).where(
+            Answer.question_id.in_(free), Answer.kind == "value").order_by(Answer.id)).all()
+        for n, answer_id in enumerate(written[::3]):
+            repo.tag(answer_id, themes[n % 2], None, NOW)
+            if n % 5 == 0:
+                repo.tag(answer_id, themes[1 - n % 2], None, NOW)
+        session.flush()
+        views = [*partitions()]
+        for by in ("hours", "helps"):
+            for extra in ({}, {"channel": "sms"}, OCTOBER):
+                where = ResponseFilter(answer=(by, codes[by][0]), **extra)  # type: ignore[arg-type]
+                views.append(dict(view_for(where, CHANNELS, LANGUAGES, codes[by]).rows))
+        for rows in views:
+            got = repo.theme_counts_for_rows(SURVEY, free, rows)
+            for key, row in rows.items():
+                assert got[key] == repo.theme_counts_by_question(SURVEY, free, row), (key, row)
+        assert any(got.values())

@@ -85,8 +85,7 @@ def theme_cells(repo: DashboardRepository, survey: Survey, suppress: Suppressor,
                                     answered_raw.get(q.id, 0))
             for q in questions
         }
-    per_row = {key: repo.theme_counts_by_question(survey.id, ids, where)
-               for key, where in view.rows.items()}
+    per_row = repo.theme_counts_for_rows(survey.id, ids, view.rows)
     written = summaries_for(repo, survey.id, [], ids, view.rows)
     shown = {r.question.id: r.answered for r in results}
     found: dict[str, Breakdown[int]] = {}

@@ -46,7 +46,11 @@ from storage.repositories.dashboard import (
     tally_conditions,
 )
 from storage.repositories.ticked import parse_ticked
-from storage.repositories.timeline import responses_by_day
+from storage.repositories.timeline import (
+    responses_by_day,
+    responses_by_day_and_group,
+    split_by_day,
+)
 
 K = TypeVar("K", bound=Hashable)
 _S = TypeVar("_S", bound=Select)
@@ -205,7 +209,8 @@ def funnels_by(repo: DashboardRepository, survey_id: str, question_ids: Sequence
 
 
 def days_by(session: Session, survey_id: str, by: str, codes: Sequence[str],
-            where: ResponseFilter) -> dict[str, dict[date, int]]:
+            where: ResponseFilter, everyone: Mapping[date, int] | None = None
+            ) -> dict[str, dict[date, int]]:
     """`storage.repositories.timeline.responses_by_day` for each group of `by`'s answers:
     the groups from the tallies of `by`'s answers by start day (one answer per response),
     and those in no group the rest of everyone's days."""
@@ -221,7 +226,9 @@ def days_by(session: Session, survey_id: str, by: str, codes: Sequence[str],
         code = group_code(value_key or None, codes)
         if code != NO_ANSWER and count:
             found[code][day] = found[code].get(day, 0) + int(count)
-    for day, count in responses_by_day(session, survey_id, where).items():
+    if everyone is None:
+        everyone = responses_by_day(session, survey_id, where)
+    for day, count in everyone.items():
         rest = count - sum(found[code].get(day, 0) for code in codes)
         if rest:
             found[NO_ANSWER][day] = rest
@@ -286,8 +293,15 @@ def days_for(session: Session, survey_id: str, rows: Mapping[K, ResponseFilter]
     """`responses_by_day` for every row of a view's partition, as `summaries_for`."""
     plain, grouped = _split(rows)
     found = {key: responses_by_day(session, survey_id, rows[key]) for key in plain}
+    bases = list(dict.fromkeys(base for base, _qid in grouped))
+    everyone: dict[ResponseFilter, dict[date, int]] = {}
+    if len({base.without_test for base in bases}) == 1:  # a view's rows: one query for all
+        days = responses_by_day_and_group(
+            session, survey_id, ResponseFilter(without_test=bases[0].without_test),
+            by_channel=any(b.channel for b in bases), by_language=any(b.language for b in bases))
+        everyone = {base: split_by_day(days, base) for base in bases}
     for (base, qid), members in grouped.items():
-        groups = days_by(session, survey_id, qid, _codes(members), base)
+        groups = days_by(session, survey_id, qid, _codes(members), base, everyone.get(base))
         for key, code in members:
             found[key] = groups[code]
     return found
