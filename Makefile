@@ -52,8 +52,13 @@ audit: $(STAMP)
 
 # The suite runs every database test twice: on SQLite and on a throwaway PostgreSQL
 # cluster that pg_virtualenv starts and removes (it works as root, unlike initdb).
+# pytest-xdist spreads the tests over PYTEST_WORKERS processes (auto: one per core; 0: none,
+# all in this process), each with its own databases, temporary folder and browser. Each file
+# goes to one worker (--dist loadfile, biggest first), so a module-scoped fixture (a seeded
+# server, a browser, a simulated consultation) is built once, not once per worker.
+PYTEST_WORKERS ?= auto
 pytest: $(STAMP) postgres chromium axe
-	pg_virtualenv -t sh -c 'WITHUS_TEST_POSTGRES_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$${PGDATABASE:-postgres}" $(BIN)/python -m pytest $(PYTEST_ARGS)'
+	pg_virtualenv -t sh -c 'WITHUS_TEST_POSTGRES_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$${PGDATABASE:-postgres}" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)'
 
 # Debian's PostgreSQL server, installed when missing (needs root or sudo).
 postgres:

@@ -119,7 +119,11 @@ def build(url: str, instance: Path, answers: int, seed: int = 5) -> dict[str, fl
                     given.append({"id": answer_id, "response_id": n + 1, "participant_id": pid,
                                   "survey_id": SURVEY, "question_id": q.id, "kind": "value",
                                   "value": value, "label": label,
-                                  "survey_version": survey.version, "answered_at": at})
+                                  "survey_version": survey.version, "answered_at": at,
+                                  "free": q.type is QuestionType.FREE_TEXT,
+                                  # the response's facets, as AnswerRepository.record copies
+                                  "channel": channel, "language": rows[-1]["language"],
+                                  "started_at": at, "is_test": False})
             connection.execute(insert(Participant), people)
             connection.execute(insert(Response), rows)
             if given:

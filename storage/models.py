@@ -15,12 +15,13 @@ with these models on both databases.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -224,8 +225,62 @@ class Answer(Base):
     label: Mapped[str | None] = mapped_column(Text)
     survey_version: Mapped[int] = mapped_column(Integer)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Written words (free text or a transcript), counted but never tallied by value.
+    free: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Copied from the response when the answer is written (they never change there), so
+    # the tallies below can be kept by triggers even while a cascade deletes the response.
+    channel: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(8))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_test: Mapped[bool | None] = mapped_column(Boolean)
 
     _repr_fields = ("response_id", "question_id", "kind")
+
+
+class AnswerTally(Base):
+    """How many answers there are with each (question, kind, value), by the facets a
+    results page narrows by: the survey page's counts, read without touching the answers.
+
+    Kept by database triggers on `answers` in the same transaction as every insert,
+    change and delete (cascades included; migration 1770, `storage/tallies.py`), so it can
+    never disagree with the answers. `value_key` is the value's JSON text for a coded
+    answer, "" for written words, skips and media.
+    """
+
+    __tablename__ = "answer_tallies"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    survey_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    started_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_test: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class AnswerPairTally(Base):
+    """`AnswerTally` split by the answer each response gave to one single-answer question
+    (`by_question`, `by_value`): every pair of answers within a response, so a page
+    narrowed to "those who said X to Q" is a sum over this table. Kept by the same
+    triggers."""
+
+    __tablename__ = "answer_pair_tallies"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    survey_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    by_question: Mapped[str] = mapped_column(String(64), primary_key=True)
+    by_value: Mapped[str] = mapped_column(Text, primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    started_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_test: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class Consent(Base):

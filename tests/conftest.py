@@ -42,7 +42,11 @@ socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print how many tests ran on each database, so a skipped PostgreSQL run is visible."""
+    """Print how many tests ran on each database, so a skipped PostgreSQL run is visible.
+
+    Under pytest-xdist the controller prints it: every worker's reports reach it."""
+    if hasattr(terminalreporter.config, "workerinput"):
+        return  # an xdist worker: its terminal is not shown, the controller counts for it
     counts: dict[str, dict[str, int]] = {}
     for outcome in ("passed", "failed", "skipped", "error"):
         for report in terminalreporter.stats.get(outcome, []):

@@ -8,12 +8,16 @@ these fixtures run twice, as `[sqlite]` and `[postgres]`.
   threads share one database).
 * PostgreSQL: set WITHUS_TEST_POSTGRES_URL to a server where the user may create
   databases (`make test` does, via pg_virtualenv). Two scratch databases are created per
-  test session and dropped at the end. Without the variable the PostgreSQL cases are
-  skipped, not failed.
+  test session (per xdist worker: each worker is a session of its own, and the names
+  carry the worker's id) and dropped at the end. Without the variable the PostgreSQL
+  cases are skipped, not failed.
 
-Migrating takes ~100 ms per database, too slow to repeat for every test of a growing
+Migrating takes 0.3-1 s per database, too slow to repeat for every test of a growing
 suite, so each session migrates once and tests start from a copy (SQLite) or an emptied
-schema (PostgreSQL). Only `database_url` gives a truly empty database, for migration tests.
+schema (PostgreSQL). Only `database_url` gives a truly empty database, for migration tests;
+`migrate(database_url)` (what tests.helpers.make_runtime calls) fills it with a copy of a
+database that upgrade() migrated once per session (SQLite: the file; PostgreSQL:
+CREATE DATABASE ... TEMPLATE), and migrates it when it is no longer empty.
 
 Fixtures:
   database_url  URL of an empty, unmigrated database
@@ -29,12 +33,13 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import head_revision, make_engine, normalise_url, session_factory, upgrade
@@ -52,6 +57,37 @@ TEST_VAULT_KEY = "dGVzdC1vbmx5LWtleS1mb3Itd2l0aHVzLXRlc3RzISE="
 class ScratchDatabases:
     empty: URL  # reset to an empty schema for each test that asks for it
     migrated: URL  # migrated once, emptied of rows for each test
+    template: URL  # migrated once and never connected to: `migrate` copies it into `empty`
+    admin: Engine = field(compare=False)  # on the server's own database, AUTOCOMMIT
+
+    def refill_empty(self) -> bool:
+        """Replace `empty` with a copy of `template`; False (and `empty` left empty) when
+        another connection holds it."""
+        empty, template = self.empty.database, self.template.database
+        with self.admin.connect() as connection:
+            try:
+                connection.exec_driver_sql(f'DROP DATABASE "{empty}"')
+            except DBAPIError:  # in use: a test's own engine is still connected
+                return False
+            try:
+                connection.exec_driver_sql(f'CREATE DATABASE "{empty}" TEMPLATE "{template}"')
+            except DBAPIError:
+                connection.exec_driver_sql(f'CREATE DATABASE "{empty}"')
+                return False
+        return True
+
+
+#: The databases `database_url` handed out that `migrate` may still fill from a template,
+#: by URL: each a function that does it, or answers False when it cannot.
+_FILLERS: dict[str, Callable[[], bool]] = {}
+
+
+def migrate(url: str) -> None:
+    """upgrade(url), quicker on a `database_url` database that is still empty: that one
+    becomes a copy of a database upgrade() migrated to head earlier in the session."""
+    fill = _FILLERS.pop(url, None)
+    if fill is None or not fill():
+        upgrade(url)
 
 
 @pytest.fixture(scope="session")
@@ -64,15 +100,18 @@ def postgres_scratch() -> Iterator[ScratchDatabases]:
             "(run `make test`, or pg_virtualenv, to provide one)"
         )
     server = normalise_url(server_url)
-    prefix = f"withus_test_{uuid.uuid4().hex[:10]}"
-    names = (f"{prefix}_empty", f"{prefix}_migrated")
+    # Unique per session; under pytest-xdist each worker has its own pair, named after it.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    prefix = f"withus_test_{worker}_{uuid.uuid4().hex[:10]}"
+    names = (f"{prefix}_empty", f"{prefix}_migrated", f"{prefix}_template")
     admin = make_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             for name in names:
                 connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        scratch = ScratchDatabases(*(server.set(database=name) for name in names))
+        scratch = ScratchDatabases(*(server.set(database=name) for name in names), admin=admin)
         upgrade(scratch.migrated)
+        upgrade(scratch.template)  # disposes its engine: no connection stays on the template
         yield scratch
         with admin.connect() as connection:
             for name in names:
@@ -100,19 +139,51 @@ def database_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(database_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(
+    database_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
     """The URL of an empty database that has never been migrated."""
     if database_kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.db'}"
-    scratch: ScratchDatabases = request.getfixturevalue("postgres_scratch")
-    engine = make_engine(scratch.empty)
+        path = tmp_path / "empty.db"
+        template: Path = request.getfixturevalue("sqlite_template")
+        url = f"sqlite:///{path}"
+        _FILLERS[url] = lambda: _copy_sqlite(template, path)
+    else:
+        scratch: ScratchDatabases = request.getfixturevalue("postgres_scratch")
+        engine = make_engine(scratch.empty)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+                connection.exec_driver_sql("CREATE SCHEMA public")
+        finally:
+            engine.dispose()
+        url = scratch.empty.render_as_string(hide_password=False)
+        _FILLERS[url] = lambda: _postgres_is_empty(url) and scratch.refill_empty()
+    yield url
+    _FILLERS.pop(url, None)
+
+
+def _copy_sqlite(template: Path, path: Path) -> bool:
+    if path.exists():  # the test has written to it already: migrate it as it is
+        return False
+    shutil.copyfile(template, path)
+    return True
+
+
+def _postgres_is_empty(url: str) -> bool:
+    """Nothing at all in the public schema (no table, sequence or type)."""
+    engine = make_engine(url)
     try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
+        with engine.connect() as connection:
+            found = connection.execute(text(
+                "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n"
+                "        ON n.oid = c.relnamespace WHERE n.nspname = 'public')"
+                "     + (SELECT count(*) FROM pg_type t JOIN pg_namespace n"
+                "        ON n.oid = t.typnamespace WHERE n.nspname = 'public')"
+            )).scalar()
     finally:
         engine.dispose()
-    return scratch.empty.render_as_string(hide_password=False)
+    return found == 0
 
 
 @pytest.fixture

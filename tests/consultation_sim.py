@@ -29,13 +29,13 @@ from sqlalchemy import select
 from bot.services.consultation import compute_results, draft, store_seeds, to_markdown
 from bot.services.runtime import Runtime, build
 from channels.base import Channel, InboundMessage, OutboundMessage, SendResult, WebRequest
-from storage.db import upgrade
 from storage.models import OutboxMessage
 from storage.repositories.consultations import ConsultationRepository
 from storage.repositories.dashboard import DashboardRepository
 from storage.uow import UnitOfWork
 from surveys.consultation import Consultation
 from surveys.loader import library_path, load_file
+from tests.conftest_db import migrate
 from tests.helpers import FakeClock, load_library, settings_for
 
 FAIRPAY = "fairpay"
@@ -423,7 +423,7 @@ def simulate(runtime: Runtime, clock: FakeClock, participants: int = 200, seed: 
 
 
 def build_runtime(database_url: str, instance: Path, clock: FakeClock) -> Runtime:
-    upgrade(database_url)
+    migrate(database_url)
     channels: dict[str, Channel] = {name: QuietChannel(name)
                                     for name in ("sms", "whatsapp", "telegram")}
     runtime = build(settings_for(database_url, instance), clock=clock, channels=channels,

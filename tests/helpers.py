@@ -10,10 +10,9 @@ from pathlib import Path
 from bot.services.config import Settings
 from bot.services.runtime import Runtime, build
 from channels.base import Channel
-from storage.db import upgrade
 from storage.uow import UnitOfWork
 from surveys.loader import library_path
-from tests.conftest_db import TEST_VAULT_KEY
+from tests.conftest_db import TEST_VAULT_KEY, migrate
 
 
 class FakeClock:
@@ -77,7 +76,7 @@ def load_library(runtime: Runtime, folder: Path | None = None) -> None:
 
 def make_runtime(database_url: str, instance: Path, *, clock: Callable[[], datetime],
                  channels: dict[str, Channel] | None = None, **overrides: object) -> Runtime:
-    upgrade(database_url)
+    migrate(database_url)  # upgrade(), from a template when the database is a fresh one
     monotonic = SimulatedMonotonic()
     runtime = build(settings_for(database_url, instance, **overrides), clock=clock,
                     channels=channels, monotonic=monotonic, sleep=monotonic.sleep)

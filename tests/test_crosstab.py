@@ -169,14 +169,16 @@ def test_the_split_is_one_grouped_query_whatever_the_number_of_groups(
                          f"/dashboard/surveys/carers?answer={by}:{code}"):
                 statements.clear()
                 page(client, path)
-                used[(by, path.split("?")[0])] = [s for s in statements if "answers" in s]
+                used[(by, path.split("?")[0])] = [s for s in statements if "answer" in s]
     finally:
         event.remove(runtime.engine, "before_cursor_execute", count)
     for kind in ("/dashboard/surveys/carers/crosstab", "/dashboard/surveys/carers"):
         assert len(used[("hours", kind)]) == len(used[("assessment", kind)])
     grouped = [s for s in used[("hours", "/dashboard/surveys/carers/crosstab")]
                if "GROUP BY" in s]
-    assert len(grouped) == 1, grouped
+    # One sum of the tallies for everyone, one of the pair tallies for every group at once.
+    assert len(grouped) == 2, grouped
+    assert sum("answer_pair_tallies" in s for s in grouped) == 1, grouped
 
 
 def test_an_answer_filter_with_a_channel_needs_every_group_at_k(client: FlaskClient) -> None:

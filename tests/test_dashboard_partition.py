@@ -19,14 +19,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from benchmarks.export_benchmark import SURVEY, build
 from bot.dashboard.results import answer_codes, view_for
 from bot.services.runtime import Runtime
 from storage.models import Answer, Response
-from storage.repositories.by_answer import summaries_for
+from storage.repositories.by_answer import days_for, funnels_for, summaries_for
 from storage.repositories.dashboard import AnswerSummary, DashboardRepository, ResponseFilter
 from storage.repositories.timeline import (
     responses_by_day,
@@ -165,6 +165,37 @@ def test_answer_splits_match_a_count_in_python(runtime: Runtime) -> None:
                 for key, row in view.rows.items():
                     assert got[key] == counted_in_python(session, coded, free, row), (key, row)
                 assert any(s.values[coded[0]] for s in got.values())
+
+
+def test_funnels_and_days_split_by_an_answer_match_one_query_per_group(
+        runtime: Runtime) -> None:
+    """The funnel and the days of a view narrowed by another answer (read from the
+    tallies and the unfinished responses) equal each group's own filtered query."""
+    survey = runtime.catalog.get().surveys[SURVEY]
+    question_ids = [q.id for q in survey.questions if q.is_answerable]
+    codes = answer_codes(survey)
+    with runtime.sessions() as session:
+        # Some stop part-way, some say no, some are still going: every funnel cell.
+        ids = session.scalars(select(Response.id).order_by(Response.id)).all()
+        session.execute(update(Response).where(Response.id.in_(ids[::11]))
+                        .values(status="stopped"))
+        said_no = ids[5::13]  # saying no, they gave no answers
+        session.execute(delete(Answer).where(Answer.response_id.in_(said_no)))
+        session.execute(update(Response).where(Response.id.in_(said_no))
+                        .values(status="declined", consented_at=None))
+        session.flush()
+        repo = DashboardRepository(session)
+        for by in ("hours", "assessment"):
+            for extra in ({}, {"channel": "sms"}, {"without_test": True}, OCTOBER):
+                where = ResponseFilter(answer=(by, codes[by][0]), **extra)  # type: ignore[arg-type]
+                view = view_for(where, CHANNELS, LANGUAGES, codes[by])
+                funnels = funnels_for(repo, SURVEY, question_ids, view.rows)
+                days = days_for(session, SURVEY, view.rows)
+                for key, row in view.rows.items():
+                    assert funnels[key] == repo.funnel(SURVEY, question_ids, row), (key, row)
+                    assert days[key] == responses_by_day(session, SURVEY, row), (key, row)
+                for cell in ("completed", "not_consented", question_ids[1]):
+                    assert any(f[cell] for f in funnels.values()), cell
 
 
 def test_responses_by_day_match_one_query_per_group(runtime: Runtime) -> None:

@@ -30,10 +30,10 @@ from channels.base import (
     WebRequest,
 )
 from channels.local import normalise_phone_like
-from storage.db import upgrade
 from storage.models import CohortMember, Conversation, OutboxMessage, Participant
 from storage.repositories.outreach import OutreachRepository
 from storage.uow import UnitOfWork
+from tests.conftest_db import migrate
 from tests.helpers import FakeClock, NoLock, load_library, make_runtime, settings_for
 from tests.privacy import scan_database
 
@@ -760,7 +760,7 @@ def test_1000_invitations_at_10_a_second_take_100_seconds_and_never_burst(
 ) -> None:
     time = SimulatedTime(datetime(2026, 11, 23, 14, 0, tzinfo=UTC))
     sms = Recorder("sms", moment=time.monotonic)
-    upgrade(database_url)
+    migrate(database_url)
     # One sending thread: simulated time moves whenever any thread sleeps, so it cannot
     # model several at once (tests/test_sender_recovery.py paces them in real time).
     rt = build(settings_for(database_url, tmp_path, rate_twilio=10.0, send_concurrency=1),

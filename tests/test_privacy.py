@@ -37,7 +37,6 @@ from channels.base import (
     WebRequest,
 )
 from channels.local import ConsoleChannel, normalise_phone_like
-from storage.db import upgrade
 from storage.models import (
     Answer,
     AuditEvent,
@@ -55,6 +54,7 @@ from storage.repositories.privacy import ERASE_AFTER
 from storage.uow import UnitOfWork
 from surveys.model import Text
 from surveys.sms import segments, to_gsm
+from tests.conftest_db import migrate
 from tests.helpers import FakeClock, load_library, settings_for
 
 #: A small survey of our own, so these tests don't move when the library's wording does.
@@ -143,7 +143,7 @@ def privacy_runtime(database_url: str, tmp_path: Path, clock: FakeClock,
 
     Our own surveys only: the example library changes with other work.
     """
-    upgrade(database_url)
+    migrate(database_url)
     values: dict[str, object] = {"default_survey": "care",
                                  "public_url": "https://withus.example.org",
                                  "extra": dict(LEAD_SETTINGS)}

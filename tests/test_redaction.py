@@ -554,9 +554,11 @@ def test_fast_enough_for_the_hot_path() -> None:
         "and the carers are run off their feet, 3 visits a day and none on time."
     )[:300]
     runs = 200
-    start = time.perf_counter()
+    # This thread's CPU time, not the wall clock: on a busy machine (the suite runs on every
+    # core) the wall clock also counts the time other processes had the CPU.
+    start = time.thread_time()
     for _ in range(runs):
         redactor.redact(text)
-    mean_ms = (time.perf_counter() - start) / runs * 1000
+    mean_ms = (time.thread_time() - start) / runs * 1000
     # Measured at ~0.7 ms; the bound is loose so a busy CI machine does not flake.
     assert mean_ms < 5, mean_ms

@@ -282,7 +282,8 @@ class WithUsService:
                     value = self.redactor.redact(value)  # raw text is never stored
                 uow.answers.record(response_id, pid, record.survey_id, record.question_id,
                                    record.kind, value, label, record.version, now,
-                                   may_have_other=record.kind != "value" or may_have_skips)
+                                   may_have_other=record.kind != "value" or may_have_skips,
+                                   free=record.kind == "value" and record.free_text)
                 may_have_skips = may_have_skips or record.kind == "skipped"
             elif isinstance(record, AnswerAdded | OtherReply):
                 self._keep(uow, pid, record, response_id, now)

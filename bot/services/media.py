@@ -325,7 +325,7 @@ def save_transcript(uow: UnitOfWork, redactor: Redactor, media_id: int, text: st
     if words:
         uow.answers.record(answer.response_id, item.participant_id, item.survey_id,
                            item.question_id, "value", words, TRANSCRIPT_LABEL,
-                           answer.survey_version, now)
+                           answer.survey_version, now, free=True)
     else:
         repo.remove_transcript_answer(answer.response_id, item.question_id)
     return redacted

@@ -17,14 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
     Select,
-    String,
     Text,
     and_,
     case,
@@ -33,16 +31,19 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
 )
 from sqlalchemy.orm import Session, aliased
 
-from storage.models import Answer, Response
+from storage.models import Answer, AnswerPairTally, AnswerTally, Response
 from storage.repositories.dashboard import (
     STOPPED_BEFORE_ANY,
     AnswerSummary,
     DashboardRepository,
     ResponseFilter,
-    answer_texts,
+    TallyKey,
+    summary_of,
+    tally_conditions,
 )
 from storage.repositories.ticked import parse_ticked
 from storage.repositories.timeline import responses_by_day
@@ -72,154 +73,151 @@ def _where(stmt: _S, where: ResponseFilter) -> _S:
 def summaries_by(repo: DashboardRepository, survey_id: str, coded: Sequence[str],
                  free: Sequence[str], by: str, codes: Sequence[str],
                  where: ResponseFilter) -> dict[str, AnswerSummary]:
-    """`DashboardRepository.answer_summary` for each group of `by`'s answers (two
-    grouped queries in all). `where` must not itself narrow by an answer.
-
-    As `answer_summaries` does, each group is a `count(*) FILTER (WHERE ...)` column and
-    the rows are grouped by (question, kind, value) alone, which SQLite reads in order
-    from its index instead of sorting every answer; those in no group (`NO_ANSWER`) are
-    the rest of the count."""
+    """`DashboardRepository.answer_summary` for each group of `by`'s answers, from the
+    pair tallies (`AnswerPairTally`: every answer counted under each single-answer reply
+    in its response, kept by triggers), and the tallies for everyone in `where`, of
+    which those in no group (`NO_ANSWER`) are the rest. Two small queries, however many
+    answers. `where` must not itself narrow by an answer."""
     assert where.answer is None
-    session = repo.session
-    grouping = aliased(Answer)
-    group = cast(grouping.value, Text)
-    joined = and_(grouping.response_id == Answer.response_id, grouping.question_id == by,
-                  grouping.kind == "value")
-    columns: list[ColumnElement[int]] = [
-        func.count().filter(group.in_(answer_texts(code))) for code in codes]
-    columns.append(func.count())
-    wanted: ColumnElement[bool] = Answer.kind.in_(("skipped", "media"))
-    if coded:
-        wanted = or_(wanted, and_(Answer.kind == "value", Answer.question_id.in_(list(coded))))
-    stmt = (
-        select(Answer.question_id, Answer.kind, Answer.value, *columns)
-        .select_from(Answer).outerjoin(grouping, joined)
-        .where(Answer.survey_id == survey_id, wanted)
-        .group_by(Answer.question_id, Answer.kind, Answer.value)
-    )
-    groups = [*codes, NO_ANSWER]
-    found = {code: AnswerSummary({}, {}, {qid: {} for qid in coded}) for code in groups}
-    for qid, kind, value, *counts in session.execute(_where(stmt, where)):
-        counts[-1] -= sum(counts[:-1])
-        if kind == "value" and isinstance(value, list):
-            value = tuple(str(v) for v in value)
-        for code, count in zip(groups, counts, strict=True):
-            if not count:
-                continue
-            summary = found[code]
-            if kind == "skipped":
-                summary.skipped[qid] = summary.skipped.get(qid, 0) + count
-            elif kind == "media":
-                summary.media[qid] = summary.media.get(qid, 0) + count
-            else:
-                summary.answered[qid] = summary.answered.get(qid, 0) + count
-                if value is not None and qid in summary.values:
-                    values = summary.values[qid]
-                    values[value] = values.get(value, 0) + count
-    if free:
-        rows = session.execute(_where(
-            select(Answer.question_id, *columns)
-            .select_from(Answer).outerjoin(grouping, joined)
-            .where(Answer.survey_id == survey_id, Answer.question_id.in_(list(free)))
-            .group_by(Answer.question_id), where))
-        for qid, *counts in rows:
-            counts[-1] -= sum(counts[:-1])
-            for code, count in zip(groups, counts, strict=True):
-                if count:
-                    summary = found[code]
-                    summary.answered[qid] = (count - summary.skipped.get(qid, 0)
-                                             - summary.media.get(qid, 0))
+    questions = [*coded, *free]
+    everyone = repo.tallied(survey_id, questions, [where])[0]
+    groups: dict[str, dict[TallyKey, int]] = {code: {} for code in codes}
+    pairs = AnswerPairTally
+    for by_value, qid, kind, value_key, count in repo.session.execute(
+        select(pairs.by_value, pairs.question_id, pairs.kind, pairs.value_key,
+               func.sum(pairs.n))
+        .where(pairs.survey_id == survey_id, pairs.by_question == by,
+               *tally_conditions(where, pairs),
+               or_(pairs.kind != "value", pairs.question_id.in_(questions)))
+        .group_by(pairs.by_value, pairs.question_id, pairs.kind, pairs.value_key)
+    ):
+        code = group_code(by_value, codes)
+        if code != NO_ANSWER and count:
+            key = (qid, kind, value_key)
+            groups[code][key] = groups[code].get(key, 0) + int(count)
+    rest = dict(everyone)
+    for counts in groups.values():
+        for key, count in counts.items():
+            rest[key] = rest.get(key, 0) - count
+    found = {code: summary_of(counts, coded, free) for code, counts in groups.items()}
+    found[NO_ANSWER] = summary_of(rest, coded, free)
+    return found
+
+
+def _on_answer(where: ResponseFilter, answer: Any) -> list[ColumnElement[bool]]:
+    """`ResponseFilter.conditions` on the response's facets an answer row carries."""
+    found: list[ColumnElement[bool]] = []
+    if where.without_test:
+        found.append(answer.is_test.is_(False))
+    if where.date_from:
+        found.append(answer.started_at >= datetime.combine(where.date_from, time(), UTC))
+    if where.date_to:
+        found.append(answer.started_at
+                     < datetime.combine(where.date_to + timedelta(days=1), time(), UTC))
+    if where.channel:
+        found.append(answer.channel == where.channel)
+    if where.language:
+        found.append(answer.language == where.language)
     return found
 
 
 def funnels_by(repo: DashboardRepository, survey_id: str, question_ids: Sequence[str],
-               by: str, codes: Sequence[str], where: ResponseFilter
-               ) -> dict[str, dict[str, int]]:
-    """`DashboardRepository.funnel` for each group of `by`'s answers (two grouped
-    queries in all)."""
-    assert where.answer is None
+               by: str, codes: Sequence[str], bases: Sequence[ResponseFilter]
+               ) -> list[dict[str, dict[str, int]]]:
+    """`DashboardRepository.funnel` for each group of `by`'s answers, within each of
+    `bases` (a channel each, say).
+
+    Each group's size is a sum of the tallies of `by`'s answers (one per response);
+    the unfinished responses (the few, not the many who completed) are read with their
+    answer to `by` and the furthest question they reached, every base a `FILTER`
+    column of the same rows; the completed are the rest of the group, and those in no
+    group the rest of each base's whole funnel. Four small queries in all, however many
+    bases, groups and answers."""
+    assert all(where.answer is None for where in bases)
     session = repo.session
-    grouping = aliased(Answer)
-    group = cast(grouping.value, Text).label("g")
-    joined = and_(grouping.response_id == Response.id, grouping.question_id == by,
-                  grouping.kind == "value")
-    consented = Response.consented_at.is_not(None)
     completed = Response.status == "completed"
-    found: dict[str, dict[str, int]] = {}
-    for code in [*codes, NO_ANSWER]:
-        cells = {"not_consented": 0, STOPPED_BEFORE_ANY: 0}
-        cells.update({qid: 0 for qid in question_ids})
-        cells["completed"] = 0
-        found[code] = cells
-    unfinished = dict.fromkeys(found, 0)
-    rows = session.execute(
-        select(group, consented, completed, func.count())
-        .select_from(Response).outerjoin(grouping, joined)
-        .where(Response.survey_id == survey_id, *where.conditions())
-        .group_by(literal_column("g"), consented, completed)
+    finished = session.execute(
+        select(*[func.count().filter(and_(completed, *where.conditions())) for where in bases])
+        .where(Response.survey_id == survey_id)).one()
+    tally = AnswerTally
+    sizes = session.execute(
+        select(tally.value_key, *[func.sum(tally.n).filter(and_(true(), *tally_conditions(
+            where, tally))) for where in bases])
+        .where(tally.survey_id == survey_id, tally.question_id == by, tally.kind == "value")
+        .group_by(tally.value_key)).all()
+    found: list[dict[str, dict[str, int]]] = []
+    for _where in bases:
+        groups = {}
+        for code in [*codes, NO_ANSWER]:
+            cells = {"not_consented": 0, STOPPED_BEFORE_ANY: 0}
+            cells.update({qid: 0 for qid in question_ids})
+            cells["completed"] = 0
+            groups[code] = cells
+        found.append(groups)
+    for i, count in enumerate(finished):
+        found[i][NO_ANSWER]["completed"] = int(count or 0)  # less the groups', below
+    for value_key, *counts in sizes:
+        code = group_code(value_key or None, codes)
+        if code != NO_ANSWER:
+            for i, count in enumerate(counts):
+                # Everyone in the group, less the unfinished (below), is the completed.
+                found[i][code]["completed"] += int(count or 0)
+                found[i][NO_ANSWER]["completed"] -= int(count or 0)
+    grouping = aliased(Answer)
+    position = case({qid: i for i, qid in enumerate(question_ids, start=1)},
+                    value=Answer.question_id, else_=None)
+    unfinished = (
+        select(cast(grouping.value, Text).label("g"),
+               Response.consented_at.is_not(None).label("agreed"),
+               func.max(position).label("last"),
+               *[and_(true(), *where.conditions()).label(f"in_{i}")
+                 for i, where in enumerate(bases)])
+        .select_from(Response)
+        .outerjoin(grouping, (grouping.response_id == Response.id)
+                   & (grouping.question_id == by) & (grouping.kind == "value"))
+        .outerjoin(Answer, (Answer.response_id == Response.id)
+                   & Answer.kind.in_(("value", "skipped")))
+        .where(Response.survey_id == survey_id, ~completed)
+        .group_by(Response.id, literal_column("g"))
+        .subquery()
     )
-    for raw_group, has_consented, is_completed, count in rows:
-        cells = found[group_code(raw_group, codes)]
-        if is_completed:
-            cells["completed"] += count
-        elif has_consented:
-            unfinished[group_code(raw_group, codes)] += count
-        else:
-            cells["not_consented"] += count
-    if any(unfinished.values()) and question_ids:
-        position = case({qid: i for i, qid in enumerate(question_ids, start=1)},
-                        value=Answer.question_id, else_=None)
-        last = (
-            select(group, func.max(position).label("last"))
-            .select_from(Response).outerjoin(grouping, joined)
-            .outerjoin(Answer, (Answer.response_id == Response.id)
-                       & Answer.kind.in_(("value", "skipped")))
-            .where(Response.survey_id == survey_id, consented, ~completed,
-                   *where.conditions())
-            .group_by(Response.id, literal_column("g"))
-            .subquery()
-        )
-        counted = dict.fromkeys(found, 0)
-        for raw_group, last_position, count in session.execute(
-                select(last.c.g, last.c.last, func.count()).group_by(last.c.g, last.c.last)):
-            code = group_code(raw_group, codes)
-            if last_position:
-                found[code][question_ids[int(last_position) - 1]] += count
-                counted[code] += count
-        for code in found:
-            found[code][STOPPED_BEFORE_ANY] = unfinished[code] - counted[code]
-    else:
-        for code in found:
-            found[code][STOPPED_BEFORE_ANY] = unfinished[code]
+    for raw_group, agreed, last_position, *counts in session.execute(
+            select(unfinished.c.g, unfinished.c.agreed, unfinished.c.last,
+                   *[func.count().filter(unfinished.c[f"in_{i}"]) for i in range(len(bases))])
+            .group_by(unfinished.c.g, unfinished.c.agreed, unfinished.c.last)):
+        code = group_code(raw_group, codes)
+        cell = ("not_consented" if not agreed
+                else question_ids[int(last_position) - 1] if last_position
+                else STOPPED_BEFORE_ANY)
+        for i, count in enumerate(counts):
+            found[i][code][cell] += count
+            if code != NO_ANSWER:  # unfinished, so not among the group's completed
+                found[i][code]["completed"] -= count
+                found[i][NO_ANSWER]["completed"] += count
     return found
 
 
 def days_by(session: Session, survey_id: str, by: str, codes: Sequence[str],
             where: ResponseFilter) -> dict[str, dict[date, int]]:
-    """`storage.repositories.timeline.responses_by_day` for each group of `by`'s answers,
-    in one grouped query."""
+    """`storage.repositories.timeline.responses_by_day` for each group of `by`'s answers:
+    the groups from the tallies of `by`'s answers by start day (one answer per response),
+    and those in no group the rest of everyone's days."""
     assert where.answer is None
-    grouping = aliased(Answer)
-    group = cast(grouping.value, Text).label("g")
-    day: ColumnElement[Any]
-    if session.get_bind().dialect.name == "postgresql":
-        day = cast(func.timezone("UTC", Response.started_at), Date)
-    else:  # SQLite keeps UTC wall-clock text, "YYYY-MM-DD HH:MM:SS…"
-        day = func.substr(cast(Response.started_at, String), 1, 10)
-    agreed = or_(Response.consented_at.is_not(None), Response.status == "completed")
-    rows = session.execute(
-        select(group, day.label("day"), func.count())
-        .select_from(Response)
-        .outerjoin(grouping, and_(grouping.response_id == Response.id,
-                                  grouping.question_id == by, grouping.kind == "value"))
-        .where(Response.survey_id == survey_id, agreed, *where.conditions())
-        .group_by(literal_column("g"), literal_column("day"))
-    )
     found: dict[str, dict[date, int]] = {code: {} for code in [*codes, NO_ANSWER]}
-    for raw_group, value, count in rows:
-        when = value if isinstance(value, date) else date.fromisoformat(str(value))
-        days = found[group_code(raw_group, codes)]
-        days[when] = days.get(when, 0) + int(count)
+    tally = AnswerTally
+    for value_key, day, count in session.execute(
+        select(tally.value_key, tally.started_on, func.sum(tally.n))
+        .where(tally.survey_id == survey_id, tally.question_id == by, tally.kind == "value",
+               *tally_conditions(where, tally))
+        .group_by(tally.value_key, tally.started_on)
+    ):
+        code = group_code(value_key or None, codes)
+        if code != NO_ANSWER and count:
+            found[code][day] = found[code].get(day, 0) + int(count)
+    for day, count in responses_by_day(session, survey_id, where).items():
+        rest = count - sum(found[code].get(day, 0) for code in codes)
+        if rest:
+            found[NO_ANSWER][day] = rest
     return found
 
 
@@ -268,10 +266,16 @@ def funnels_for(repo: DashboardRepository, survey_id: str, question_ids: Sequenc
     """`funnel` for every row of a view's partition, as `summaries_for`."""
     plain, grouped = _split(rows)
     found = repo.funnels(survey_id, question_ids, {key: rows[key] for key in plain})
+    by_question: dict[str, dict[ResponseFilter, list[tuple[K, str]]]] = {}
     for (base, qid), members in grouped.items():
-        groups = funnels_by(repo, survey_id, question_ids, qid, _codes(members), base)
-        for key, code in members:
-            found[key] = groups[code]
+        by_question.setdefault(qid, {})[base] = members
+    for qid, bases in by_question.items():
+        codes = list(dict.fromkeys(code for members in bases.values()
+                                   for code in _codes(members)))
+        per_base = funnels_by(repo, survey_id, question_ids, qid, codes, list(bases))
+        for groups, members in zip(per_base, bases.values(), strict=True):
+            for key, code in members:
+                found[key] = groups[code]
     return found
 
 

@@ -39,6 +39,8 @@ from storage.models import (
     ROLES,
     AccountInvite,
     Answer,
+    AnswerPairTally,
+    AnswerTally,
     AnswerTheme,
     AuditEvent,
     DashboardSetting,
@@ -672,69 +674,52 @@ class DashboardRepository:
                          free_ids: Sequence[str], rows: Mapping[_K, ResponseFilter]
                          ) -> dict[_K, AnswerSummary]:
         """`answer_summary` for each of several groups at once (the rows of a narrowed
-        view's partition, which may overlap), in two GROUP BYs however many answers and
+        view's partition, which may overlap), in one query however many answers and
         groups there are.
 
-        The first reads the coded answers, skips and media, grouped by (question, kind,
-        value): on SQLite in the order of the (survey_id, question_id, kind, value,
-        response_id) index, so nothing is sorted and no row of the table is read; SQLite
-        has no hash aggregation, and sorting a million rows was most of the page's time.
-        Each group is a `count(*) FILTER (WHERE ...)` column of the same rows, never a
-        GROUP BY column, which would need that sort. The responses are joined only when a
-        filter needs them. Free text is never grouped; the second query counts the
-        free-text questions' rows, and the rows that are not words are skips and media,
-        which the first already counted.
+        It sums `answer_tallies` (answers by question, kind, value and the facets a view
+        narrows by, kept by triggers: migration 1770) rather than counting the answers:
+        a few thousand rows at a million answers. Each group is a `sum(n) FILTER (WHERE
+        ...)` column of the same rows. Groups narrowed by an answer are
+        `storage.repositories.by_answer`'s.
         """
         if not rows:
             return {}
-        coded, free = list(coded_ids), list(free_ids)
         keys = list(rows)
-        filters = list(rows.values())
-        common: list[ColumnElement[bool]]
+        counted = self.tallied(survey_id, [*coded_ids, *free_ids], list(rows.values()))
+        return {key: summary_of(found, coded_ids, free_ids)
+                for key, found in zip(keys, counted, strict=True)}
+
+    def tallied(self, survey_id: str, question_ids: Sequence[str],
+                filters: Sequence[ResponseFilter]) -> list[dict[TallyKey, int]]:
+        """For each filter, answers by (question, kind, value key) to these questions, and
+        the skips and media of every question."""
+        if any(f.answer for f in filters):
+            raise ValueError("a filter narrowed by an answer (by_answer.py counts those)")
+        common: list[ColumnElement[bool]] = []
         own: list[ColumnElement[bool] | None]
         if len(filters) == 1:
-            common, own = filters[0].conditions(), [None]
+            common, own = tally_conditions(filters[0], AnswerTally), [None]
         else:
             every = all(f.without_test for f in filters)
-            common = [Response.is_test.is_(False)] if every else []
-            own = [and_(*conditions) if (conditions := (replace(f, without_test=False)
-                                                        if every else f).conditions())
-                   else None for f in filters]
-        counts = [func.count().filter(c) if c is not None else func.count() for c in own]
-        joined = bool(common) or any(c is not None for c in own)
-
-        def narrowed(stmt: _S) -> _S:
-            if not joined:
-                return stmt
-            return stmt.join(Response, Response.id == Answer.response_id).where(*common)
-
-        wanted: ColumnElement[bool] = Answer.kind.in_(("skipped", "media"))
-        if coded:
-            wanted = or_(wanted, and_(Answer.kind == "value", Answer.question_id.in_(coded)))
-        summaries = {key: AnswerSummary({}, {}, {qid: {} for qid in coded}) for key in keys}
-        for qid, kind, value, *found in self._session.execute(narrowed(
-            select(Answer.question_id, Answer.kind, Answer.value, *counts)
-            .where(Answer.survey_id == survey_id, wanted)
-            .group_by(Answer.question_id, Answer.kind, Answer.value)
-        )):
-            if kind == "value" and isinstance(value, list):
-                value = tuple(str(v) for v in value)
-            for key, count in zip(keys, found, strict=True):
+            common = [AnswerTally.is_test.is_(False)] if every else []
+            own = [and_(*conditions) if (conditions := tally_conditions(
+                replace(f, without_test=False) if every else f, AnswerTally)) else None
+                for f in filters]
+        sums = [func.sum(AnswerTally.n).filter(c) if c is not None else func.sum(AnswerTally.n)
+                for c in own]
+        found: list[dict[TallyKey, int]] = [{} for _ in filters]
+        for qid, kind, value_key, *counts in self._session.execute(
+            select(AnswerTally.question_id, AnswerTally.kind, AnswerTally.value_key, *sums)
+            .where(AnswerTally.survey_id == survey_id, *common,
+                   or_(AnswerTally.kind != "value",
+                       AnswerTally.question_id.in_(list(question_ids))))
+            .group_by(AnswerTally.question_id, AnswerTally.kind, AnswerTally.value_key)
+        ):
+            for into, count in zip(found, counts, strict=True):
                 if count:
-                    _add_to_summary(summaries[key], qid, kind,
-                                    value if kind == "value" else None, count)
-        if free:
-            for qid, *found in self._session.execute(narrowed(
-                select(Answer.question_id, *counts)
-                .where(Answer.survey_id == survey_id, Answer.question_id.in_(free))
-                .group_by(Answer.question_id)
-            )):
-                for key, count in zip(keys, found, strict=True):
-                    summary = summaries[key]
-                    if count:
-                        summary.answered[qid] = (count - summary.skipped.get(qid, 0)
-                                                 - summary.media.get(qid, 0))
-        return summaries
+                    into[(qid, kind, value_key)] = int(count)
+        return found
 
     def free_text(self, survey_id: str, question_id: str,
                   where: ResponseFilter = EVERYONE, *, search: str = "",
@@ -815,6 +800,52 @@ class DashboardRepository:
         if self._dialect == "postgresql":
             return column.op("#>>", return_type=String)(literal_column("'{}'"))
         return func.json_extract(column, "$", type_=String)
+
+
+#: (question id, kind, value key): a row of the tallies, the value key being the value's
+#: JSON text for a coded answer and "" for words, skips and media.
+TallyKey = tuple[str, str, str]
+
+
+def tally_conditions(where: ResponseFilter, table: type[AnswerTally] | type[AnswerPairTally]
+                     ) -> list[ColumnElement[bool]]:
+    """`ResponseFilter.conditions`, on the facets a tally row carries (the response's)."""
+    if where.answer:
+        raise ValueError("a tally row does not know the response's other answers")
+    found: list[ColumnElement[bool]] = []
+    if where.without_test:
+        found.append(table.is_test.is_(False))
+    if where.date_from:
+        found.append(table.started_on >= where.date_from)
+    if where.date_to:
+        found.append(table.started_on <= where.date_to)
+    if where.channel:
+        found.append(table.channel == where.channel)
+    if where.language:
+        found.append(table.language == where.language)
+    return found
+
+
+def tally_value(value_key: str) -> Any:
+    """A tally's value key as `answer_summary` gives values: decoded, a tuple of codes
+    for multiple choice; None for words, skips and media."""
+    if not value_key:
+        return None
+    value = json.loads(value_key)
+    return tuple(str(v) for v in value) if isinstance(value, list) else value
+
+
+def summary_of(counts: Mapping[TallyKey, int], coded_ids: Sequence[str],
+               free_ids: Sequence[str]) -> AnswerSummary:
+    """Tallied counts as an `AnswerSummary` of these questions."""
+    coded, free = set(coded_ids), set(free_ids)
+    summary = AnswerSummary({}, {}, {qid: {} for qid in coded_ids})
+    for (qid, kind, value_key), count in counts.items():
+        if count <= 0 or (kind == "value" and qid not in coded and qid not in free):
+            continue  # skips and media are counted for every question, as answers are not
+        value = tally_value(value_key) if kind == "value" and qid in coded else None
+        _add_to_summary(summary, qid, kind, value, count)
+    return summary
 
 
 def _add_to_summary(summary: AnswerSummary, qid: str, kind: str, value: Any,

@@ -258,6 +258,7 @@ class AnswerRepository:
         now: datetime,
         *,
         may_have_other: bool = True,
+        free: bool | None = None,
     ) -> None:
         """Store an answer, replacing an earlier one to the same question (after BACK).
 
@@ -274,9 +275,11 @@ class AnswerRepository:
                 self._session.execute(_DELETE_OTHER_KIND, params)
             else:
                 execute(self._session, _DELETE_OTHER_KIND, params)
+        if free is None:  # written words have no label (an option or a number has one)
+            free = kind == "value" and isinstance(value, str) and not label
         statement = prepared(self._session, "answers.record", _answer_upsert)
         changed = {"value": value, "label": label, "survey_version": survey_version,
-                   "answered_at": now}
+                   "answered_at": now, "free": free}
         answer_id = execute(self._session, statement, {
             "response_id": response_id, "participant_id": pid, "survey_id": survey_id,
             "question_id": question_id, "kind": kind, **changed,
@@ -329,7 +332,17 @@ _DELETE_OTHER_KIND = plannable(delete(Answer).where(
 
 
 def _answer_upsert(dialect: str) -> Any:
-    stmt = dialect_insert(dialect, Answer)
+    """INSERT ... SELECT the response's facets (channel, language, start, test), which the
+    answer carries for the tallies' triggers (migration 1770), ON CONFLICT replace."""
+    table = table_of(Answer)
+    given = ["response_id", "participant_id", "survey_id", "question_id", "kind", "value",
+             "label", "survey_version", "answered_at", "free"]
+    facets = ["channel", "language", "started_at", "is_test"]
+    row = select(
+        *[bindparam(name, type_=table.c[name].type) for name in given],
+        *[table_of(Response).c[name] for name in facets],
+    ).where(Response.id == bindparam("response_id"))
+    stmt = dialect_insert(dialect, Answer).from_select([*given, *facets], row)
     return stmt.on_conflict_do_update(
         index_elements=["response_id", "question_id", "kind"],
         set_={
@@ -337,5 +350,6 @@ def _answer_upsert(dialect: str) -> Any:
             "label": stmt.excluded.label,
             "survey_version": stmt.excluded.survey_version,
             "answered_at": stmt.excluded.answered_at,
+            "free": stmt.excluded.free,
         },
-    ).returning(table_of(Answer).c.id)
+    ).returning(table.c.id)
