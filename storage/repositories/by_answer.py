@@ -46,6 +46,7 @@ from storage.repositories.dashboard import (
     tally_conditions,
 )
 from storage.repositories.ticked import parse_ticked
+from storage.repositories.ticked_counts import summaries_from_answers
 from storage.repositories.timeline import responses_by_day
 
 K = TypeVar("K", bound=Hashable)
@@ -253,7 +254,11 @@ def summaries_for(repo: DashboardRepository, survey_id: str, coded: Sequence[str
     the answer to one question share one grouped query, and the others are counted
     together (`DashboardRepository.answer_summaries`)."""
     plain, grouped = _split(rows)
-    found = repo.answer_summaries(survey_id, coded, free, {key: rows[key] for key in plain})
+    # Rows narrowed by a multiple-choice option are no tally's (ticked_counts.py).
+    ticked = {key: rows[key] for key in plain if rows[key].answer is not None}
+    found = repo.answer_summaries(survey_id, coded, free,
+                                  {key: rows[key] for key in plain if key not in ticked})
+    found.update(summaries_from_answers(repo.session, survey_id, coded, free, ticked))
     for (base, qid), members in grouped.items():
         groups = summaries_by(repo, survey_id, coded, free, qid, _codes(members), base)
         for key, code in members:
