@@ -262,10 +262,10 @@ class AnswerTally(Base):
 
 
 class AnswerPairTally(Base):
-    """`AnswerTally` split by the answer each response gave to one single-answer question
-    (`by_question`, `by_value`): every pair of answers within a response, so a page
-    narrowed to "those who said X to Q" is a sum over this table. Kept by the same
-    triggers."""
+    """`AnswerTally` split by the coded answer each response gave to one question
+    (`by_question`, `by_value`: an option, a number, or the options ticked): every pair
+    of answers within a response, so a page narrowed to "those who said X to Q" (or
+    ticked X) is a sum over this table. Kept by the same triggers."""
 
     __tablename__ = "answer_pair_tallies"
     __table_args__ = {"sqlite_with_rowid": False}

@@ -114,3 +114,14 @@ def test_the_survey_page_benchmark_runs_every_view(tmp_path: Path) -> None:
     assert all(seconds > 0 for seconds in result["page"]["views"].values())
     for name, _path in PAGE_VIEWS:
         assert name in completed.stdout
+
+
+def test_the_tally_cost_benchmark_runs_both_ways() -> None:
+    """`benchmarks/tally_cost.py` records answers with and without the tallies' triggers
+    (so the triggers it drops still exist by those names) and prints the difference."""
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "tally_cost.py"), "--answers", "30"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
+    assert completed.stdout.count("with the tallies' triggers") == 2
+    assert "the triggers' cost" in completed.stdout

@@ -52,9 +52,10 @@ def _decoded(value_key: str) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _single(answer: Answer) -> bool:
+def _coded(answer: Answer) -> bool:
+    """An option, a number or the options ticked: what a view may be narrowed by."""
     return (answer.kind == "value" and not answer.free
-            and isinstance(answer.value, str | int | float | bool))
+            and isinstance(answer.value, str | int | float | bool | list))
 
 
 def expected(uow: UnitOfWork) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, ...]]]:
@@ -82,8 +83,9 @@ def expected(uow: UnitOfWork) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[A
         for a in answers:
             tallies[(a.survey_id, *key(a), *facets[response_id])] += 1
             for b in answers:
-                if _single(b):
-                    pairs[(a.survey_id, b.question_id, b.value, *key(a),
+                if _coded(b):
+                    by = tuple(b.value) if isinstance(b.value, list) else b.value
+                    pairs[(a.survey_id, b.question_id, by, *key(a),
                            *facets[response_id])] += 1
     return tallies, pairs
 

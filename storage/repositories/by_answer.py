@@ -61,6 +61,13 @@ def group_code(raw: str | None, codes: Sequence[str]) -> str:
     if raw is None:
         return NO_ANSWER
     value = json.loads(raw)
+    if isinstance(value, list):  # multiple choice: ticked or answered without ticking
+        chosen = {str(v) for v in value}
+        for code in codes:
+            option = parse_ticked(code)
+            if option is not None and (option[0] in chosen) == option[1]:
+                return code
+        return NO_ANSWER
     code = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
     return code if code in codes else NO_ANSWER
 
@@ -229,13 +236,8 @@ def _split(rows: Mapping[K, ResponseFilter]) -> tuple[
     code of the question (and "" for no answer), so the codes come from them."""
     plain: list[K] = []
     grouped: dict[tuple[ResponseFilter, str], list[tuple[K, str]]] = {}
-    # A multiple-choice option's ticked / unticked groups (and those who gave that
-    # question no answer) are no grouping query's: each is counted as a filter of its own
-    # (`storage.repositories.ticked`).
-    ticked = {where.answer[0] for where in rows.values()
-              if where.answer is not None and parse_ticked(where.answer[1]) is not None}
     for key, where in rows.items():
-        if where.answer is None or where.answer[0] in ticked:
+        if where.answer is None:
             plain.append(key)
         else:
             qid, code = where.answer

@@ -8,9 +8,9 @@ few thousand rows instead:
 
 * `answer_tallies`: answers by (survey, question, kind, value, channel, language, start
   day, test);
-* `answer_pair_tallies`: the same, split by each single-answer reply in the same
-  response (`by_question`, `by_value`): every ordered pair of answers in a response
-  whose first member is a coded, single value.
+* `answer_pair_tallies`: the same, split by each coded reply in the same response
+  (`by_question`, `by_value`): every ordered pair of answers in a response whose first
+  member is an option, a number or a multiple choice's options (never written words).
 
 Triggers on `answers` keep both in the same transaction as every insert, change and
 delete, cascades included, so they cannot drift from the answers: on SQLite row
@@ -88,9 +88,9 @@ def _sqlite_vk(row: str) -> str:
             f"THEN coalesce(CAST({row}.value AS TEXT), '') ELSE '' END")
 
 
-def _sqlite_single(row: str) -> str:
+def _sqlite_single(row: str) -> str:  # coded: the pairs' first member
     return (f"({row}.kind = 'value' AND NOT {row}.free AND {row}.value IS NOT NULL "
-            f"AND json_type({row}.value) NOT IN ('array', 'object', 'null'))")
+            f"AND json_type({row}.value) NOT IN ('object', 'null'))")
 
 
 def _sqlite_facets(row: str) -> str:
@@ -184,7 +184,7 @@ def _pg_vk(row: str) -> str:
 
 def _pg_single(row: str) -> str:
     return (f"({row}.kind = 'value' AND NOT {row}.free AND {row}.value IS NOT NULL "
-            f"AND jsonb_typeof({row}.value) IN ('string', 'number', 'boolean'))")
+            f"AND jsonb_typeof({row}.value) IN ('string', 'number', 'boolean', 'array'))")
 
 
 def _pg_facets(row: str) -> str:
