@@ -185,6 +185,9 @@ PAGE_VIEWS: list[tuple[str, str]] = [
     ("another answer", "?answer=hours:h20_49"),
     ("answer and channel", "?answer=hours:h20_49&channel=sms"),
     ("cross-tab", "/crosstab?rows=hours&columns=helps"),
+    ("a ticked option", "?answer=helps:ticked:family"),
+    ("cross-tab in a channel", "/crosstab?rows=hours&columns=helps&channel=whatsapp"),
+    ("summary of a channel", "/summary?channel=whatsapp"),
 ]
 THEME = "Respite"
 
