@@ -83,35 +83,42 @@ def _where(stmt: _S, where: ResponseFilter) -> _S:
 
 def summaries_by(repo: DashboardRepository, survey_id: str, coded: Sequence[str],
                  free: Sequence[str], by: str, codes: Sequence[str],
-                 where: ResponseFilter) -> dict[str, AnswerSummary]:
-    """`DashboardRepository.answer_summary` for each group of `by`'s answers, from the
-    pair tallies (`AnswerPairTally`: every answer counted under each single-answer reply
-    in its response, kept by triggers), and the tallies for everyone in `where`, of
-    which those in no group (`NO_ANSWER`) are the rest. Two small queries, however many
-    answers. `where` must not itself narrow by an answer."""
-    assert where.answer is None
+                 bases: Sequence[ResponseFilter]) -> list[dict[str, AnswerSummary]]:
+    """`DashboardRepository.answer_summary` for each group of `by`'s answers within each
+    of `bases`, from the pair tallies (`AnswerPairTally`: every answer counted under each
+    coded reply in its response, kept by triggers), every base a `FILTER` column; those
+    in no group (`NO_ANSWER`) are the rest of the base's tallies. Two small queries,
+    however many answers, groups and bases. No base may itself narrow by an answer."""
+    assert all(where.answer is None for where in bases)
     questions = [*coded, *free]
-    everyone = repo.tallied(survey_id, questions, [where])[0]
-    groups: dict[str, dict[TallyKey, int]] = {code: {} for code in codes}
+    everyone = repo.tallied(survey_id, questions, list(bases))
+    groups: list[dict[str, dict[TallyKey, int]]] = [{code: {} for code in codes}
+                                                    for _where in bases]
     pairs = AnswerPairTally
-    for by_value, qid, kind, value_key, count in repo.session.execute(
-        select(pairs.by_value, pairs.question_id, pairs.kind, pairs.value_key,
-               func.sum(pairs.n))
+    sums = [func.sum(pairs.n).filter(and_(true(), *tally_conditions(where, pairs)))
+            for where in bases]
+    for by_value, qid, kind, value_key, *counts in repo.session.execute(
+        select(pairs.by_value, pairs.question_id, pairs.kind, pairs.value_key, *sums)
         .where(pairs.survey_id == survey_id, pairs.by_question == by,
-               *tally_conditions(where, pairs),
                or_(pairs.kind != "value", pairs.question_id.in_(questions)))
         .group_by(pairs.by_value, pairs.question_id, pairs.kind, pairs.value_key)
     ):
         code = group_code(by_value, codes)
-        if code != NO_ANSWER and count:
-            key = (qid, kind, value_key)
-            groups[code][key] = groups[code].get(key, 0) + int(count)
-    rest = dict(everyone)
-    for counts in groups.values():
-        for key, count in counts.items():
-            rest[key] = rest.get(key, 0) - count
-    found = {code: summary_of(counts, coded, free) for code, counts in groups.items()}
-    found[NO_ANSWER] = summary_of(rest, coded, free)
+        if code == NO_ANSWER:
+            continue
+        key = (qid, kind, value_key)
+        for mine, count in zip(groups, counts, strict=True):
+            if count:
+                mine[code][key] = mine[code].get(key, 0) + int(count)
+    found = []
+    for total, mine in zip(everyone, groups, strict=True):
+        rest = dict(total)
+        for in_group in mine.values():
+            for key, count in in_group.items():
+                rest[key] = rest.get(key, 0) - count
+        summaries = {code: summary_of(c, coded, free) for code, c in mine.items()}
+        summaries[NO_ANSWER] = summary_of(rest, coded, free)
+        found.append(summaries)
     return found
 
 
@@ -251,6 +258,15 @@ def _split(rows: Mapping[K, ResponseFilter]) -> tuple[
     return plain, grouped
 
 
+def _by_question(grouped: Mapping[tuple[ResponseFilter, str], list[tuple[K, str]]]
+                 ) -> dict[str, dict[ResponseFilter, list[tuple[K, str]]]]:
+    """`_split`'s grouped rows by question, then by the filter they narrow further."""
+    found: dict[str, dict[ResponseFilter, list[tuple[K, str]]]] = {}
+    for (base, qid), members in grouped.items():
+        found.setdefault(qid, {})[base] = members
+    return found
+
+
 def _codes(members: list[tuple[K, str]]) -> list[str]:
     return list(dict.fromkeys(code for _key, code in members if code))
 
@@ -263,10 +279,13 @@ def summaries_for(repo: DashboardRepository, survey_id: str, coded: Sequence[str
     together (`DashboardRepository.answer_summaries`)."""
     plain, grouped = _split(rows)
     found = repo.answer_summaries(survey_id, coded, free, {key: rows[key] for key in plain})
-    for (base, qid), members in grouped.items():
-        groups = summaries_by(repo, survey_id, coded, free, qid, _codes(members), base)
-        for key, code in members:
-            found[key] = groups[code]
+    for qid, bases in _by_question(grouped).items():
+        codes = list(dict.fromkeys(code for members in bases.values()
+                                   for code in _codes(members)))
+        per_base = summaries_by(repo, survey_id, coded, free, qid, codes, list(bases))
+        for groups, members in zip(per_base, bases.values(), strict=True):
+            for key, code in members:
+                found[key] = groups[code]
     return found
 
 
@@ -275,10 +294,7 @@ def funnels_for(repo: DashboardRepository, survey_id: str, question_ids: Sequenc
     """`funnel` for every row of a view's partition, as `summaries_for`."""
     plain, grouped = _split(rows)
     found = repo.funnels(survey_id, question_ids, {key: rows[key] for key in plain})
-    by_question: dict[str, dict[ResponseFilter, list[tuple[K, str]]]] = {}
-    for (base, qid), members in grouped.items():
-        by_question.setdefault(qid, {})[base] = members
-    for qid, bases in by_question.items():
+    for qid, bases in _by_question(grouped).items():
         codes = list(dict.fromkeys(code for members in bases.values()
                                    for code in _codes(members)))
         per_base = funnels_by(repo, survey_id, question_ids, qid, codes, list(bases))

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Select,
     String,
     Text,
@@ -491,9 +492,14 @@ class DashboardRepository:
         themes = select(Theme.id).where(Theme.survey_id == survey_id).scalar_subquery()
         by = sorted({where.answer[0] for where in rows.values() if where.answer})
         grouping = {qid: aliased(Answer) for qid in by}
+        day: ColumnElement[Any]
+        if self._dialect == "postgresql":
+            day = cast(func.timezone("UTC", Answer.started_at), Date)
+        else:  # SQLite keeps UTC wall-clock text, "YYYY-MM-DD HH:MM:SS…"
+            day = func.substr(cast(Answer.started_at, String), 1, 10)
         stmt = (
             select(AnswerTheme.theme_id, Answer.question_id, Answer.channel, Answer.language,
-                   Answer.started_at, Answer.is_test, *[g.value for g in grouping.values()],
+                   day, Answer.is_test, *[g.value for g in grouping.values()],
                    func.count())
             .join(Answer, Answer.id == AnswerTheme.answer_id)
             .where(AnswerTheme.theme_id.in_(themes),
@@ -507,6 +513,8 @@ class DashboardRepository:
         for theme_id, qid, channel, language, started, is_test, *given, count in \
                 self._session.execute(stmt):
             answers = dict(zip(by, given, strict=True))
+            if started is not None and not isinstance(started, date):
+                started = date.fromisoformat(str(started))
             for key, where in rows.items():
                 if _covers(where, channel, language, started, is_test, answers):
                     cell = found[key]
@@ -881,8 +889,7 @@ def summary_of(counts: Mapping[TallyKey, int], coded_ids: Sequence[str],
 
 
 def _covers(where: ResponseFilter, channel: str | None, language: str | None,
-            started: datetime | None, is_test: bool | None, answers: Mapping[str, Any]
-            ) -> bool:
+            day: date | None, is_test: bool | None, answers: Mapping[str, Any]) -> bool:
     """Does `where` cover an answer with these facets, whose response gave `answers`?
     (`ResponseFilter.conditions`, in Python, for the few rows already read.)"""
     if where.without_test and is_test:
@@ -891,7 +898,6 @@ def _covers(where: ResponseFilter, channel: str | None, language: str | None,
         return False
     if where.language and language != where.language:
         return False
-    day = started.astimezone(UTC).date() if started else None
     if where.date_from and (day is None or day < where.date_from):
         return False
     if where.date_to and (day is None or day > where.date_to):
