@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, true, update
 from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session
 
@@ -338,10 +338,14 @@ def _answer_upsert(dialect: str) -> Any:
     given = ["response_id", "participant_id", "survey_id", "question_id", "kind", "value",
              "label", "survey_version", "answered_at", "free"]
     facets = ["channel", "language", "started_at", "is_test"]
+    # One scalar subquery per facet, not a join: an answer to no response still makes a
+    # row, and the foreign key refuses it (IntegrityError) as before.
+    responses = table_of(Response)
     row = select(
         *[bindparam(name, type_=table.c[name].type) for name in given],
-        *[table_of(Response).c[name] for name in facets],
-    ).where(Response.id == bindparam("response_id"))
+        *[select(responses.c[name]).where(responses.c.id == bindparam("response_id"))
+          .scalar_subquery() for name in facets],
+    ).where(true())
     stmt = dialect_insert(dialect, Answer).from_select([*given, *facets], row)
     return stmt.on_conflict_do_update(
         index_elements=["response_id", "question_id", "kind"],
