@@ -19,7 +19,12 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def check_accessibility(page: Any, name: str) -> None:
-    """Run axe-core on the page; fail on serious or critical violations."""
+    """Run axe-core on the page; fail on serious or critical violations.
+
+    A click on a link returns once the navigation has started, so the new document may
+    not have a root yet: wait for it to load before injecting axe into it.
+    """
+    page.wait_for_load_state("load")
     if not page.evaluate("typeof axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
     results = page.evaluate("""async () => {
