@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from flask.testing import FlaskClient
+
 from bot.services.config import Settings
 from bot.services.runtime import Runtime, build
+from bot.web.app import create_app
 from channels.base import Channel
 from storage.uow import UnitOfWork
 from surveys.loader import library_path
+from tests.browser.seed import PASSWORD, add_user
 from tests.conftest_db import TEST_VAULT_KEY, migrate
+
+ORGANISER, REVIEWER = "org@example.org", "rev@example.org"
+#: The dashboard accounts most page tests sign in with: email and role, in the order added.
+STAFF = {ORGANISER: "organiser", REVIEWER: "reviewer"}
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class FakeClock:
@@ -98,3 +109,45 @@ class NoLock:
 
     def held_elsewhere(self) -> bool:
         return False
+
+
+@contextmanager
+def dashboard_runtime(database_url: str, instance: Path,
+                      users: Mapping[str, str] | None = None, *,
+                      clock: Callable[[], datetime] | None = None,
+                      **overrides: object) -> Iterator[Runtime]:
+    """A runtime (`make_runtime`, at a FakeClock unless one is given) with dashboard accounts,
+    email to role in the order given (a reviewer alone by default); closed on leaving."""
+    runtime = make_runtime(database_url, instance, clock=clock or FakeClock(), **overrides)
+    try:
+        for email, role in (users if users is not None else {REVIEWER: "reviewer"}).items():
+            add_user(runtime, email, role)
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def token(client: FlaskClient, path: str = "/dashboard/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    found = TOKEN.search(page)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post("/dashboard/login", data={
+        "email": email, "password": password, "csrf_token": token(client)})
+
+
+def signed_in(client: FlaskClient, email: str) -> None:
+    """Sign in, and insist it worked (the dashboard redirects onwards)."""
+    reply = sign_in(client, email)
+    assert reply.status_code == 302, reply.status_code
+
+
+def dashboard_client(runtime: Runtime, signed_in_as: str | None = None) -> FlaskClient:
+    """A test client of a new app on `runtime`, signed in (`sign_in`) when an email is given."""
+    client = create_app(runtime=runtime).test_client()
+    if signed_in_as is not None:
+        sign_in(client, signed_in_as)
+    return client

@@ -16,20 +16,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bot.services import outreach
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
 from storage.models import Cohort, CohortMember, Invitation, Participant
-from tests.browser.seed import add_user
-from tests.helpers import FakeClock, make_runtime
-from tests.test_dashboard import signed_in as sign_in
-from tests.test_dashboard import token
+from tests.helpers import (
+    ORGANISER,
+    REVIEWER,
+    STAFF,
+    FakeClock,
+    dashboard_client,
+    dashboard_runtime,
+    token,
+)
+from tests.helpers import signed_in as sign_in
 
-ORGANISER, REVIEWER = "org@example.org", "rev@example.org"
 #: Ofcom's drama mobiles (07700 900xxx) and a London drama landline: never anyone's.
 FILE = ("Name,Mobile\n"
         "Ann,07700 900001\n"          # 2
@@ -43,23 +46,15 @@ PIDS_SHOWN = re.compile(r"\bp[a-z2-7]{24}\b")
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path,
-                      clock=FakeClock(datetime(2026, 11, 23, 14, 0, tzinfo=UTC)), channels={},
-                      sandbox=True)
-    add_user(rt, ORGANISER, "organiser")
-    add_user(rt, REVIEWER, "reviewer")
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path, STAFF,
+                           clock=FakeClock(datetime(2026, 11, 23, 14, 0, tzinfo=UTC)),
+                           channels={}, sandbox=True) as rt:
+        yield rt
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime=runtime)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(runtime: Runtime) -> FlaskClient:
+    return dashboard_client(runtime)
 
 
 def count(runtime: Runtime, model: type) -> int:

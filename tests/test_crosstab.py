@@ -13,28 +13,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
-from tests.browser.seed import Person, add_user, seed
+from tests.browser.seed import Person, seed
 from tests.conftest_db import TEST_VAULT_KEY
 from tests.differencing import scrape
-from tests.helpers import FakeClock, make_runtime
+from tests.helpers import REVIEWER, dashboard_client, dashboard_runtime
 from tests.test_cli import withus
-from tests.test_dashboard import REVIEWER, page, sign_in
+from tests.test_dashboard import page
 from tests.test_differencing import carers_45
 
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=FakeClock())
-    add_user(rt, REVIEWER, "reviewer")
-    seed(rt, "carers", carers_45())
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path) as rt:
+        seed(rt, "carers", carers_45())
+        yield rt
 
 
 @pytest.fixture
@@ -49,15 +45,8 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime=runtime)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, REVIEWER)
-    return client
+def client(runtime: Runtime) -> FlaskClient:
+    return dashboard_client(runtime, REVIEWER)
 
 
 def _rows(html: str, caption: str, question: str | None = None) -> dict[str, list[str]]:

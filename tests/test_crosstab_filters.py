@@ -12,44 +12,38 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
-from tests.browser.seed import add_user, seed
+from tests.browser.seed import seed
 from tests.differencing import scrape
-from tests.helpers import FakeClock, make_runtime
-from tests.test_dashboard import REVIEWER, page, sign_in
-from tests.test_differencing import carers_45, carers_by_channel_and_assessment
+from tests.helpers import REVIEWER, FakeClock, dashboard_client, dashboard_runtime
+from tests.test_dashboard import page
+from tests.test_differencing import (
+    carers_45,
+    carers_by_channel_and_assessment,
+    every_third_in_welsh,
+)
 
 BASE = "/dashboard/surveys/carers"
 
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=FakeClock(datetime(2026, 11, 23, 10,
-                                                                       tzinfo=UTC)))
-    add_user(rt, REVIEWER, "reviewer")
-    # 78 in October (every channel-by-answer group 0 or 10+), 45 in September, a third
-    # of them in Welsh.
-    seed(rt, "carers", carers_by_channel_and_assessment(),
-         when=datetime(2026, 10, 8, 9, tzinfo=UTC))
-    september = carers_45()
-    for i, person in enumerate(september):
-        if i % 3 == 0:
-            person.language = "cy"
-    seed(rt, "carers", september, when=datetime(2026, 9, 14, 9, tzinfo=UTC))
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path,
+                           clock=FakeClock(datetime(2026, 11, 23, 10, tzinfo=UTC))) as rt:
+        # 78 in October (every channel-by-answer group 0 or 10+), 45 in September, a third
+        # of them in Welsh.
+        seed(rt, "carers", carers_by_channel_and_assessment(),
+             when=datetime(2026, 10, 8, 9, tzinfo=UTC))
+        seed(rt, "carers", every_third_in_welsh(carers_45()),
+             when=datetime(2026, 9, 14, 9, tzinfo=UTC))
+        yield rt
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> FlaskClient:
-    app: Flask = create_app(runtime=runtime)
-    client = app.test_client()
-    sign_in(client, REVIEWER)
-    return client
+    return dashboard_client(runtime, REVIEWER)
 
 
 def _crosstab(html: str) -> dict[str, list[str]]:

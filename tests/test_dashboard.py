@@ -20,12 +20,19 @@ from sqlalchemy import func, select
 from bot.services.runtime import Runtime
 from bot.web.app import create_app
 from storage.models import AnswerTheme, AuditEvent, Note, Theme
-from tests.browser.seed import FFT_PEOPLE, PASSWORD, PHOTO, SKIP, Person, add_user, seed
-from tests.helpers import FakeClock, make_runtime, settings_for
+from tests.browser.seed import FFT_PEOPLE, PASSWORD, PHOTO, SKIP, Person, seed
+from tests.helpers import (
+    ORGANISER,
+    REVIEWER,
+    STAFF,
+    TOKEN,
+    FakeClock,
+    dashboard_runtime,
+    settings_for,
+    sign_in,
+    token,
+)
 from tests.privacy import scan_text
-
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-ORGANISER, REVIEWER = "org@example.org", "rev@example.org"
 
 
 @pytest.fixture
@@ -35,11 +42,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=clock)
-    add_user(rt, ORGANISER, "organiser")
-    add_user(rt, REVIEWER, "reviewer")
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path, STAFF, clock=clock) as rt:
+        yield rt
 
 
 @pytest.fixture
@@ -55,24 +59,6 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def addresses(runtime: Runtime) -> list[str]:
     return seed(runtime, "fft", FFT_PEOPLE)
-
-
-def token(client: FlaskClient, path: str = "/dashboard/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    found = TOKEN.search(page)
-    assert found, f"no CSRF token on {path}"
-    return found.group(1)
-
-
-def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    return client.post("/dashboard/login", data={
-        "email": email, "password": password, "csrf_token": token(client)})
-
-
-def signed_in(client: FlaskClient, email: str) -> None:
-    """Sign in, and insist it worked (the dashboard redirects onwards)."""
-    reply = sign_in(client, email)
-    assert reply.status_code == 302, reply.status_code
 
 
 def page(client: FlaskClient, path: str) -> str:

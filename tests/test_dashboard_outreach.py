@@ -22,12 +22,10 @@ from bot.services import outreach
 from bot.services.runtime import Runtime
 from bot.web.app import create_app
 from storage.models import Invitation, OutboxMessage, Response, ShareBack
-from tests.browser.seed import FFT_PEOPLE, add_user, seed
-from tests.helpers import FakeClock, make_runtime
-from tests.test_dashboard import signed_in as sign_in
-from tests.test_dashboard import token
+from tests.browser.seed import FFT_PEOPLE, seed
+from tests.helpers import ORGANISER, REVIEWER, STAFF, FakeClock, dashboard_runtime, token
+from tests.helpers import signed_in as sign_in
 
-ORGANISER, REVIEWER = "org@example.org", "rev@example.org"
 #: Ofcom's drama range: valid London numbers that are never a real person's.
 NUMBERS = [f"020 7946 {n:04d}" for n in range(100)]
 
@@ -39,11 +37,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=clock, channels={}, sandbox=True)
-    add_user(rt, ORGANISER, "organiser")
-    add_user(rt, REVIEWER, "reviewer")
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path, STAFF, clock=clock, channels={},
+                           sandbox=True) as rt:
+        yield rt
 
 
 @pytest.fixture

@@ -16,12 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
-from tests.browser.seed import SKIP, Person, add_user, seed
+from tests.browser.seed import SKIP, Person, seed
 from tests.conftest_db import TEST_VAULT_KEY
 from tests.differencing import (
     Reader,
@@ -39,29 +37,22 @@ from tests.differencing import (
     read_themes,
     scrape,
 )
-from tests.helpers import FakeClock, make_runtime
+from tests.helpers import REVIEWER, dashboard_client, dashboard_runtime, sign_in
 from tests.test_cli import withus
-from tests.test_dashboard import REVIEWER, page, sign_in
+from tests.test_dashboard import page
 
 K = 10
 
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=FakeClock())
-    add_user(rt, REVIEWER, "reviewer")
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path) as rt:
+        yield rt
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime=runtime)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(runtime: Runtime) -> FlaskClient:
+    return dashboard_client(runtime)
 
 
 def carers_45() -> list[Person]:
@@ -83,6 +74,14 @@ def carers_45() -> list[Person]:
         answers["assessment"] = "yes" if i % 3 else "no"
         people.append(Person(answers, channel="whatsapp" if i < 14 else "sms"))
     people.append(Person(status="declined"))
+    return people
+
+
+def every_third_in_welsh(people: list[Person]) -> list[Person]:
+    """The same people, the first and every third after them answering in Welsh."""
+    for i, person in enumerate(people):
+        if i % 3 == 0:
+            person.language = "cy"
     return people
 
 

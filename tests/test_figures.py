@@ -10,11 +10,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
 from surveys.figures import (
     buckets,
     fft_positive,
@@ -25,10 +23,10 @@ from surveys.figures import (
 )
 from surveys.loader import library_path, load_file
 from surveys.suppression import Cell
-from tests.browser.seed import Person, add_user, seed
+from tests.browser.seed import Person, seed
 from tests.figures_data import FFT_32, fft_people, ratings, seed_over_days
-from tests.helpers import FakeClock, make_runtime
-from tests.test_dashboard import REVIEWER, page, sign_in
+from tests.helpers import REVIEWER, dashboard_client, dashboard_runtime
+from tests.test_dashboard import page
 
 FFT = load_file(library_path() / "fft.yaml")
 CARERS = load_file(library_path() / "carers.yaml")
@@ -114,18 +112,13 @@ def test_the_timeline_goes_by_day_then_week_then_month() -> None:
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=FakeClock())
-    add_user(rt, REVIEWER, "reviewer")
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path) as rt:
+        yield rt
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> FlaskClient:
-    app: Flask = create_app(runtime=runtime)
-    test_client = app.test_client()
-    sign_in(test_client, REVIEWER)
-    return test_client
+    return dashboard_client(runtime, REVIEWER)
 
 
 def text_of(html: str) -> str:

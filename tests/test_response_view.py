@@ -8,18 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
 from storage.models import AuditEvent, Response
 from storage.repositories.dashboard import DashboardRepository
 from storage.repositories.kept import KeptRepository
-from tests.browser.seed import PHOTO, SKIP, Person, add_user, seed
-from tests.helpers import FakeClock, make_runtime
-from tests.test_dashboard import ORGANISER, REVIEWER, page, sign_in
+from tests.browser.seed import PHOTO, SKIP, Person, seed
+from tests.helpers import ORGANISER, REVIEWER, STAFF, dashboard_client, dashboard_runtime, sign_in
+from tests.test_dashboard import page
 
 LEAD = "lead@example.org"
 ADDRESS = "+447700900123"
@@ -27,22 +25,13 @@ ADDRESS = "+447700900123"
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=FakeClock())
-    add_user(rt, ORGANISER, "organiser")
-    add_user(rt, REVIEWER, "reviewer")
-    add_user(rt, LEAD, "lead")
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path, {**STAFF, LEAD: "lead"}) as rt:
+        yield rt
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime=runtime)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(runtime: Runtime) -> FlaskClient:
+    return dashboard_client(runtime)
 
 
 @pytest.fixture

@@ -11,19 +11,17 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.dashboard.filters import showing
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
 from storage.repositories.dashboard import ResponseFilter
 from surveys.loader import library_path, load_file
-from tests.browser.seed import Person, add_user, seed
+from tests.browser.seed import Person, seed
 from tests.differencing import Page, scrape
-from tests.helpers import FakeClock, make_runtime
-from tests.test_dashboard import REVIEWER, page, sign_in
-from tests.test_differencing import carers_45
+from tests.helpers import REVIEWER, FakeClock, dashboard_client, dashboard_runtime
+from tests.test_dashboard import page
+from tests.test_differencing import carers_45, every_third_in_welsh
 
 OCTOBER = datetime(2026, 10, 8, 9, tzinfo=UTC)
 SEPTEMBER = datetime(2026, 9, 14, 9, tzinfo=UTC)
@@ -32,36 +30,24 @@ SEPTEMBER = datetime(2026, 9, 14, 9, tzinfo=UTC)
 def carers_in_two_months() -> tuple[list[Person], list[Person]]:
     """Issue 16's 45 carers in October, every third answering in Welsh (15), and 20 more
     in September, in English, all 20 to 49 hours."""
-    october = carers_45()
-    for i, person in enumerate(october):
-        if i % 3 == 0:
-            person.language = "cy"
+    october = every_third_in_welsh(carers_45())
     september = [Person({**carers_45()[20].answers}, channel="sms") for _i in range(20)]
     return october, september
 
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=FakeClock(datetime(2026, 11, 23, 10,
-                                                                       tzinfo=UTC)))
-    add_user(rt, REVIEWER, "reviewer")
-    october, september = carers_in_two_months()
-    seed(rt, "carers", october, when=OCTOBER)
-    seed(rt, "carers", september, when=SEPTEMBER)
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path,
+                           clock=FakeClock(datetime(2026, 11, 23, 10, tzinfo=UTC))) as rt:
+        october, september = carers_in_two_months()
+        seed(rt, "carers", october, when=OCTOBER)
+        seed(rt, "carers", september, when=SEPTEMBER)
+        yield rt
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return create_app(runtime=runtime)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, REVIEWER)
-    return client
+def client(runtime: Runtime) -> FlaskClient:
+    return dashboard_client(runtime, REVIEWER)
 
 
 def _as_page(html: str) -> Page:

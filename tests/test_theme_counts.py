@@ -9,32 +9,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
-from tests.browser.seed import add_user, seed
+from tests.browser.seed import seed
 from tests.differencing import scrape
-from tests.helpers import FakeClock, make_runtime
-from tests.test_dashboard import REVIEWER, page, sign_in
+from tests.helpers import REVIEWER, dashboard_client, dashboard_runtime
+from tests.test_dashboard import page
 from tests.test_differencing import _tag, carers_by_channel_wrote
 
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=FakeClock())
-    add_user(rt, REVIEWER, "reviewer")
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path) as rt:
+        yield rt
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> FlaskClient:
-    app: Flask = create_app(runtime=runtime)
-    client = app.test_client()
-    sign_in(client, REVIEWER)
-    return client
+    return dashboard_client(runtime, REVIEWER)
 
 
 def _themes(client: FlaskClient, query: str) -> dict[str, list[str]]:

@@ -14,19 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bot.services import theme_suggestions
 from bot.services.runtime import Runtime
 from bot.services.theme_suggestions import MIN_ANSWERS, fold, suggest_themes
-from bot.web.app import create_app
 from storage.models import AnswerTheme, Theme, ThemeRejection
-from tests.browser.seed import Person, add_user, seed
+from tests.browser.seed import Person, seed
 from tests.carers_answers import CARERS_ANSWERS, all_answers, ids_of
-from tests.helpers import FakeClock, make_runtime
-from tests.test_dashboard import REVIEWER, page, sign_in, token
+from tests.helpers import REVIEWER, dashboard_client, dashboard_runtime, sign_in, token
+from tests.test_dashboard import page
 
 SURVEY = "/dashboard/surveys/carers"
 
@@ -130,16 +128,13 @@ def test_a_rejected_suggestion_is_not_made_again_for_those_answers() -> None:
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=FakeClock())
-    add_user(rt, REVIEWER, "reviewer")
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path) as rt:
+        yield rt
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> FlaskClient:
-    app: Flask = create_app(runtime=runtime)
-    return app.test_client()
+    return dashboard_client(runtime)
 
 
 def seed_carers(runtime: Runtime, texts: list[str]) -> None:
@@ -297,19 +292,13 @@ def test_the_forms_refuse_what_they_should(client: FlaskClient, runtime: Runtime
 
 def test_too_few_answers_say_why(database_url: str, tmp_path: Path) -> None:
     # With k = 5 the nine answers are shown, but they are too few to group.
-    runtime = make_runtime(database_url, tmp_path, clock=FakeClock(), min_cell=5)
-    try:
-        add_user(runtime, REVIEWER, "reviewer")
+    with dashboard_runtime(database_url, tmp_path, min_cell=5) as runtime:
         seed_carers(runtime, fixture_texts()[:MIN_ANSWERS - 1])
-        client = create_app(runtime=runtime).test_client()
-        sign_in(client, REVIEWER)
-        html = page(client, f"{SURVEY}?question=missing&suggest=1")
+        html = page(dashboard_client(runtime, REVIEWER), f"{SURVEY}?question=missing&suggest=1")
         assert "A proper break." in html  # the answers are shown
         assert ("No suggestions. Suggestions need at least 10 written answers to this "
                 "question in this view; there are 9.") in html
         assert '<article class="suggestion"' not in html
-    finally:
-        runtime.close()
 
 
 def test_no_suggestions_where_the_answers_are_hidden(

@@ -11,15 +11,13 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.services.runtime import Runtime
-from bot.web.app import create_app
-from tests.browser.seed import add_user, seed
+from tests.browser.seed import seed
 from tests.differencing import scrape
-from tests.helpers import FakeClock, make_runtime
-from tests.test_dashboard import REVIEWER, page, sign_in
+from tests.helpers import REVIEWER, dashboard_client, dashboard_runtime
+from tests.test_dashboard import page
 from tests.test_differencing import carers_78_breaks
 
 BASE = "/dashboard/surveys/carers"
@@ -27,19 +25,14 @@ BASE = "/dashboard/surveys/carers"
 
 @pytest.fixture
 def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, tmp_path, clock=FakeClock())
-    add_user(rt, REVIEWER, "reviewer")
-    seed(rt, "carers", carers_78_breaks())
-    yield rt
-    rt.close()
+    with dashboard_runtime(database_url, tmp_path) as rt:
+        seed(rt, "carers", carers_78_breaks())
+        yield rt
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> FlaskClient:
-    app: Flask = create_app(runtime=runtime)
-    client = app.test_client()
-    sign_in(client, REVIEWER)
-    return client
+    return dashboard_client(runtime, REVIEWER)
 
 
 def _table(html: str, qid: str) -> dict[str, list[str]]:
