@@ -265,6 +265,30 @@ def _server_cpu(engine: Any) -> Any:
     return used
 
 
+def _print_statements(engine: Any, request: Any, most: int = 8) -> None:
+    """Run `request` once and print its slowest SQL statements, with their times."""
+    from sqlalchemy import event
+
+    timings: list[tuple[float, str]] = []
+
+    def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        conn.info.setdefault("started", []).append(time.perf_counter())
+
+    def after(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        timings.append((time.perf_counter() - conn.info["started"].pop(), statement))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        request()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    print(f"{len(timings)} statements, {sum(t for t, _ in timings):.3f} s in all; slowest:")
+    for seconds, statement in sorted(timings, reverse=True)[:most]:
+        print(f"--- {seconds:.3f} s\n{' '.join(statement.split())[:900]}")
+
+
 def measure_page(url: str, instance: Path, theme_id: int, rounds: int = 3,
                  profile: str = "") -> dict[str, Any]:
     """The survey page for a signed-in reviewer, end to end, unfiltered and with each
@@ -303,6 +327,7 @@ def measure_page(url: str, instance: Path, theme_id: int, rounds: int = 3,
             with cProfile.Profile() as profiler:
                 client.get(path)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+            _print_statements(runtime.engine, lambda: client.get(path))
         timings, cpu = [], []
         for _ in range(rounds):
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -348,7 +373,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
                         help="folder for exports-<database>.json")
     parser.add_argument("--profile", default="",
-                        help="print a cProfile profile of one view's request, by name")
+                        help="print a cProfile profile of one view's request, by name, and its slowest SQL")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
