@@ -94,7 +94,7 @@ def test_sqlite_url_is_left_alone() -> None:
 def test_migrations_produce_the_models_schema(database_url: str) -> None:
     assert current_revision(database_url) is None
     upgrade(database_url)
-    assert current_revision(database_url) == head_revision() == "1770"
+    assert current_revision(database_url) == head_revision() == "1780"
     engine = make_engine(database_url)
     try:
         assert schema_differences(engine) == []

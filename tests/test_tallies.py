@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from storage.models import Answer, AnswerPairTally, AnswerTally, Participant, Response
 from storage.uow import UnitOfWork
@@ -261,3 +261,19 @@ def test_written_words_are_counted_but_not_by_value(uow_factory: UowFactory) -> 
         answer = uow.session.scalars(select(Answer)).one()
         assert answer.free is True
         assert (answer.channel, answer.language, answer.is_test) == ("sms", "en", False)
+
+
+def test_postgresql_vacuums_the_tallies_often(uow_factory: UowFactory) -> None:
+    """Migration 1780: every answer leaves dead row versions in the tallies, and a page
+    reads them all until a vacuum; autovacuum comes after 1 % of a table, not 20 %."""
+    with uow_factory() as uow:
+        if uow.session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite reuses free pages by itself")
+        options: dict[str, list[str]] = {
+            table: settings for table, settings in uow.session.execute(text(
+                "SELECT relname, reloptions FROM pg_class "
+                "WHERE relname IN ('answer_tallies', 'answer_pair_tallies')"))}
+    assert set(options) == {"answer_tallies", "answer_pair_tallies"}
+    for table, settings in options.items():
+        assert "autovacuum_vacuum_scale_factor=0.01" in settings, (table, settings)
+        assert "autovacuum_vacuum_threshold=200" in settings, (table, settings)
