@@ -334,7 +334,7 @@ def measure_page(url: str, instance: Path, theme_id: int, rounds: int = 3,
             with cProfile.Profile() as profiler:
                 client.get(path)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
-            _print_statements(runtime.engine, lambda: client.get(path))
+            _print_statements(runtime.engine, lambda p=path: client.get(p))
         timings, cpu = [], []
         for _ in range(rounds):
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -380,7 +380,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
                         help="folder for exports-<database>.json")
     parser.add_argument("--profile", default="",
-                        help="print a cProfile profile of one view's request, by name, and its slowest SQL")
+                        help="print a cProfile profile of one view's request, by name, "
+                        "and its slowest SQL statements")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)

@@ -128,7 +128,7 @@ class Timeline:
             more = " and others" if len(busiest) > 3 else ""
             hidden = any(c.cell.hidden for c in self.columns)
             shown_word = " shown" if hidden else ""
-            words += (f" The most in one {self.unit}{shown_word}: {self.peak} "
+            words += (f" The most in one {self.unit}{shown_word}: {self.peak:,} "
                       f"({when}{more}).")
         if any(c.cell.hidden for c in self.columns):
             words += " Some are hidden in this view, to protect small groups."
