@@ -350,6 +350,9 @@ def test_filters_by_channel_and_language(client: FlaskClient, runtime: Runtime,
     sign_in(client, REVIEWER)
     welsh = page(client, "/dashboard/surveys/fft?language=cy")
     assert "Da iawn." in welsh and "Staff listened" not in welsh
+    # The languages are offered by name, as the channels are, not as codes.
+    assert '<option value="cy" selected>Welsh</option>' in welsh
+    assert '<option value="en" >English</option>' in welsh
     whatsapp = page(client, "/dashboard/surveys/fft?channel=whatsapp")
     assert "Nobody came on Sunday." not in whatsapp
     assert 'value="whatsapp" selected' in whatsapp

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from flask import abort
 
+from bot.dashboard.safeguarding import LANGUAGE_NAMES
 from channels.base import Choice, OutboundMessage, numbered
 from channels.smstext import encoding, segments
 from storage.repositories.by_answer import NO_ANSWER, funnels_for, summaries_for
@@ -48,6 +49,11 @@ MEDIA = "sent media"
 
 def channel_name(channel: str) -> str:
     return CHANNEL_NAMES.get(channel, channel)
+
+
+def language_name(language: str) -> str:
+    """A language's name in English (the dashboard's), not its code."""
+    return LANGUAGE_NAMES.get(language, language)
 
 
 @dataclass(frozen=True)

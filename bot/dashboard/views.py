@@ -30,6 +30,7 @@ from bot.dashboard.forms import ExportForm, NoteForm, TagForm, ThemeForm
 from bot.dashboard.results import (
     channel_name,
     funnel,
+    language_name,
     prompt_previews,
     question_results,
     survey_rows,
@@ -71,7 +72,8 @@ def _user_id() -> int:
 
 @bp.app_context_processor
 def layout() -> dict[str, Any]:
-    return {"channel_name": channel_name, "min_cell": current_runtime().settings.min_cell}
+    return {"channel_name": channel_name, "language_name": language_name,
+            "min_cell": current_runtime().settings.min_cell}
 
 
 @bp.app_template_filter("merge_args")
