@@ -15,8 +15,8 @@ from datetime import date
 
 from flask import request
 
-from bot.dashboard.results import View, answer_codes, channel_name, option_labels, view_for
-from bot.dashboard.safeguarding import LANGUAGE_NAMES
+from bot.dashboard.results import View, answer_codes, option_labels, view_for
+from bot.services.names import channel_name, language_name
 from storage.repositories.dashboard import DashboardRepository, ResponseFilter
 from storage.repositories.ticked import parse_ticked
 from surveys.model import Survey
@@ -145,7 +145,7 @@ def showing(survey: Survey, where: ResponseFilter) -> str:
     if where.channel:
         words.append(f"on {channel_name(where.channel)}")
     if where.language:
-        words.append(f"in {LANGUAGE_NAMES.get(where.language, where.language)}")
+        words.append(f"in {language_name(where.language)}")
     dates = _dates(where.date_from, where.date_to)
     if dates:
         words.append(dates)

@@ -21,8 +21,8 @@ from flask_login import current_user
 
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.auth import database, organiser_only
-from bot.dashboard.results import channel_name
 from bot.dashboard.views import _question_text
+from bot.services.names import channel_name
 from storage.repositories.dashboard import NoteView
 from storage.repositories.kept import OtherReplyView
 from storage.repositories.response_view import GivenAnswer, ResponseRecord, response_record

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from flask import abort
 
-from bot.dashboard.safeguarding import LANGUAGE_NAMES
+from bot.services.names import channel_name
 from channels.base import Choice, OutboundMessage, numbered
 from channels.smstext import encoding, segments
 from storage.repositories.by_answer import NO_ANSWER, funnels_for, summaries_for
@@ -36,8 +36,6 @@ from surveys.i18n import gettext
 from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
 from surveys.suppression import Breakdown, Cell, Suppressor, share
 
-CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram",
-                 "web": "Web simulator", "console": "Terminal"}
 TELEGRAM_MAX_BUTTONS = 8
 #: Questions a view can be narrowed by, or a cross-tab split by: one answer per person.
 SINGLE_ANSWER = (QuestionType.SINGLE_CHOICE, QuestionType.SCALE, QuestionType.YES_NO)
@@ -45,15 +43,6 @@ SINGLE_ANSWER = (QuestionType.SINGLE_CHOICE, QuestionType.SCALE, QuestionType.YE
 SKIPPED = "skipped it"
 #: The cell for voice notes or photos sent instead of words.
 MEDIA = "sent media"
-
-
-def channel_name(channel: str) -> str:
-    return CHANNEL_NAMES.get(channel, channel)
-
-
-def language_name(language: str) -> str:
-    """A language's name in English (the dashboard's), not its code."""
-    return LANGUAGE_NAMES.get(language, language)
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,13 @@ from flask_login import current_user, login_required
 from bot.dashboard import bp, current_runtime
 from bot.dashboard.forms import AcknowledgeForm, RevealForm
 from bot.services import safeguarding
+from bot.services.names import CHANNEL_NAMES, LANGUAGE_NAMES
 from storage.repositories.privacy import PrivacyRepository
 from storage.repositories.safeguarding import SafeguardingRepository
 from storage.uow import UnitOfWork
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram",
-                 "web": "the web simulator", "console": "the command line"}
-LANGUAGE_NAMES = {"en": "English", "cy": "Welsh"}
 
 
 def safeguarding_queue(view: F) -> F:

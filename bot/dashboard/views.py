@@ -28,15 +28,14 @@ from bot.dashboard.figures import timeline
 from bot.dashboard.filters import described, page_filters
 from bot.dashboard.forms import ExportForm, NoteForm, TagForm, ThemeForm
 from bot.dashboard.results import (
-    channel_name,
     funnel,
-    language_name,
     prompt_previews,
     question_results,
     survey_rows,
 )
 from bot.dashboard.suggestions import suggestions_view
 from bot.dashboard.themes import answers_view
+from bot.services.names import channel_name, language_name
 from bot.services.surveys import listing
 from storage.exports import (
     MEDIA_TYPES,

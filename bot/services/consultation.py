@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.orm import Session
 
+from bot.services.names import channel_name
 from storage.repositories.consultations import (
     ConsultationRepository,
     Participation,
@@ -485,10 +486,6 @@ def _finding(result: StatementResult, vote: str, verb: str) -> Paragraph:
                      lead=f'"{result.text}"')
 
 
-CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram",
-                 "web": "web simulator", "console": "terminal"}
-
-
 def draft(results: Results, now: datetime) -> list[Block]:
     """The draft response as blocks, for `to_markdown` or `to_docx`."""
     c, s, p = results.consultation, results.suppressor, results.participation
@@ -519,7 +516,7 @@ def _method(results: Results) -> list[Block]:
     people = s.partition(p.by_channel)
     finished = s.partition({"completed": p.completed,
                             "not": max(sum(p.by_channel.values()) - p.completed, 0)})
-    channel_text = "; ".join(f"{CHANNEL_NAMES.get(name, name)}: {people[name]}"
+    channel_text = "; ".join(f"{channel_name(name)}: {people[name]}"
                              for name in sorted(p.by_channel)) or "none yet"
     ended = (f" {finished['completed']} of them answered every question."
              if finished.total.count is not None and not finished["completed"].hidden else "")

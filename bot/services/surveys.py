@@ -26,6 +26,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from bot.services.consultation import store_seeds
+from bot.services.names import channel_name
 from bot.services.safeguarding import local_contact_warnings
 from storage.models import AuditEvent, SurveyDefinition, SurveyStatus
 from storage.repositories import SurveyRepository
@@ -213,9 +214,6 @@ class PromptPreview:
     channels: tuple[ChannelPreview, ...]
 
 
-CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram"}
-
-
 def previews(item: Item, checks: Sequence[Check], organisation: Organisation = EXAMPLE,
              others: Sequence[Item] = ()) -> dict[str, list[PromptPreview]]:
     """Every message by language, then prompt, as SMS, WhatsApp and Telegram send it."""
@@ -233,7 +231,7 @@ def previews(item: Item, checks: Sequence[Check], organisation: Organisation = E
                                                      if c.buttons else "")
         buttons = labels.get((c.id, c.language), ()) if c.buttons else ()
         by_prompt.setdefault((c.language, c.id), []).append(
-            ChannelPreview(CHANNEL_NAMES.get(c.channel, c.channel), c.text, buttons, detail))
+            ChannelPreview(channel_name(c.channel), c.text, buttons, detail))
     found: dict[str, list[PromptPreview]] = {}
     for (language, pid), channels in by_prompt.items():
         found.setdefault(language, []).append(PromptPreview(pid, tuple(channels)))
