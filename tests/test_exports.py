@@ -361,5 +361,8 @@ def test_export_writes_the_file_and_dictionary_with_progress(cli: CliRunner, run
     assert cli.invoke(withus, ["export", "everything", "--format", "xlsx", "--output",
                                str(xlsx)]).exit_code == 0
     assert load_workbook(xlsx)["Responses"].max_row == 4
+    seed(runtime, "fft", [Person({"overall": "good"})])
+    one = cli.invoke(withus, ["export", "fft", "--output", str(tmp_path / "fft.csv")])
+    assert one.exit_code == 0 and "wrote 1 response to" in one.stdout, one.output
     missing = cli.invoke(withus, ["export", "nosuch", "--output", str(tmp_path / "n.csv")])
     assert missing.exit_code == 2 and "not loaded" in missing.output

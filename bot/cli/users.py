@@ -251,9 +251,11 @@ def export(survey_id: str, fmt: str, output: Path, random_ids: bool, reason: str
                                          out, progress=advance)
     finally:
         runtime.close()
-    click.echo(f"wrote {written} responses to {output} and the data dictionary to {dictionary}")
+    noun = "response" if written == 1 else "responses"
+    click.echo(f"wrote {written:,} {noun} to {output} and the data dictionary to {dictionary}")
     if left_out:
-        click.echo(f"left out {left_out} test responses from the sandbox "
+        tests = "test response" if left_out == 1 else "test responses"
+        click.echo(f"left out {left_out:,} {tests} from the sandbox "
                    "(add --include-test to include them)")
 
 
