@@ -300,14 +300,12 @@ def measure_page(url: str, instance: Path, theme_id: int, rounds: int = 3,
                  profile: str = "") -> dict[str, Any]:
     """The survey page for a signed-in reviewer, end to end, unfiltered and with each
     filter (median of `rounds`), and the SQL of the unfiltered counts alone."""
-    import re
-
     from bot.dashboard.results import funnel, question_results
     from bot.services.runtime import build as build_runtime
-    from bot.web.app import create_app
     from storage.repositories.dashboard import DashboardRepository
     from surveys.suppression import Suppressor
-    from tests.browser.seed import PASSWORD, add_user
+    from tests.browser.seed import add_user
+    from tests.helpers import dashboard_client
 
     runtime = build_runtime(_settings(url, instance))
     if SURVEY not in runtime.catalog.get().surveys:
@@ -316,11 +314,7 @@ def measure_page(url: str, instance: Path, theme_id: int, rounds: int = 3,
         load_library(runtime)
     email = f"bench{time.time_ns()}@example.org"
     add_user(runtime, email, "reviewer")
-    client = create_app(runtime=runtime).test_client()
-    page = client.get("/dashboard/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]  # type: ignore[index]
-    client.post("/dashboard/login", data={"email": email, "password": PASSWORD,
-                                          "csrf_token": token})
+    client = dashboard_client(runtime, signed_in_as=email)
     client.get(f"/dashboard/surveys/{SURVEY}")  # not timed: templates compile, caches fill
     server = _server_cpu(runtime.engine)
     views: dict[str, float] = {}

@@ -101,6 +101,11 @@ class Timeline:
         return max((c.cell.count or 0 for c in self.columns), default=0)
 
     @property
+    def peak_text(self) -> str:
+        """The peak as people read it: "3,289"."""
+        return f"{self.peak:,}"
+
+    @property
     def unit(self) -> str:
         return {"day": "day", "week": "week", "month": "month"}[self.step]
 
@@ -128,7 +133,7 @@ class Timeline:
             more = " and others" if len(busiest) > 3 else ""
             hidden = any(c.cell.hidden for c in self.columns)
             shown_word = " shown" if hidden else ""
-            words += (f" The most in one {self.unit}{shown_word}: {self.peak:,} "
+            words += (f" The most in one {self.unit}{shown_word}: {self.peak_text} "
                       f"({when}{more}).")
         if any(c.cell.hidden for c in self.columns):
             words += " Some are hidden in this view, to protect small groups."

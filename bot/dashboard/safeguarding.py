@@ -29,7 +29,6 @@ from storage.uow import UnitOfWork
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 def safeguarding_queue(view: F) -> F:
     """Organisers and safeguarding leads only: a reviewer gets 403 here, whatever the URL."""
     @functools.wraps(view)
